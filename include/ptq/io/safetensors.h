@@ -1,0 +1,78 @@
+#pragma once
+// Reading and writing the safetensors format (https://github.com/huggingface/safetensors):
+//   [8-byte little-endian header length N][N bytes of JSON header][data section]
+// The header maps each tensor name to {"dtype", "shape", "data_offsets": [begin, end]}
+// (offsets relative to the data section) plus an optional "__metadata__" string map.
+//
+//   ptq::io::SafetensorsReader reader("model.safetensors");
+//   at::Tensor w = reader.tensor("model.layers.0.self_attn.q_proj.weight");  // no copy
+//
+//   ptq::io::SafetensorsWriter writer;
+//   writer.add("x", at::ones({2, 3}));
+//   writer.write("out.safetensors");  // temp file, then rename
+//
+// Invariants of a reader:
+// 1. the header was fully validated at construction (length inside the file, JSON
+//    well-formed, known dtypes, offsets inside the data section, in order, non-overlapping,
+//    byte length == numel x dtype size); any violation is an InputError naming the file and
+//    the tensor.
+// 2. tensors are read-only views of the memory-mapped file; each keeps the mapping alive.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "ptq/io/dtype.h"
+
+namespace ptq::io {
+
+struct TensorEntry {
+  std::string name;
+  DType dtype;
+  std::vector<int64_t> shape;
+  uint64_t data_begin;  // relative to the data section
+  uint64_t data_end;
+};
+
+class MappedFile;
+
+class SafetensorsReader {
+ public:
+  explicit SafetensorsReader(const std::string& path);
+
+  const std::string& path() const { return _path; }
+  std::vector<std::string> names() const;  // sorted
+  bool contains(const std::string& name) const;
+  const TensorEntry& entry(const std::string& name) const;
+  // A read-only view of the mapped bytes; callers that modify must clone().
+  at::Tensor tensor(const std::string& name) const;
+  const std::map<std::string, std::string>& metadata() const { return _metadata; }
+
+ private:
+  std::string _path;
+  std::shared_ptr<MappedFile> _file;
+  uint64_t _data_offset = 0;
+  std::map<std::string, TensorEntry> _entries;
+  std::map<std::string, std::string> _metadata;
+};
+
+class SafetensorsWriter {
+ public:
+  // Stores a contiguous CPU copy of `tensor` (the caller may reuse its tensor afterwards).
+  void add(const std::string& name, const at::Tensor& tensor);
+  void set_metadata(const std::string& key, const std::string& value);
+  // Writes to `path` + ".tmp" and renames, so a crash never leaves a half-written file
+  // under the final name.
+  void write(const std::string& path) const;
+  uint64_t data_bytes() const;
+
+ private:
+  std::map<std::string, at::Tensor> _tensors;
+  std::map<std::string, std::string> _metadata;
+};
+
+}  // namespace ptq::io

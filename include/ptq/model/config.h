@@ -1,0 +1,59 @@
+#pragma once
+// A Hugging Face `config.json` read into one typed struct covering every supported
+// architecture. Which fields matter depends on `family`; the registry
+// (ptq/model/architecture.h) says which `architectures` entries map to which family.
+//
+//   ptq::model::ModelConfig config = ptq::model::load_model_config("models/opt-125m");
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace ptq::model {
+
+enum class ArchFamily { Llama, Opt, GptNeoX };
+
+struct ModelConfig {
+  std::string architecture;  // e.g. "LlamaForCausalLM", from config["architectures"][0]
+  std::string model_type;    // e.g. "llama"
+  ArchFamily family = ArchFamily::Llama;
+
+  int64_t vocab_size = 0;
+  int64_t hidden_size = 0;
+  int64_t intermediate_size = 0;  // OPT: ffn_dim
+  int64_t num_layers = 0;
+  int64_t num_heads = 0;
+  int64_t num_kv_heads = 0;  // == num_heads without grouped-query attention
+  int64_t head_dim = 0;
+  int64_t max_position_embeddings = 0;
+  double norm_eps = 1e-5;       // rms_norm_eps or layer_norm_eps
+  std::string hidden_act;       // "silu", "relu", "gelu", ...
+  bool tie_word_embeddings = false;
+
+  // LLaMA family (Llama, Mistral, Qwen2)
+  double rope_theta = 10000.0;
+  bool attention_bias = false;  // Qwen2: bias on q/k/v
+
+  // OPT
+  bool do_layer_norm_before = true;
+  int64_t word_embed_proj_dim = 0;  // == hidden_size unless a projection exists
+
+  // GPT-NeoX
+  double rotary_pct = 1.0;
+  bool use_parallel_residual = true;
+
+  std::optional<int64_t> bos_token_id;
+  std::optional<int64_t> eos_token_id;
+  std::string torch_dtype;  // as stored; computation is fp32 on CPU regardless
+
+  nlohmann::json raw;  // the whole file, for writers that copy it forward
+};
+
+// `path` is a model directory or a config.json file. Throws InputError naming the file and
+// the missing/invalid key, or listing the supported architectures for an unknown one.
+ModelConfig load_model_config(const std::string& path);
+ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source);
+
+}  // namespace ptq::model

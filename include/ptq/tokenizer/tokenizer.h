@@ -1,0 +1,47 @@
+#pragma once
+// Text <-> token ids, as the model's own Hugging Face tokenizer does it.
+//
+//   auto tok = ptq::tokenizer::load_tokenizer("models/opt-125m");  // directory or file
+//   std::vector<int32_t> ids = tok->encode(text);  // adds BOS when the tokenizer does
+//
+// Supported: tokenizer.json (BPE with the ByteLevel pre-tokenizer and GPT-2 split regex;
+// BPE with Metaspace / byte fallback), GPT-2 style vocab.json + merges.txt, and
+// sentencepiece tokenizer.model (BPE). BOS/EOS handling follows tokenizer_config.json.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace ptq::tokenizer {
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+
+  // Encodes `text` as a Hugging Face tokenizer called with add_special_tokens=True:
+  // a BOS is prepended when add_bos() is true.
+  std::vector<int32_t> encode(const std::string& text) const;
+  // Encodes without any special token added.
+  virtual std::vector<int32_t> encode_raw(const std::string& text) const = 0;
+  virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
+  virtual int64_t vocab_size() const = 0;
+
+  std::optional<int32_t> bos_id() const { return _bos_id; }
+  std::optional<int32_t> eos_id() const { return _eos_id; }
+  bool add_bos() const { return _add_bos && _bos_id.has_value(); }
+  void set_add_bos(bool add) { _add_bos = add; }
+
+ protected:
+  std::optional<int32_t> _bos_id;
+  std::optional<int32_t> _eos_id;
+  bool _add_bos = false;
+};
+
+// `path`: a model directory (tokenizer.json, else tokenizer.model, else vocab.json +
+// merges.txt; tokenizer_config.json read when present) or one of those files.
+// Throws InputError naming the file and what is wrong.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
+
+}  // namespace ptq::tokenizer

@@ -1,0 +1,10 @@
+// PLACEHOLDER: replaced by the real command.
+#include "command.h"
+namespace ptq::cli {
+Command add_convert_command(CLI::App& parent) {
+  Command command;
+  command.app = parent.add_subcommand("convert", "convert");
+  command.run = [] { return 1; };
+  return command;
+}
+}  // namespace ptq::cli

@@ -1,0 +1,88 @@
+// ptq: post-training quantization of large language models.
+// A thin layer over the ptq library: parses the command line, sets threads and logging,
+// runs one subcommand and turns library exceptions into messages and exit codes.
+
+#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+#include <thread>
+#include <vector>
+
+#include "command.h"
+#include "ptq/common/error.h"
+#include "ptq/common/logging.h"
+
+namespace {
+
+struct GlobalOptions {
+  int threads = 0;  // 0 = all cores
+  bool verbose = false;
+  bool quiet = false;
+};
+
+void apply_global_options(const GlobalOptions& options) {
+  ptq::LogLevel level = ptq::LogLevel::Info;
+  if (options.verbose) level = ptq::LogLevel::Debug;
+  if (options.quiet) level = ptq::LogLevel::Warning;
+  ptq::set_log_level(ptq::log_level_from_env(level));
+  const int cores = static_cast<int>(std::thread::hardware_concurrency());
+  const int threads = options.threads > 0 ? options.threads : std::max(1, cores);
+  // LibTorch's intra-op pool; in Debian's build this also sets OpenMP's (and so OpenBLAS's).
+  at::set_num_threads(threads);
+}
+
+int run(int argc, char** argv) {
+  CLI::App app{"ptq: post-training quantization of large language models"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", PTQ_VERSION);
+  GlobalOptions global;
+  app.add_option("--threads", global.threads, "Intra-op threads (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  auto* verbose = app.add_flag("-v,--verbose", global.verbose, "Debug logging");
+  app.add_flag("-q,--quiet", global.quiet, "Warnings and errors only")->excludes(verbose);
+
+  const std::vector<ptq::cli::Command> commands = {
+      ptq::cli::add_convert_command(app),
+      ptq::cli::add_eval_command(app),
+      ptq::cli::add_generate_command(app),
+      ptq::cli::add_tokenize_command(app),
+  };
+  // Global options may also follow the subcommand name.
+  for (const auto& command : commands) command.app->fallthrough();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? ptq::kExitOk : ptq::kExitInput;
+  }
+  apply_global_options(global);
+  for (const auto& command : commands) {
+    if (command.app->parsed()) return command.run();
+  }
+  return ptq::kExitInput;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  ptq::set_log_level(ptq::LogLevel::Info);
+  try {
+    return run(argc, argv);
+  } catch (const ptq::InputError& e) {
+    spdlog::error("{}", e.what());
+    return ptq::kExitInput;
+  } catch (const ptq::MemoryError& e) {
+    spdlog::error("{}", e.what());
+    return ptq::kExitMemory;
+  } catch (const c10::Error& e) {
+    spdlog::error("internal error: {}", e.what_without_backtrace());
+    return ptq::kExitInternal;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return ptq::kExitInternal;
+  }
+}
