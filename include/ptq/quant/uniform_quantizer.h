@@ -1,0 +1,83 @@
+#pragma once
+// The GPTQ reference quantizer (IST-DASLab/gptq quant.py, Quantizer with perchannel=True and
+// weight=True): an affine integer grid per weight row, found by min-max or by an MSE search over
+// shrunk clipping ranges, and group-wise round-to-nearest (RTN) along the input dimension.
+
+#include <ATen/core/Tensor.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+
+namespace ptq::quant {
+
+struct QuantizerConfig {
+  int bits = 4;       // 2..8
+  bool sym = false;   // symmetric grid: zero fixed at (maxq + 1) / 2
+  bool mse = false;   // search the clipping range minimising sum |q - x|^norm per row
+  double norm = 2.4;
+  int grid = 100;
+  double maxshrink = 0.8;
+};
+
+// One affine grid per row: code = clamp(round(x / scale) + zero, 0, maxq),
+// value = scale * (code - zero).
+struct QuantParams {
+  at::Tensor scale;  // fp32 [rows]
+  at::Tensor zero;   // fp32 [rows], integer-valued
+};
+
+// GPTQ's quantize() (quant.py) on one element; std::nearbyint rounds half to even like
+// torch.round, so this matches the reference bit for bit.
+inline float quantize_code(float x, float scale, float zero, float maxq) {
+  return std::min(std::max(std::nearbyint(x / scale) + zero, 0.0f), maxq);
+}
+
+inline float dequantize_code(float code, float scale, float zero) { return scale * (code - zero); }
+
+class UniformQuantizer {
+ public:
+  explicit UniformQuantizer(const QuantizerConfig& config);
+
+  const QuantizerConfig& config() const { return _config; }
+  int maxq() const { return (1 << _config.bits) - 1; }
+
+  // Per-row grid of x [rows, cols] (fp32), as Quantizer.find_params(x, weight=True).
+  QuantParams find_params(const at::Tensor& x) const;
+  // Fake-quantized x [rows, cols] (fp32) on the grid `params`.
+  at::Tensor quantize(const at::Tensor& x, const QuantParams& params) const;
+  // Integer codes of x [rows, cols] on the grid `params`, uint8.
+  at::Tensor codes(const at::Tensor& x, const QuantParams& params) const;
+
+ private:
+  QuantParams min_max_params(const at::Tensor& x) const;
+  void search_mse_params(const at::Tensor& x, const at::Tensor& xmin, const at::Tensor& xmax,
+                         QuantParams& params) const;
+
+  QuantizerConfig _config;
+};
+
+// A quantized weight W [N out, K in] with one grid per (group, output row); group g covers the
+// input columns with g_idx == g.
+struct QuantizedWeight {
+  at::Tensor weight;  // fp32 [N, K], the dequantized (fake-quantized) weight
+  at::Tensor codes;   // uint8 [N, K]
+  at::Tensor scales;  // fp32 [G, N]
+  at::Tensor zeros;   // fp32 [G, N], integer-valued
+  at::Tensor g_idx;   // int32 [K]
+};
+
+// G = ceil(K / group_size); group_size -1 means one group spanning all K columns. When K is not
+// a multiple of group_size the last group is the partial tail [(G-1)*gs, K), exactly what the
+// reference's slice W[:, i:i+gs] and AutoGPTQ's g_idx = i // gs give.
+int64_t group_count(int64_t columns, int group_size);
+// Columns per group: K for group_size -1, otherwise group_size (validated).
+int64_t group_width(int64_t columns, int group_size);
+// g_idx[i] = i // group_size, int32 [K].
+at::Tensor sequential_g_idx(int64_t columns, int group_size);
+
+// Round-to-nearest of weight [N, K]: group g's grid comes from W[:, g*gs:(g+1)*gs].
+QuantizedWeight quantize_rtn(const at::Tensor& weight, const UniformQuantizer& quantizer,
+                             int group_size);
+
+}  // namespace ptq::quant

@@ -1,0 +1,147 @@
+#include "ptq/quant/uniform_quantizer.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "ptq/common/error.h"
+
+namespace ptq::quant {
+namespace {
+
+at::Tensor matrix(const std::vector<std::vector<float>>& rows) {
+  std::vector<at::Tensor> tensors;
+  for (const auto& row : rows) tensors.push_back(at::tensor(row, at::kFloat));
+  return at::stack(tensors);
+}
+
+UniformQuantizer make_quantizer(int bits, bool sym, bool mse = false) {
+  QuantizerConfig config;
+  config.bits = bits;
+  config.sym = sym;
+  config.mse = mse;
+  return UniformQuantizer(config);
+}
+
+void expect_tensor_eq(const at::Tensor& actual, const at::Tensor& expected) {
+  ASSERT_EQ(actual.sizes(), expected.sizes());
+  EXPECT_TRUE(at::equal(actual, expected.to(actual.scalar_type())))
+      << "actual\n" << actual << "\nexpected\n" << expected;
+}
+
+TEST(Quantizer, AsymmetricMinMaxGrid) {
+  // 2 bits, maxq = 3.
+  // Row 0 [-1, 0, 0.5, 2]: xmin -1, xmax 2 -> scale 3/3 = 1, zero round(1/1) = 1;
+  //   codes round(x) + 1 = [0, 1, round(0.5) = 0 (half to even) + 1 = 1, 3].
+  // Row 1 [0.25, 0.75, 1.25, 3]: xmin = min(0.25, 0) = 0, xmax 3 -> scale 1, zero 0;
+  //   codes [0, 1, 1, 3].
+  // Row 2 all zero: range forced to [-1, 1] -> scale 2/3, zero round(1.5) = 2; codes 2, values 0.
+  const at::Tensor x = matrix({{-1, 0, 0.5, 2}, {0.25, 0.75, 1.25, 3}, {0, 0, 0, 0}});
+  const UniformQuantizer quantizer = make_quantizer(2, false);
+  const QuantParams params = quantizer.find_params(x);
+  expect_tensor_eq(params.scale, at::tensor({1.0f, 1.0f, 2.0f / 3.0f}));
+  expect_tensor_eq(params.zero, at::tensor({1.0f, 0.0f, 2.0f}));
+  expect_tensor_eq(quantizer.codes(x, params),
+                   matrix({{0, 1, 1, 3}, {0, 1, 1, 3}, {2, 2, 2, 2}}).to(at::kByte));
+  expect_tensor_eq(quantizer.quantize(x, params),
+                   matrix({{-1, 0, 0, 2}, {0, 1, 1, 3}, {0, 0, 0, 0}}));
+}
+
+TEST(Quantizer, SymmetricMinMaxGrid) {
+  // 4 bits, maxq 15, zero fixed at (15 + 1) / 2 = 8.
+  // Row 0 [-3, 1, 7.5, 0]: xmax = max(|-3|, 7.5) = 7.5, xmin = -7.5 -> scale 15/15 = 1;
+  //   codes [5, 9, round(7.5) = 8 (even) + 8 = 16 -> clamp 15, 8] -> values [-3, 1, 7, 0].
+  // Row 1 [1, 2, 15, 0.5] has no negative value, so quant.py keeps xmin = 0: scale 15/15 = 1
+  //   and zero 8 clip the positive side at (15 - 8) * 1 = 7: codes [9, 10, 15, 8] (0.5 -> 0).
+  const at::Tensor x = matrix({{-3, 1, 7.5, 0}, {1, 2, 15, 0.5}});
+  const UniformQuantizer quantizer = make_quantizer(4, true);
+  const QuantParams params = quantizer.find_params(x);
+  expect_tensor_eq(params.scale, at::tensor({1.0f, 1.0f}));
+  expect_tensor_eq(params.zero, at::tensor({8.0f, 8.0f}));
+  expect_tensor_eq(quantizer.codes(x, params),
+                   matrix({{5, 9, 15, 8}, {9, 10, 15, 8}}).to(at::kByte));
+  expect_tensor_eq(quantizer.quantize(x, params), matrix({{-3, 1, 7, 0}, {1, 2, 7, 0}}));
+}
+
+TEST(Quantizer, GroupsIncludingPartialLastGroup) {
+  // K = 6, group size 4: groups [0, 4) and the partial tail [4, 6); 2 bits asymmetric.
+  // Group 0: row 0 [-1, 0, 1, 2] -> scale 1, zero 1; row 1 [0, 0, 0, 3] -> scale 1, zero 0.
+  // Group 1: row 0 [3, 6] -> xmin 0, scale 6/3 = 2, zero 0, codes [round(1.5) = 2, 3] -> [4, 6];
+  //          row 1 [-3, -1.5] -> xmax 0, scale 1, zero 3, codes [0, round(-1.5) = -2 + 3 = 1].
+  const at::Tensor w = matrix({{-1, 0, 1, 2, 3, 6}, {0, 0, 0, 3, -3, -1.5}});
+  const QuantizedWeight q = quantize_rtn(w, make_quantizer(2, false), 4);
+  expect_tensor_eq(q.scales, matrix({{1, 1}, {2, 1}}));
+  expect_tensor_eq(q.zeros, matrix({{1, 0}, {0, 3}}));
+  expect_tensor_eq(q.g_idx, at::tensor({0, 0, 0, 0, 1, 1}, at::kInt));
+  expect_tensor_eq(q.codes, matrix({{0, 1, 2, 3, 2, 3}, {0, 0, 0, 3, 0, 1}}).to(at::kByte));
+  expect_tensor_eq(q.weight, matrix({{-1, 0, 1, 2, 4, 6}, {0, 0, 0, 3, -3, -2}}));
+  EXPECT_EQ(group_count(6, 4), 2);
+  EXPECT_EQ(group_count(6, -1), 1);
+}
+
+TEST(Quantizer, PerChannelIsOneGroup) {
+  const at::Tensor w = at::randn({5, 40}, at::TensorOptions().dtype(at::kFloat));
+  const UniformQuantizer quantizer = make_quantizer(3, false);
+  const QuantizedWeight q = quantize_rtn(w, quantizer, -1);
+  const QuantParams params = quantizer.find_params(w);
+  expect_tensor_eq(q.scales, params.scale.unsqueeze(0));
+  expect_tensor_eq(q.weight, quantizer.quantize(w, params));
+  expect_tensor_eq(q.g_idx, at::zeros({40}, at::kInt));
+}
+
+// Expected grids from an independent numpy float32 re-implementation of quant.py's
+// find_params(mse=True) (norm 2.4, grid 100, maxshrink 0.8), run by hand with numpy 1.24.
+TEST(Quantizer, MseSearchMatchesReferenceGrid) {
+  const at::Tensor x = matrix({{0.125, -0.25, 0.5, 0.375, -0.125, 0.25, 3.0, -0.5},
+                               {1.0, -1.0, 0.5, -0.5, 0.25, -0.25, 0.0, 0.75}});
+  struct Case {
+    int bits;
+    bool sym;
+    std::vector<float> scale;
+    std::vector<float> zero;
+    std::vector<std::vector<float>> codes;
+  };
+  const std::vector<Case> cases = {
+      // Row 0's outlier 3.0 makes the search shrink to p = 0.8: 3.5 / 3 * 0.8 = 0.93333.
+      {2, false, {0.9333333969116211f, 0.6133333444595337f}, {0, 2},
+       {{0, 0, 1, 0, 0, 0, 3, 0}, {3, 0, 3, 1, 2, 2, 2, 3}}},
+      {3, true, {0.8571428656578064f, 0.2742857038974762f}, {4, 4},
+       {{4, 4, 5, 4, 4, 4, 7, 3}, {7, 0, 6, 2, 5, 3, 4, 7}}},
+      {4, false, {0.22866667807102203f, 0.13066667318344116f}, {2, 8},
+       {{3, 1, 4, 4, 1, 3, 15, 0}, {15, 0, 12, 4, 10, 6, 8, 14}}},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(testing::Message() << c.bits << " bits, sym " << c.sym);
+    const UniformQuantizer quantizer = make_quantizer(c.bits, c.sym, true);
+    const QuantParams params = quantizer.find_params(x);
+    expect_tensor_eq(params.scale, at::tensor(c.scale));
+    expect_tensor_eq(params.zero, at::tensor(c.zero));
+    expect_tensor_eq(quantizer.codes(x, params), matrix(c.codes).to(at::kByte));
+  }
+}
+
+TEST(Quantizer, MseSearchNeverWorseThanMinMax) {
+  at::manual_seed(3);
+  const at::Tensor x = at::randn({16, 64}) * at::rand({16, 1}) + 0.1 * at::randn({16, 1});
+  for (bool sym : {false, true}) {
+    const UniformQuantizer minmax = make_quantizer(3, sym);
+    const UniformQuantizer mse = make_quantizer(3, sym, true);
+    const auto error = [&](const UniformQuantizer& q) {
+      return (q.quantize(x, q.find_params(x)) - x).abs().pow(2.4).sum(1);
+    };
+    EXPECT_TRUE((error(mse) <= error(minmax)).all().item<bool>()) << "sym " << sym;
+  }
+}
+
+TEST(Quantizer, RejectsInvalidConfigurations) {
+  QuantizerConfig config;
+  config.bits = 1;
+  EXPECT_THROW(UniformQuantizer{config}, InputError);
+  config.bits = 9;
+  EXPECT_THROW(UniformQuantizer{config}, InputError);
+  EXPECT_THROW(quantize_rtn(at::ones({2, 8}), make_quantizer(4, false), 0), InputError);
+}
+
+}  // namespace
+}  // namespace ptq::quant
