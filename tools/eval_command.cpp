@@ -1,10 +1,182 @@
-// PLACEHOLDER: replaced by the real command.
+// ptq eval: perplexity of a model on a text data set (GPTQ protocol) or on pre-tokenized rows.
+
+#include <ATen/Parallel.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+
 #include "command.h"
+#include "ptq/common/error.h"
+#include "ptq/common/logging.h"
+#include "ptq/common/report.h"
+#include "ptq/data/dataset.h"
+#include "ptq/eval/perplexity.h"
+#include "ptq/model/causal_lm.h"
+#include "ptq/tokenizer/tokenizer.h"
+
 namespace ptq::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// The reference protocol evaluates 2048-token windows, or the model's limit if shorter.
+constexpr int64_t kDefaultSeqlen = 2048;
+constexpr char kTokenPrefix[] = "tokens:";
+
+struct EvalOptions {
+  std::string model;
+  std::string dataset;
+  int64_t seqlen = 0;  // 0: the default for the data set kind
+  int64_t max_segments = 0;
+  int64_t batch_size = 0;
+  std::string tokenizer;
+  std::string json;
+};
+
+struct Timings {
+  double load = 0.0;
+  double data = 0.0;
+  double eval = 0.0;
+};
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+int64_t checked_seqlen(int64_t seqlen, const model::ModelConfig& config) {
+  const int64_t positions = config.max_position_embeddings;
+  PTQ_CHECK_INPUT(positions <= 0 || seqlen <= positions, "seqlen ", seqlen, " exceeds the ",
+                  positions, " positions of ", config.architecture);
+  return seqlen;
+}
+
+// Reads tokens:PATH as rows of --seqlen (default: the model's positions) tokens each.
+data::TokenRows load_rows(const EvalOptions& options, const model::ModelConfig& config) {
+  const std::string path = options.dataset.substr(sizeof(kTokenPrefix) - 1);
+  const int64_t row_len = checked_seqlen(
+      options.seqlen > 0 ? options.seqlen : config.max_position_embeddings, config);
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(path, ec);
+  if (!ec) {
+    const auto tokens = static_cast<int64_t>(bytes / sizeof(int32_t));
+    PTQ_CHECK_INPUT(tokens > 0, "the token file ", path, " is empty");
+    PTQ_CHECK_INPUT(tokens >= row_len, "seqlen ", row_len, " is larger than the ", tokens,
+                    " tokens of ", path);
+  }
+  return data::load_token_rows(path, row_len);
+}
+
+std::vector<int32_t> load_text_ids(const EvalOptions& options) {
+  const std::string text = data::load_text(options.dataset);
+  const auto tokenizer =
+      tokenizer::load_tokenizer(options.tokenizer.empty() ? options.model : options.tokenizer);
+  // One encode() of the whole text: a single BOS at its start, as the protocol tokenizes.
+  return tokenizer->encode(text);
+}
+
+eval::PerplexityResult evaluate(const EvalOptions& options,
+                                const model::CausalLM& lm,
+                                Timings& timings) {
+  const auto start = Clock::now();
+  eval::PerplexityOptions ppl;
+  ppl.max_segments = options.max_segments;
+  ppl.batch_size = options.batch_size;
+  if (data::is_token_spec(options.dataset)) {
+    const data::TokenRows rows = load_rows(options, lm.config());
+    timings.data = seconds_since(start);
+    return eval::evaluate_rows(lm, rows, ppl);
+  }
+  const int64_t positions = lm.config().max_position_embeddings;
+  const int64_t fallback = positions > 0 ? std::min(kDefaultSeqlen, positions) : kDefaultSeqlen;
+  ppl.seqlen = checked_seqlen(options.seqlen > 0 ? options.seqlen : fallback, lm.config());
+  const std::vector<int32_t> ids = load_text_ids(options);
+  timings.data = seconds_since(start);
+  spdlog::info("{}: {} tokens", options.dataset, ids.size());
+  return eval::evaluate_perplexity(lm, ids, ppl);
+}
+
+void print_result(const eval::PerplexityResult& result) {
+  std::printf("perplexity %.6f\nmean_nll %.6f\ntokens %lld\nsegments %lld\nseqlen %lld\n"
+              "tokens_per_second %.1f\n",
+              result.perplexity, result.mean_nll, static_cast<long long>(result.tokens),
+              static_cast<long long>(result.segments), static_cast<long long>(result.seqlen),
+              result.tokens_per_second);
+}
+
+void write_report(const EvalOptions& options,
+                  const eval::PerplexityResult& result,
+                  const Timings& timings) {
+  nlohmann::json report = {
+      {"perplexity", result.perplexity},
+      {"mean_nll", result.mean_nll},
+      {"tokens", result.tokens},
+      {"segments", result.segments},
+      {"seqlen", result.seqlen},
+      {"tokens_per_second", result.tokens_per_second},
+      {"config",
+       {{"model", options.model},
+        {"dataset", options.dataset},
+        {"seqlen", result.seqlen},
+        {"max_segments", options.max_segments},
+        {"tokenizer", options.tokenizer.empty() ? options.model : options.tokenizer},
+        {"threads", at::get_num_threads()}}},
+      {"versions", report_versions()},
+      {"timings",
+       {{"load_seconds", timings.load},
+        {"data_seconds", timings.data},
+        {"eval_seconds", timings.eval},
+        {"total_seconds", timings.load + timings.data + timings.eval}}},
+  };
+  if (data::is_token_spec(options.dataset)) report["config"].erase("tokenizer");
+  write_json_file(options.json, report);
+}
+
+int run_eval(const EvalOptions& options) {
+  const auto start = Clock::now();
+  const auto lm = model::load_causal_lm(options.model);
+  Timings timings;
+  timings.load = seconds_since(start);
+  const eval::PerplexityResult result = evaluate(options, *lm, timings);
+  timings.eval = result.seconds;
+  print_result(result);
+  if (!options.json.empty()) write_report(options, result, timings);
+  return kExitOk;
+}
+
+}  // namespace
+
 Command add_eval_command(CLI::App& parent) {
+  auto options = std::make_shared<EvalOptions>();
   Command command;
-  command.app = parent.add_subcommand("eval", "eval");
-  command.run = [] { return 1; };
+  command.app = parent.add_subcommand(
+      "eval",
+      "Perplexity on a data set: the text is tokenized once and cut into non-overlapping "
+      "windows of --seqlen tokens (GPTQ protocol); token files are scored row by row");
+  CLI::App& app = *command.app;
+  app.add_option("--model", options->model, "Hugging Face model directory")->required();
+  app.add_option("--dataset", options->dataset,
+                 "wikitext2 | ptb | ptb-new | c4 | PATH (text or JSON lines) | tokens:PATH "
+                 "(int32 rows)")
+      ->required();
+  app.add_option("--seqlen", options->seqlen,
+                 "Window length (default: min(2048, max_position_embeddings); for tokens:PATH "
+                 "the row length, default max_position_embeddings)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
+  app.add_option("--max-segments", options->max_segments,
+                 "Evaluate only the first N windows (default: all)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--batch-size", options->batch_size,
+                 "Windows per forward pass (default: as many as fit a 1 GiB activation budget)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--tokenizer", options->tokenizer,
+                 "Tokenizer directory or file (default: the model directory)");
+  app.add_option("--json", options->json, "Also write the result and its context as JSON");
+  command.run = [options] { return run_eval(*options); };
   return command;
 }
+
 }  // namespace ptq::cli

@@ -1,0 +1,216 @@
+// eval_bench: how close `ptq eval` gets to this machine's fp32 GEMM peak.
+//
+//   build/eval_bench [--threads N] [--hidden 512] [--layers 4] [--seqlen 512] [--segments 4]
+//   build/eval_bench --model DIR --seqlen 512   # profile an existing checkpoint instead
+//
+// 1. GEMM peak: best of several at::matmul runs on square fp32 matrices, in GFLOP/s.
+// 2. Eval throughput of a random LLaMA-shaped model (written as a Hugging Face checkpoint to a
+//    temp directory and loaded like any other), FLOPs counted as 2 x linear params per token
+//    plus 4 x T^2 x d per layer and segment for the attention products.
+// 3. Where one forward pass spends its time, split at the linear inputs the model reports to
+//    an observer, so a low ratio points at the op to fix.
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <c10/core/InferenceMode.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ptq/eval/perplexity.h"
+#include "ptq/io/safetensors.h"
+#include "ptq/model/causal_lm.h"
+
+namespace {
+namespace fs = std::filesystem;
+using Clock = std::chrono::steady_clock;
+
+struct BenchOptions {
+  int threads = 0;    // 0: LibTorch's default
+  std::string model;  // empty: a random LLaMA of the shape below
+  int64_t hidden = 512;
+  int64_t layers = 4;
+  int64_t vocab = 32000;
+  int64_t seqlen = 512;
+  int64_t segments = 4;
+  int repeats = 5;
+};
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+double gemm_gflops(int64_t n, int repeats) {
+  const at::Tensor a = at::randn({n, n});
+  const at::Tensor b = at::randn({n, n});
+  at::matmul(a, b);  // warm-up: thread pool and allocator
+  double best = 1e30;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = Clock::now();
+    at::matmul(a, b);
+    best = std::min(best, seconds_since(start));
+  }
+  return 2.0 * static_cast<double>(n * n * n) / best / 1e9;
+}
+
+// LLaMA's MLP ratio (11008 / 4096), rounded up to a multiple of 64 as its configs are.
+int64_t intermediate_size(int64_t hidden) { return (hidden * 43 / 16 + 63) / 64 * 64; }
+
+nlohmann::json llama_config(const BenchOptions& o) {
+  return {{"architectures", {"LlamaForCausalLM"}},
+          {"model_type", "llama"},
+          {"hidden_size", o.hidden},
+          {"intermediate_size", intermediate_size(o.hidden)},
+          {"num_hidden_layers", o.layers},
+          {"num_attention_heads", o.hidden / 64},
+          {"num_key_value_heads", o.hidden / 64},
+          {"vocab_size", o.vocab},
+          {"max_position_embeddings", o.seqlen},
+          {"rms_norm_eps", 1e-5},
+          {"rope_theta", 10000.0},
+          {"hidden_act", "silu"},
+          {"tie_word_embeddings", false},
+          {"bos_token_id", 1},
+          {"eos_token_id", 2},
+          {"torch_dtype", "float32"}};
+}
+
+void write_random_llama(const fs::path& dir, const BenchOptions& o) {
+  const int64_t h = o.hidden;
+  const int64_t ffn = intermediate_size(h);
+  ptq::io::SafetensorsWriter writer;
+  auto add = [&writer](const std::string& name, std::vector<int64_t> shape) {
+    writer.add(name, shape.size() == 1 ? at::ones(shape) : at::randn(shape) * 0.02);
+  };
+  add("model.embed_tokens.weight", {o.vocab, h});
+  add("model.norm.weight", {h});
+  add("lm_head.weight", {o.vocab, h});
+  for (int64_t i = 0; i < o.layers; ++i) {
+    const std::string p = "model.layers." + std::to_string(i) + ".";
+    add(p + "input_layernorm.weight", {h});
+    add(p + "post_attention_layernorm.weight", {h});
+    for (const char* proj : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
+      add(p + "self_attn." + proj + ".weight", {h, h});
+    }
+    add(p + "mlp.gate_proj.weight", {ffn, h});
+    add(p + "mlp.up_proj.weight", {ffn, h});
+    add(p + "mlp.down_proj.weight", {h, ffn});
+  }
+  fs::create_directories(dir);
+  std::ofstream(dir / "config.json") << llama_config(o).dump(2);
+  writer.write((dir / "model.safetensors").string());
+}
+
+std::unique_ptr<ptq::model::CausalLM> random_llama(const BenchOptions& o) {
+  const fs::path dir = fs::temp_directory_path() / ("ptq-eval-bench-" + std::to_string(getpid()));
+  write_random_llama(dir, o);
+  auto lm = ptq::model::load_causal_lm(dir.string());
+  fs::remove_all(dir);
+  return lm;
+}
+
+// Forward FLOPs of one segment of T tokens.
+double segment_flops(const ptq::model::CausalLM& lm, int64_t seqlen) {
+  const auto& c = lm.config();
+  double linear_params = static_cast<double>(c.vocab_size * c.hidden_size);  // LM head
+  for (int64_t i = 0; i < lm.num_layers(); ++i) {
+    for (const auto& name : lm.linear_names(i)) {
+      linear_params += static_cast<double>(lm.weight(name + ".weight").numel());
+    }
+  }
+  const double t = static_cast<double>(seqlen);
+  const double attention = 4.0 * t * t * static_cast<double>(c.hidden_size) * lm.num_layers();
+  return 2.0 * linear_params * t + attention;
+}
+
+// Time between consecutive observed linear inputs, summed by the linear that ends the span
+// (e.g. "o_proj" covers v_proj's product, RoPE, the attention core and softmax).
+void print_breakdown(const ptq::model::CausalLM& lm, const at::Tensor& ids) {
+  c10::InferenceMode inference;
+  std::map<std::string, double> spans;
+  auto last = Clock::now();
+  const ptq::model::LinearInputObserver observer = [&](const std::string& linear,
+                                                       const at::Tensor&) {
+    spans["until " + linear.substr(linear.rfind('.') + 1)] += seconds_since(last);
+    last = Clock::now();
+  };
+  const auto start = Clock::now();
+  at::Tensor hidden = lm.embed(ids, 0);
+  for (int64_t i = 0; i < lm.num_layers(); ++i) {
+    hidden = lm.forward_layer(i, hidden, 0, nullptr, &observer);
+    spans["down_proj + residual"] += seconds_since(last);
+    last = Clock::now();
+  }
+  const auto head_start = Clock::now();
+  const at::Tensor logits = lm.logits(hidden);
+  spans["final norm + lm_head"] += seconds_since(head_start);
+  const auto softmax_start = Clock::now();
+  logits.log_softmax(-1);
+  spans["log_softmax"] += seconds_since(softmax_start);
+  const double total = seconds_since(start);
+  std::printf("\nTime of one forward pass [%lld x %lld] by span (%.3f s):\n",
+              static_cast<long long>(ids.size(0)), static_cast<long long>(ids.size(1)), total);
+  for (const auto& [name, seconds] : spans) {
+    std::printf("  %-24s %8.4f s  %5.1f%%\n", name.c_str(), seconds, 100.0 * seconds / total);
+  }
+}
+
+int run(const BenchOptions& o) {
+  if (o.threads > 0) at::set_num_threads(o.threads);
+  std::printf("threads %d\n", at::get_num_threads());
+  double peak = 0.0;
+  for (const int64_t n : {1024, 2048}) {
+    const double gflops = gemm_gflops(n, o.repeats);
+    std::printf("gemm %lld^3: %.1f GFLOP/s\n", static_cast<long long>(n), gflops);
+    peak = std::max(peak, gflops);
+  }
+
+  const auto lm = o.model.empty() ? random_llama(o) : ptq::model::load_causal_lm(o.model);
+  const int64_t vocab = lm->config().vocab_size;
+  const at::Tensor ids = at::randint(vocab, {o.segments * o.seqlen}, at::kInt);
+  const std::vector<int32_t> tokens(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
+  ptq::eval::PerplexityOptions options;
+  options.seqlen = o.seqlen;
+  options.progress_every = o.segments + 1;
+  options.max_segments = 1;
+  ptq::eval::evaluate_perplexity(*lm, tokens, options);  // warm-up
+  options.max_segments = 0;
+  const ptq::eval::PerplexityResult r = ptq::eval::evaluate_perplexity(*lm, tokens, options);
+
+  const double achieved = segment_flops(*lm, o.seqlen) * r.segments / r.seconds / 1e9;
+  const auto& c = lm->config();
+  std::printf("\nmodel: hidden %lld, ffn %lld, layers %lld, vocab %lld; %lld segments x %lld\n",
+              static_cast<long long>(c.hidden_size), static_cast<long long>(c.intermediate_size),
+              static_cast<long long>(c.num_layers), static_cast<long long>(vocab),
+              static_cast<long long>(r.segments), static_cast<long long>(r.seqlen));
+  std::printf("eval: %.1f tokens/s, %.1f GFLOP/s\n", r.tokens_per_second, achieved);
+  std::printf("gemm peak: %.1f GFLOP/s\n", peak);
+  std::printf("ratio: %.1f%% of peak (target >= 50%%)\n", 100.0 * achieved / peak);
+  print_breakdown(*lm, ids.narrow(0, 0, o.seqlen).view({1, o.seqlen}).to(at::kLong));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"eval_bench: eval throughput against the fp32 GEMM peak"};
+  BenchOptions o;
+  app.add_option("--threads", o.threads, "Intra-op threads (default: LibTorch's)");
+  app.add_option("--model", o.model, "Profile this model directory instead of a random LLaMA");
+  app.add_option("--hidden", o.hidden, "Model width (a multiple of 64)")->capture_default_str();
+  app.add_option("--layers", o.layers, "Decoder layers")->capture_default_str();
+  app.add_option("--vocab", o.vocab, "Vocabulary size")->capture_default_str();
+  app.add_option("--seqlen", o.seqlen, "Segment length")->capture_default_str();
+  app.add_option("--segments", o.segments, "Segments evaluated")->capture_default_str();
+  app.add_option("--repeats", o.repeats, "GEMM runs (best is kept)")->capture_default_str();
+  CLI11_PARSE(app, argc, argv);
+  return run(o);
+}

@@ -1,0 +1,23 @@
+#pragma once
+// Machine-readable run reports: the environment a number was measured in, and writing the
+// report so that a reader never sees a half-written file.
+//
+//   nlohmann::json report = {{"perplexity", 15.68}};
+//   report["versions"] = ptq::report_versions();
+//   ptq::write_json_file("out.json", report);
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace ptq {
+
+// {"ptq", "libtorch", "git_revision" (when the executable runs from a git checkout's build
+// tree), "host", "threads" (LibTorch intra-op threads)}.
+nlohmann::json report_versions();
+
+// Writes `json` (indented) to `path` + ".tmp" and renames it to `path`.
+// Throws std::runtime_error naming the path when it cannot be written.
+void write_json_file(const std::string& path, const nlohmann::json& json);
+
+}  // namespace ptq

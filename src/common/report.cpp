@@ -1,0 +1,87 @@
+#include "ptq/common/report.h"
+
+#include <ATen/Parallel.h>
+#include <torch/version.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+
+#include "ptq/common/error.h"
+
+namespace ptq {
+namespace {
+namespace fs = std::filesystem;
+
+std::optional<std::string> first_line(const fs::path& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return std::nullopt;
+  return line;
+}
+
+// packed-refs lines are "<sha> <ref>"; refs are packed after `git gc`.
+std::optional<std::string> packed_ref(const fs::path& git_dir, const std::string& ref) {
+  std::ifstream in(git_dir / "packed-refs");
+  std::string line;
+  while (std::getline(in, line)) {
+    const auto space = line.find(' ');
+    if (space != std::string::npos && line.substr(space + 1) == ref) return line.substr(0, space);
+  }
+  return std::nullopt;
+}
+
+// The build tree sits inside the checkout, so the revision is found by walking up from the
+// executable; reading .git directly avoids depending on a git binary at run time.
+std::optional<std::string> git_revision() {
+  std::error_code ec;
+  fs::path dir = fs::read_symlink("/proc/self/exe", ec).parent_path();
+  if (ec) return std::nullopt;
+  for (; !dir.empty() && dir != dir.root_path(); dir = dir.parent_path()) {
+    const fs::path git_dir = dir / ".git";
+    if (!fs::is_directory(git_dir)) continue;
+    const auto head = first_line(git_dir / "HEAD");
+    if (!head) return std::nullopt;
+    const std::string prefix = "ref: ";
+    if (head->rfind(prefix, 0) != 0) return head;  // detached HEAD holds the sha itself
+    const std::string ref = head->substr(prefix.size());
+    if (auto loose = first_line(git_dir / ref)) return loose;
+    return packed_ref(git_dir, ref);
+  }
+  return std::nullopt;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "unknown";
+  return name;
+}
+
+}  // namespace
+
+nlohmann::json report_versions() {
+  nlohmann::json versions = {
+      {"ptq", PTQ_VERSION},
+      {"libtorch", TORCH_VERSION},
+      {"host", host_name()},
+      {"threads", at::get_num_threads()},
+  };
+  if (auto revision = git_revision()) versions["git_revision"] = *revision;
+  return versions;
+}
+
+void write_json_file(const std::string& path, const nlohmann::json& json) {
+  const std::string temp = path + ".tmp";
+  {
+    std::ofstream out(temp, std::ios::trunc);
+    out << json.dump(2) << '\n';
+    if (!out) PTQ_THROW_RUNTIME("cannot write ", temp);
+  }
+  std::error_code ec;
+  fs::rename(temp, path, ec);
+  if (ec) PTQ_THROW_RUNTIME("cannot rename ", temp, " to ", path, ": ", ec.message());
+}
+
+}  // namespace ptq

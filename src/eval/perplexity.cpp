@@ -1,0 +1,143 @@
+#include "ptq/eval/perplexity.h"
+
+#include <ATen/ATen.h>
+#include <c10/core/InferenceMode.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "ptq/common/error.h"
+#include "ptq/common/logging.h"
+
+namespace ptq::eval {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+// int32 ids -> [segments, seqlen] int64, the index type embedding lookups take.
+at::Tensor segment_tensor(const std::vector<int32_t>& ids, int64_t segments, int64_t seqlen) {
+  // from_blob only views the caller's ids; the int64 conversion copies them.
+  const at::Tensor flat = at::from_blob(const_cast<int32_t*>(ids.data()),
+                                        {segments * seqlen}, at::TensorOptions(at::kInt));
+  return flat.view({segments, seqlen}).to(at::kLong);
+}
+
+int64_t clip_segments(int64_t available, int64_t max_segments) {
+  PTQ_CHECK_INPUT(max_segments >= 0, "--max-segments must be >= 0, got ", max_segments);
+  return max_segments > 0 ? std::min(available, max_segments) : available;
+}
+
+void check_vocabulary(const model::CausalLM& lm, const at::Tensor& segments) {
+  const int64_t vocab = lm.config().vocab_size;
+  const int64_t low = segments.min().item<int64_t>();
+  const int64_t high = segments.max().item<int64_t>();
+  PTQ_CHECK_INPUT(low >= 0 && high < vocab, "token ids span [", low, ", ", high,
+                  "] but the model's vocabulary has ", vocab,
+                  " entries: the tokenizer or token file does not belong to this model");
+}
+
+// A rough upper bound on the activations one segment keeps alive at once: logits and their
+// log-softmax, the widest MLP intermediates, and the attention scores and probabilities.
+int64_t segment_bytes(const model::ModelConfig& config, int64_t seqlen) {
+  const int64_t per_token =
+      2 * config.vocab_size + 3 * config.intermediate_size + 4 * config.hidden_size;
+  const int64_t attention = 2 * config.num_heads * seqlen * seqlen;
+  return static_cast<int64_t>(sizeof(float)) * (seqlen * per_token + attention);
+}
+
+int64_t batch_size(const model::CausalLM& lm,
+                   int64_t segments,
+                   int64_t seqlen,
+                   const PerplexityOptions& options) {
+  PTQ_CHECK_INPUT(options.batch_size >= 0, "batch size must be >= 0, got ", options.batch_size);
+  if (options.batch_size > 0) return std::min(options.batch_size, segments);
+  const int64_t budget = options.memory_budget_mb << 20;
+  return std::clamp<int64_t>(budget / segment_bytes(lm.config(), seqlen), 1, segments);
+}
+
+// Sum over the batch of -log p(ids[t+1] | ids[..t]). log_softmax runs in fp32 whatever the
+// model's logits are; the sum is taken in double so that millions of terms lose nothing.
+double batch_nll_sum(const model::CausalLM& lm, const at::Tensor& batch) {
+  const int64_t predictions = batch.size(1) - 1;
+  const at::Tensor logits = lm.forward(batch).narrow(1, 0, predictions);
+  const at::Tensor log_probs = logits.to(at::kFloat).log_softmax(-1);
+  const at::Tensor targets = batch.narrow(1, 1, predictions).unsqueeze(-1);
+  return -log_probs.gather(-1, targets).to(at::kDouble).sum().item<double>();
+}
+
+void log_progress(int64_t done, int64_t total, double nll_sum, int64_t seqlen, double elapsed) {
+  const double per_segment = elapsed / static_cast<double>(done);
+  spdlog::info("perplexity: {}/{} segments, running ppl {:.4f}, {:.2f} s/segment, ETA {:.0f} s",
+               done, total, std::exp(nll_sum / static_cast<double>(done * (seqlen - 1))),
+               per_segment, per_segment * static_cast<double>(total - done));
+}
+
+// The reference accumulates nll_i = mean_loss_i * seqlen and reports
+// exp(sum_i nll_i / (segments * seqlen)); with every segment of the same length that is
+// exactly the plain mean over all segments x (seqlen - 1) predictions computed here.
+PerplexityResult score_segments(const model::CausalLM& lm,
+                                const at::Tensor& segments,
+                                const PerplexityOptions& options) {
+  c10::InferenceMode inference;
+  const auto start = Clock::now();
+  const int64_t total = segments.size(0);
+  const int64_t seqlen = segments.size(1);
+  check_vocabulary(lm, segments);
+  const int64_t batch = batch_size(lm, total, seqlen, options);
+  spdlog::info("perplexity: {} segments of {} tokens, {} per batch", total, seqlen, batch);
+
+  double nll_sum = 0.0;
+  int64_t logged = 0;
+  for (int64_t done = 0; done < total;) {
+    const int64_t size = std::min(batch, total - done);
+    nll_sum += batch_nll_sum(lm, segments.narrow(0, done, size));
+    done += size;
+    if (done - logged >= options.progress_every || done == total) {
+      log_progress(done, total, nll_sum, seqlen, seconds_since(start));
+      logged = done;
+    }
+  }
+
+  PerplexityResult result;
+  result.mean_nll = nll_sum / static_cast<double>(total * (seqlen - 1));
+  result.perplexity = std::exp(result.mean_nll);
+  result.tokens = total * seqlen;
+  result.segments = total;
+  result.seqlen = seqlen;
+  result.seconds = seconds_since(start);
+  result.tokens_per_second = static_cast<double>(result.tokens) / result.seconds;
+  return result;
+}
+
+}  // namespace
+
+PerplexityResult evaluate_perplexity(const model::CausalLM& lm,
+                                     const std::vector<int32_t>& ids,
+                                     const PerplexityOptions& options) {
+  const int64_t n = static_cast<int64_t>(ids.size());
+  PTQ_CHECK_INPUT(options.seqlen >= 2, "seqlen must be at least 2, got ", options.seqlen);
+  PTQ_CHECK_INPUT(n >= options.seqlen, "seqlen ", options.seqlen,
+                  " is larger than the data set's ", n, " tokens");
+  const int64_t segments = clip_segments(n / options.seqlen, options.max_segments);
+  return score_segments(lm, segment_tensor(ids, segments, options.seqlen), options);
+}
+
+PerplexityResult evaluate_rows(const model::CausalLM& lm,
+                               const data::TokenRows& rows,
+                               const PerplexityOptions& options) {
+  PTQ_CHECK_INPUT(rows.rows > 0, "the token set has no rows");
+  PTQ_CHECK_INPUT(rows.row_len >= 2, "token rows must hold at least 2 tokens, got ",
+                  rows.row_len);
+  PTQ_CHECK_INPUT(static_cast<int64_t>(rows.ids.size()) == rows.rows * rows.row_len,
+                  "the token set holds ", rows.ids.size(), " ids, not ", rows.rows, " x ",
+                  rows.row_len);
+  const int64_t segments = clip_segments(rows.rows, options.max_segments);
+  return score_segments(lm, segment_tensor(rows.ids, segments, rows.row_len), options);
+}
+
+}  // namespace ptq::eval
