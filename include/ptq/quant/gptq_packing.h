@@ -1,0 +1,32 @@
+#pragma once
+// Packing of quantized weights into the GPTQ v1 ("gptq") checkpoint tensors read by
+// AutoGPTQ, GPTQModel, Transformers and vLLM; layout per /work/shared/notes/gptq-format.md.
+
+#include <ATen/core/Tensor.h>
+
+#include "ptq/quant/uniform_quantizer.h"
+
+namespace ptq::quant {
+
+struct GptqPackedWeight {
+  at::Tensor qweight;  // int32 [K * bits / 32, N], codes packed along the input dim
+  at::Tensor qzeros;   // int32 [G, N * bits / 32], (zero - 1) packed along the output dim
+  at::Tensor scales;   // fp16 [G, N]
+  at::Tensor g_idx;    // int32 [K]
+};
+
+// Packs `values` [R, C] (integers in [0, 2^bits)) along dim 0 into int32 [R * bits / 32, C]:
+// a continuous LSB-first bit stream per column, value r at stream bit bits * r. For 2/4/8 bits
+// this is the usual 32/bits values per word; for 3 bits it is the 96-bit stream per 3 words.
+at::Tensor pack_rows(const at::Tensor& values, int bits);
+// Inverse of pack_rows: int32 [rows, C] in [0, 2^bits) from int32 [rows * bits / 32, C].
+at::Tensor unpack_rows(const at::Tensor& packed, int bits, int64_t rows);
+
+// Packs a quantized weight (codes [N, K], scales/zeros [G, N], g_idx [K]) into GPTQ v1 tensors.
+// Throws InputError when the shapes or zero points cannot be stored in v1 format.
+GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits);
+// fp32 [N, K] weight of GPTQ v1 tensors, as v1 readers compute it:
+// W[n, i] = scales[g, n] * (q[i, n] - (qzeros[g, n] + 1)) with g = g_idx[i].
+at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits);
+
+}  // namespace ptq::quant

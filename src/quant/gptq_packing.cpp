@@ -1,0 +1,133 @@
+#include "ptq/quant/gptq_packing.h"
+
+#include <ATen/ATen.h>
+
+#include <numeric>
+
+#include "ptq/common/error.h"
+
+namespace ptq::quant {
+namespace {
+
+void check_bits(int bits) {
+  PTQ_CHECK_INPUT(bits == 2 || bits == 3 || bits == 4 || bits == 8,
+                  "GPTQ v1 packing supports 2, 3, 4 or 8 bits, got ", bits);
+}
+
+// A dimension of `size` values packs into whole int32 words only if size * bits % 32 == 0
+// (for 3 bits: size % 32 == 0, one 96-bit stream per 32 values).
+void check_packable(int64_t size, int bits, const char* what) {
+  PTQ_CHECK_INPUT(size * bits % 32 == 0, "cannot pack ", what, " = ", size, " at ", bits,
+                  " bits into int32 words: it must be a multiple of ", 32 / std::gcd(32, bits),
+                  " (", what, " * bits must be a multiple of 32)");
+}
+
+}  // namespace
+
+at::Tensor pack_rows(const at::Tensor& values, int bits) {
+  check_bits(bits);
+  TORCH_CHECK(values.dim() == 2, "pack_rows expects a 2-D tensor");
+  const int64_t rows = values.size(0);
+  const int64_t cols = values.size(1);
+  check_packable(rows, bits, "rows");
+  const at::Tensor v = values.to(at::kInt).contiguous();
+  at::Tensor packed = at::zeros({rows * bits / 32, cols}, v.options());
+  const auto* in = reinterpret_cast<const uint32_t*>(v.data_ptr<int32_t>());
+  auto* out = reinterpret_cast<uint32_t*>(packed.data_ptr<int32_t>());
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t word = r * bits / 32;
+    const int shift = static_cast<int>(r * bits % 32);
+    const bool straddles = shift + bits > 32;  // only for 3 bits (values 10 and 21 of 32)
+    uint32_t* low = out + word * cols;
+    const uint32_t* src = in + r * cols;
+    for (int64_t c = 0; c < cols; ++c) low[c] |= src[c] << shift;
+    if (!straddles) continue;
+    uint32_t* high = low + cols;
+    for (int64_t c = 0; c < cols; ++c) high[c] |= src[c] >> (32 - shift);
+  }
+  return packed;
+}
+
+at::Tensor unpack_rows(const at::Tensor& packed, int bits, int64_t rows) {
+  check_bits(bits);
+  TORCH_CHECK(packed.dim() == 2 && packed.scalar_type() == at::kInt, "expected int32 2-D words");
+  check_packable(rows, bits, "rows");
+  PTQ_CHECK_INPUT(packed.size(0) == rows * bits / 32, "packed tensor has ", packed.size(0),
+                  " word rows; ", rows, " values at ", bits, " bits need ", rows * bits / 32);
+  const int64_t cols = packed.size(1);
+  const at::Tensor p = packed.contiguous();
+  at::Tensor values = at::empty({rows, cols}, p.options());
+  const auto* in = reinterpret_cast<const uint32_t*>(p.data_ptr<int32_t>());
+  auto* out = reinterpret_cast<uint32_t*>(values.data_ptr<int32_t>());
+  const uint32_t mask = (1U << bits) - 1;
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t word = r * bits / 32;
+    const int shift = static_cast<int>(r * bits % 32);
+    const uint32_t* low = in + word * cols;
+    uint32_t* dst = out + r * cols;
+    for (int64_t c = 0; c < cols; ++c) dst[c] = (low[c] >> shift) & mask;
+    if (shift + bits <= 32) continue;
+    const uint32_t* high = low + cols;
+    for (int64_t c = 0; c < cols; ++c) dst[c] |= (high[c] << (32 - shift)) & mask;
+  }
+  return values;
+}
+
+GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits) {
+  check_bits(bits);
+  PTQ_CHECK_INPUT(weight.codes.dim() == 2 && weight.scales.dim() == 2,
+                  "expected codes [N, K] and scales [G, N], got ", weight.codes.sizes(), " and ",
+                  weight.scales.sizes());
+  const int64_t out_features = weight.codes.size(0);
+  const int64_t in_features = weight.codes.size(1);
+  const int64_t groups = weight.scales.size(0);
+  check_packable(in_features, bits, "input features K");
+  check_packable(out_features, bits, "output features N (qzeros)");
+  PTQ_CHECK_INPUT(weight.scales.sizes() == weight.zeros.sizes() &&
+                      weight.scales.size(1) == out_features && weight.g_idx.numel() == in_features,
+                  "inconsistent quantized weight: codes ", weight.codes.sizes(), ", scales ",
+                  weight.scales.sizes(), ", zeros ", weight.zeros.sizes(), ", g_idx ",
+                  weight.g_idx.sizes());
+  PTQ_CHECK_INPUT(weight.codes.numel() == 0 || weight.codes.max().item<int64_t>() < (1 << bits),
+                  "codes exceed the ", bits, "-bit range");
+  const at::Tensor zeros = weight.zeros.round().to(at::kInt);
+  // v1 stores zero - 1 (gptq-format.md, "ZERO OFFSET QUIRK"): a zero point of 0 would be stored
+  // as -1 and read back as 2^bits, so it is not representable.
+  PTQ_CHECK_INPUT(zeros.min().item<int32_t>() >= 1, "a zero point of 0 cannot be stored in GPTQ ",
+                  "v1 format (it stores zero - 1 and readers add 1 back); use a symmetric grid");
+  PTQ_CHECK_INPUT(zeros.max().item<int32_t>() <= (1 << bits), "zero points exceed the ", bits,
+                  "-bit range");
+  GptqPackedWeight packed;
+  packed.qweight = pack_rows(weight.codes.t(), bits);
+  packed.qzeros = pack_rows((zeros - 1).t(), bits).t().contiguous();
+  packed.scales = weight.scales.to(at::kHalf).contiguous();
+  packed.g_idx = weight.g_idx.to(at::kInt).contiguous();
+  TORCH_CHECK(packed.qzeros.size(0) == groups, "qzeros lost its group dimension");
+  return packed;
+}
+
+at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits) {
+  const int64_t in_features = packed.g_idx.numel();
+  const int64_t out_features = packed.scales.size(1);
+  const int64_t groups = packed.scales.size(0);
+  PTQ_CHECK_INPUT(packed.qzeros.dim() == 2 && packed.qzeros.size(0) == groups,
+                  "qzeros ", packed.qzeros.sizes(), " does not match scales ",
+                  packed.scales.sizes());
+  PTQ_CHECK_INPUT(packed.qweight.dim() == 2 && packed.qweight.size(1) == out_features,
+                  "qweight ", packed.qweight.sizes(), " does not match scales ",
+                  packed.scales.sizes());
+  const at::Tensor g_idx = packed.g_idx.to(at::kLong);
+  PTQ_CHECK_INPUT(in_features == 0 || (g_idx.min().item<int64_t>() >= 0 &&
+                                       g_idx.max().item<int64_t>() < groups),
+                  "g_idx refers to groups outside 0..", groups - 1);
+  const at::Tensor codes = unpack_rows(packed.qweight, bits, in_features).to(at::kFloat);
+  const at::Tensor zeros =
+      unpack_rows(packed.qzeros.t(), bits, out_features).t().to(at::kFloat) + 1;
+  const at::Tensor scales = packed.scales.to(at::kFloat);
+  // [K, N] per v1 forward(): scales[g_idx] * (q - (zeros + 1)[g_idx]).
+  const at::Tensor weight =
+      scales.index_select(0, g_idx) * (codes - zeros.index_select(0, g_idx));
+  return weight.t().contiguous();
+}
+
+}  // namespace ptq::quant

@@ -1,0 +1,103 @@
+#include "ptq/quant/gptq_packing.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "ptq/common/error.h"
+
+namespace ptq::quant {
+namespace {
+
+// One column of `values` packed along the input dim; returns the words as unsigned.
+std::vector<uint32_t> pack_column(const std::vector<int32_t>& values, int bits) {
+  const at::Tensor packed = pack_rows(at::tensor(values, at::kInt).unsqueeze(1), bits);
+  std::vector<uint32_t> words;
+  for (int64_t r = 0; r < packed.size(0); ++r) {
+    words.push_back(static_cast<uint32_t>(packed[r][0].item<int32_t>()));
+  }
+  return words;
+}
+
+TEST(Packing, HandPackedWordPerBitWidth) {
+  // LSB-first: value j of a word at bits [bits * j, bits * (j + 1)).
+  EXPECT_EQ(pack_column({1, 2, 3, 4, 5, 6, 7, 8}, 4), std::vector<uint32_t>{0x87654321U});
+  // 2 bits, [1, 2, 3, 0] per byte: 1 | 2 << 2 | 3 << 4 = 0x39.
+  EXPECT_EQ(pack_column({1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0, 1, 2, 3, 0}, 2),
+            std::vector<uint32_t>{0x39393939U});
+  EXPECT_EQ(pack_column({0x12, 0x34, 0x56, 0x78}, 8), std::vector<uint32_t>{0x78563412U});
+  // 3 bits, values j % 8 for j in 0..31: the words quant.py's Quant3Linear.pack loop produces
+  // (value 10 split 2 + 1 bits across words 0/1, value 21 split 1 + 2 bits across words 1/2).
+  std::vector<int32_t> values;
+  for (int j = 0; j < 32; ++j) values.push_back(j % 8);
+  EXPECT_EQ(pack_column(values, 3),
+            (std::vector<uint32_t>{0x88fac688U, 0xc688fac6U, 0xfac688faU}));
+}
+
+QuantizedWeight random_quantized(int64_t n, int64_t k, int group_size, int bits) {
+  const int64_t groups = group_count(k, group_size);
+  QuantizedWeight q;
+  q.codes = at::randint(0, 1 << bits, {n, k}, at::kByte);
+  q.scales = at::rand({groups, n}) * 0.1 + 0.01;
+  q.zeros = at::randint(1, 1 << bits, {groups, n}).to(at::kFloat);
+  q.g_idx = at::randperm(k, at::kLong).div(group_width(k, group_size), "floor").to(at::kInt);
+  return q;
+}
+
+TEST(Packing, RoundTripAllBitWidths) {
+  at::manual_seed(0);
+  for (int bits : {2, 3, 4, 8}) {
+    SCOPED_TRACE(testing::Message() << bits << " bits");
+    const QuantizedWeight q = random_quantized(64, 96, 32, bits);
+    const GptqPackedWeight packed = pack_gptq(q, bits);
+    EXPECT_EQ(packed.qweight.sizes(), (at::IntArrayRef{96 * bits / 32, 64}));
+    EXPECT_EQ(packed.qzeros.sizes(), (at::IntArrayRef{3, 64 * bits / 32}));
+    EXPECT_EQ(packed.scales.scalar_type(), at::kHalf);
+    EXPECT_TRUE(at::equal(unpack_rows(packed.qweight, bits, 96), q.codes.t().to(at::kInt)));
+    // Dequantized weight = fp16 scale * (code - zero), with zero = stored + 1.
+    const at::Tensor g = q.g_idx.to(at::kLong);
+    const at::Tensor scales = q.scales.to(at::kHalf).to(at::kFloat).index_select(0, g).t();
+    const at::Tensor expected = scales * (q.codes.to(at::kFloat) - q.zeros.index_select(0, g).t());
+    EXPECT_TRUE(at::equal(dequantize_gptq(packed, bits), expected));
+  }
+}
+
+TEST(Packing, StoresZeroMinusOne) {
+  // Symmetric 4-bit: zero 8 is stored as 7 -> 0x77777777 (gptq-format.md, zero offset quirk).
+  QuantizedWeight q = random_quantized(8, 32, -1, 4);
+  q.zeros.fill_(8);
+  const GptqPackedWeight packed = pack_gptq(q, 4);
+  ASSERT_EQ(packed.qzeros.sizes(), (at::IntArrayRef{1, 1}));
+  EXPECT_EQ(static_cast<uint32_t>(packed.qzeros.item<int32_t>()), 0x77777777U);
+  // Symmetric 3-bit over N = 32: zero 4 stored as 3 in every 3-bit slot.
+  q = random_quantized(32, 32, -1, 3);
+  q.zeros.fill_(4);
+  const at::Tensor zeros = unpack_rows(pack_gptq(q, 3).qzeros.t(), 3, 32);
+  EXPECT_TRUE((zeros == 3).all().item<bool>());
+}
+
+void expect_input_error(const QuantizedWeight& q, int bits, const std::string& needle) {
+  try {
+    pack_gptq(q, bits);
+    FAIL() << "no InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+  }
+}
+
+TEST(Packing, RejectsUnpackableShapes) {
+  // 3 bits: K and N must be multiples of 32; 4 bits: multiples of 8.
+  expect_input_error(random_quantized(32, 16, -1, 3), 3, "input features K = 16");
+  expect_input_error(random_quantized(8, 32, -1, 3), 3, "output features N (qzeros) = 8");
+  expect_input_error(random_quantized(8, 12, -1, 4), 4, "multiple of 8");
+  expect_input_error(random_quantized(8, 32, -1, 4), 5, "2, 3, 4 or 8 bits");
+  QuantizedWeight q = random_quantized(8, 32, -1, 4);
+  q.zeros[0][3] = 0;
+  expect_input_error(q, 4, "zero point of 0");
+}
+
+}  // namespace
+}  // namespace ptq::quant
