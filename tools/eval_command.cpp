@@ -57,8 +57,8 @@ int64_t checked_seqlen(int64_t seqlen, const model::ModelConfig& config) {
 // Reads tokens:PATH as rows of --seqlen (default: the model's positions) tokens each.
 data::TokenRows load_rows(const EvalOptions& options, const model::ModelConfig& config) {
   const std::string path = options.dataset.substr(sizeof(kTokenPrefix) - 1);
-  const int64_t row_len = checked_seqlen(
-      options.seqlen > 0 ? options.seqlen : config.max_position_embeddings, config);
+  const int64_t row_len =
+      checked_seqlen(options.seqlen > 0 ? options.seqlen : config.max_position_embeddings, config);
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(path, ec);
   if (!ec) {
@@ -100,11 +100,12 @@ eval::PerplexityResult evaluate(const EvalOptions& options,
 }
 
 void print_result(const eval::PerplexityResult& result) {
-  std::printf("perplexity %.6f\nmean_nll %.6f\ntokens %lld\nsegments %lld\nseqlen %lld\n"
-              "tokens_per_second %.1f\n",
-              result.perplexity, result.mean_nll, static_cast<long long>(result.tokens),
-              static_cast<long long>(result.segments), static_cast<long long>(result.seqlen),
-              result.tokens_per_second);
+  std::printf(
+      "perplexity %.6f\nmean_nll %.6f\ntokens %lld\nsegments %lld\nseqlen %lld\n"
+      "tokens_per_second %.1f\n",
+      result.perplexity, result.mean_nll, static_cast<long long>(result.tokens),
+      static_cast<long long>(result.segments), static_cast<long long>(result.seqlen),
+      result.tokens_per_second);
 }
 
 void write_report(const EvalOptions& options,

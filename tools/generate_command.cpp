@@ -32,7 +32,8 @@ std::unique_ptr<tokenizer::Tokenizer> load_tokenizer_or_explain(
   try {
     return tokenizer::load_tokenizer(path);
   } catch (const InputError& e) {
-    PTQ_THROW_INPUT(e.what(), ". Without a tokenizer, give the prompt as ids (--prompt-ids 1,2,3)"
+    PTQ_THROW_INPUT(e.what(),
+                    ". Without a tokenizer, give the prompt as ids (--prompt-ids 1,2,3)"
                     " and print ids (--ids), or point --tokenizer at one");
   }
 }

@@ -47,8 +47,7 @@ int64_t sample(const at::Tensor& logits, double temperature, std::mt19937_64& rn
   return last_possible;  // rounding left the total just below u
 }
 
-int64_t next_token(const at::Tensor& logits, const GenerateOptions& options,
-                   std::mt19937_64& rng) {
+int64_t next_token(const at::Tensor& logits, const GenerateOptions& options, std::mt19937_64& rng) {
   if (options.temperature == 0.0) return logits.argmax().item<int64_t>();
   return sample(logits, options.temperature, rng);
 }

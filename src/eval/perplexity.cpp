@@ -22,8 +22,8 @@ double seconds_since(Clock::time_point start) {
 // int32 ids -> [segments, seqlen] int64, the index type embedding lookups take.
 at::Tensor segment_tensor(const std::vector<int32_t>& ids, int64_t segments, int64_t seqlen) {
   // from_blob only views the caller's ids; the int64 conversion copies them.
-  const at::Tensor flat = at::from_blob(const_cast<int32_t*>(ids.data()),
-                                        {segments * seqlen}, at::TensorOptions(at::kInt));
+  const at::Tensor flat = at::from_blob(const_cast<int32_t*>(ids.data()), {segments * seqlen},
+                                        at::TensorOptions(at::kInt));
   return flat.view({segments, seqlen}).to(at::kLong);
 }
 
@@ -121,8 +121,8 @@ PerplexityResult evaluate_perplexity(const model::CausalLM& lm,
                                      const PerplexityOptions& options) {
   const int64_t n = static_cast<int64_t>(ids.size());
   PTQ_CHECK_INPUT(options.seqlen >= 2, "seqlen must be at least 2, got ", options.seqlen);
-  PTQ_CHECK_INPUT(n >= options.seqlen, "seqlen ", options.seqlen,
-                  " is larger than the data set's ", n, " tokens");
+  PTQ_CHECK_INPUT(n >= options.seqlen, "seqlen ", options.seqlen, " is larger than the data set's ",
+                  n, " tokens");
   const int64_t segments = clip_segments(n / options.seqlen, options.max_segments);
   return score_segments(lm, segment_tensor(ids, segments, options.seqlen), options);
 }
@@ -131,8 +131,7 @@ PerplexityResult evaluate_rows(const model::CausalLM& lm,
                                const data::TokenRows& rows,
                                const PerplexityOptions& options) {
   PTQ_CHECK_INPUT(rows.rows > 0, "the token set has no rows");
-  PTQ_CHECK_INPUT(rows.row_len >= 2, "token rows must hold at least 2 tokens, got ",
-                  rows.row_len);
+  PTQ_CHECK_INPUT(rows.row_len >= 2, "token rows must hold at least 2 tokens, got ", rows.row_len);
   PTQ_CHECK_INPUT(static_cast<int64_t>(rows.ids.size()) == rows.rows * rows.row_len,
                   "the token set holds ", rows.ids.size(), " ids, not ", rows.rows, " x ",
                   rows.row_len);

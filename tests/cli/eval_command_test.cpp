@@ -23,9 +23,9 @@ std::string eval_tokens() {
 
 fs::path convert_stories(const TempDir& tmp) {
   const fs::path out = tmp / "m";
-  const CliResult r = run_cli({"convert", "--from", "llama2c",
-                               (stories_dir() / "stories260K.bin").string(), "--out",
-                               out.string()});
+  const CliResult r =
+      run_cli({"convert", "--from", "llama2c", (stories_dir() / "stories260K.bin").string(),
+               "--out", out.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return out;
 }
@@ -47,7 +47,8 @@ void expect_reference_perplexity(const nlohmann::json& report) {
   EXPECT_EQ(report.at("tokens").get<int64_t>(), 64 * 512);
 }
 
-CliResult eval_cli(const fs::path& model, const std::string& dataset,
+CliResult eval_cli(const fs::path& model,
+                   const std::string& dataset,
                    std::vector<std::string> extra = {}) {
   std::vector<std::string> args = {"eval", "--model", model.string(), "--dataset", dataset};
   args.insert(args.end(), extra.begin(), extra.end());
@@ -76,8 +77,8 @@ TEST(EvalCommand, HuggingFaceStories260KMatchesReferencePerplexity) {
 }
 
 TEST(EvalCommand, PrintsTheResultOnStdout) {
-  const CliResult r = eval_cli(shared_dir() / "models" / "stories260K-hf", eval_tokens(),
-                               {"--max-segments", "8"});
+  const CliResult r =
+      eval_cli(shared_dir() / "models" / "stories260K-hf", eval_tokens(), {"--max-segments", "8"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("perplexity "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("segments 8\n"), std::string::npos) << r.out;
@@ -106,9 +107,9 @@ TEST(EvalCommand, SeqlenLargerThanTheDataExitsWithInputError) {
       eval_cli(model, "tokens:" + (tmp / "short.i32").string(), {"--seqlen", "512"});
   EXPECT_EQ(tokens.exit_code, 2) << tokens.err;
   EXPECT_NE(tokens.err.find("larger than"), std::string::npos) << tokens.err;
-  const CliResult text =
-      eval_cli(model, (tmp / "short.txt").string(),
-               {"--seqlen", "512", "--tokenizer", (shared_dir() / "data" / "gpt2-tokenizer").string()});
+  const CliResult text = eval_cli(
+      model, (tmp / "short.txt").string(),
+      {"--seqlen", "512", "--tokenizer", (shared_dir() / "data" / "gpt2-tokenizer").string()});
   EXPECT_EQ(text.exit_code, 2) << text.err;
   EXPECT_NE(text.err.find("larger than"), std::string::npos) << text.err;
 }

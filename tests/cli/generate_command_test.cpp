@@ -31,8 +31,8 @@ std::vector<int32_t> parse_ids(const std::string& out) {
 }
 
 CliResult generate_ids(const fs::path& model, std::vector<std::string> extra) {
-  std::vector<std::string> args = {"generate", "--model", model.string(), "--prompt-ids", "1",
-                                   "--ids"};
+  std::vector<std::string> args = {"generate",     "--model", model.string(),
+                                   "--prompt-ids", "1",       "--ids"};
   args.insert(args.end(), extra.begin(), extra.end());
   return run_cli(args);
 }
@@ -45,15 +45,14 @@ TEST(GenerateCommand, GreedyFromBosReproducesTheReferenceIds) {
                (shared_dir() / "models" / "stories260K" / "stories260K.bin").string(), "--out",
                model.string()});
   ASSERT_EQ(convert.exit_code, 0) << convert.err;
-  const CliResult r =
-      generate_ids(model, {"--max-new-tokens", "127", "--temperature", "0"});
+  const CliResult r = generate_ids(model, {"--max-new-tokens", "127", "--temperature", "0"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(parse_ids(r.out), kReferenceGreedy);
 }
 
 TEST(GenerateCommand, SamplingWithTheSameSeedRepeats) {
   const std::vector<std::string> options = {"--max-new-tokens", "64", "--temperature", "1",
-                                            "--seed", "42"};
+                                            "--seed",           "42"};
   const CliResult first = generate_ids(hf_model(), options);
   const CliResult second = generate_ids(hf_model(), options);
   ASSERT_EQ(first.exit_code, 0) << first.err;
@@ -73,8 +72,8 @@ TEST(GenerateCommand, TextPromptWithoutTokenizerSuggestsPromptIds) {
 }
 
 TEST(GenerateCommand, PromptIdsOutsideTheVocabularyExitWithInputError) {
-  const CliResult r = run_cli(
-      {"generate", "--model", hf_model().string(), "--prompt-ids", "1,512", "--ids"});
+  const CliResult r =
+      run_cli({"generate", "--model", hf_model().string(), "--prompt-ids", "1,512", "--ids"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
 }
 

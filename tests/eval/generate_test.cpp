@@ -46,8 +46,7 @@ TEST(Generate, SameSeedGivesTheSameIds) {
 // standard error below 0.008.
 TEST(Generate, SamplesFromTheTemperatureScaledSoftmax) {
   EXPECT_NEAR(favored_fraction(generate(kModel, {0}, options_for(4000, 1.0, 1))), 5.0 / 8, 0.04);
-  EXPECT_NEAR(favored_fraction(generate(kModel, {0}, options_for(4000, 0.5, 2))), 25.0 / 28,
-              0.03);
+  EXPECT_NEAR(favored_fraction(generate(kModel, {0}, options_for(4000, 0.5, 2))), 25.0 / 28, 0.03);
 }
 
 TEST(Generate, RejectsInvalidRequests) {

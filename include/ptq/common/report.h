@@ -7,7 +7,6 @@
 //   ptq::write_json_file("out.json", report);
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 
 namespace ptq {
