@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "eval/byte_tokenizer.h"
 #include "test_utils.h"
 
 namespace ptq::test {
@@ -84,6 +85,37 @@ TEST(EvalCommand, PrintsTheResultOnStdout) {
   EXPECT_NE(r.out.find("segments 8\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("tokens 4096\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("tokens_per_second "), std::string::npos) << r.out;
+}
+
+std::string int32_bytes(const std::vector<int32_t>& ids) {
+  return std::string(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int32_t));
+}
+
+// A text data set is tokenized once (one BOS at its start) and cut into --seqlen windows:
+// the same ids given as token rows must score the same.
+TEST(EvalCommand, TextDatasetScoresLikeItsIdsAsTokenRows) {
+  TempDir tmp;
+  write_byte_tokenizer(tmp / "tokenizer");
+  std::string text;
+  while (text.size() < 400) text += "Once upon a time, a little dog found a big red ball. ";
+  write_file(tmp / "story.txt", text);
+  std::vector<int32_t> ids = byte_tokenizer_ids(text);
+  ids.resize(ids.size() / 100 * 100);  // the windows' tail is dropped
+  write_file(tmp / "story.i32", int32_bytes(ids));
+
+  const fs::path model = shared_dir() / "models" / "stories260K-hf";
+  const auto score = [&](const std::string& dataset, const std::string& json) {
+    const CliResult r = eval_cli(model, dataset,
+                                 {"--seqlen", "100", "--tokenizer", (tmp / "tokenizer").string(),
+                                  "--json", (tmp / json).string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(read_file(tmp / json));
+  };
+  const nlohmann::json text_report = score((tmp / "story.txt").string(), "text.json");
+  const nlohmann::json rows_report = score("tokens:" + (tmp / "story.i32").string(), "rows.json");
+  EXPECT_EQ(text_report.at("segments").get<int64_t>(), static_cast<int64_t>(ids.size() / 100));
+  EXPECT_NEAR(text_report.at("perplexity").get<double>(),
+              rows_report.at("perplexity").get<double>(), 1e-9);
 }
 
 TEST(EvalCommand, EmptyDatasetExitsWithInputError) {

@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 
+#include "eval/byte_tokenizer.h"
 #include "test_utils.h"
 
 namespace ptq::test {
@@ -69,6 +71,19 @@ TEST(GenerateCommand, TextPromptWithoutTokenizerSuggestsPromptIds) {
       run_cli({"generate", "--model", hf_model().string(), "--prompt", "Once upon a time"});
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find("--prompt-ids"), std::string::npos) << r.err;
+}
+
+TEST(GenerateCommand, TextPromptIsEncodedWithTheTokenizer) {
+  TempDir tmp;
+  write_byte_tokenizer(tmp / "tokenizer");
+  const CliResult r = run_cli({"generate", "--model", hf_model().string(), "--tokenizer",
+                               (tmp / "tokenizer").string(), "--prompt", "Once", "--ids",
+                               "--max-new-tokens", "3", "--ignore-eos"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<int32_t> ids = parse_ids(r.out);
+  const std::vector<int32_t> prompt = byte_tokenizer_ids("Once");
+  ASSERT_EQ(ids.size(), prompt.size() + 3) << r.out;
+  EXPECT_TRUE(std::equal(prompt.begin(), prompt.end(), ids.begin())) << r.out;
 }
 
 TEST(GenerateCommand, PromptIdsOutsideTheVocabularyExitWithInputError) {
