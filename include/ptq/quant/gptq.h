@@ -1,0 +1,72 @@
+#pragma once
+// The reference GPTQ algorithm (Frantar et al. 2022, IST-DASLab/gptq gptq.py fasterquant) on one
+// weight matrix, model-independent: Hessian accumulation from calibration inputs and the
+// column-by-column quantization with optimal-brain-surgeon updates of the remaining columns.
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+
+#include "ptq/quant/uniform_quantizer.h"
+
+namespace ptq::quant {
+
+// H = 2/n * sum over samples of X^T X, accumulated as gptq.py add_batch does:
+// H *= n / (n + b); n += b; H += 2/n X^T X, where b counts samples (sequences), not tokens.
+class HessianAccumulator {
+ public:
+  explicit HessianAccumulator(int64_t columns, at::ScalarType dtype = at::kFloat);
+
+  // x: [tokens, K] is one sample (gptq.py unsqueezes 2-D inputs); [batch, seq, K] is batch
+  // samples. Any floating dtype; accumulated in the accumulator's dtype with one GEMM.
+  void add_batch(const at::Tensor& x);
+
+  const at::Tensor& hessian() const { return _hessian; }
+  int64_t samples() const { return _samples; }
+
+ private:
+  at::Tensor _hessian;
+  int64_t _samples = 0;
+};
+
+struct GptqConfig {
+  QuantizerConfig quantizer;
+  int group_size = -1;   // -1: one grid per output row over all of K
+  double percdamp = 0.01;
+  int block_size = 128;  // lazy-batch width
+  bool act_order = false;      // process columns by descending diag(H) (desc_act)
+  bool static_groups = false;  // group grids from the original W, before any update
+  // When the Cholesky factorisation fails, percdamp is multiplied by damp_growth and retried
+  // up to max_damp_retries times.
+  double damp_growth = 10.0;
+  int max_damp_retries = 6;
+};
+
+struct GptqResult {
+  QuantizedWeight quantized;  // in the original column order; g_idx per AutoGPTQ
+  at::Tensor perm;            // int64 [K], processing order (identity without act-order)
+  at::Tensor inv_perm;        // int64 [K], perm[inv_perm[c]] == c
+  double loss = 0;            // gptq.py's error: sum (w - q)^2 / d^2 / 2
+  double percdamp = 0;        // relative damping actually used (after retries)
+  double damp = 0;            // absolute value added to diag(H)
+};
+
+// Upper Cholesky factor of (H + damp I)^-1, as gptq.py: cholesky -> cholesky_inverse ->
+// cholesky(upper=True), with damp = percdamp * mean(diag H). Retries with a larger percdamp
+// (logged as warnings) when H is not numerically positive definite.
+struct DampedInverse {
+  at::Tensor upper;  // same dtype as H
+  double percdamp = 0;
+  double damp = 0;
+};
+DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfig& config);
+
+// GPTQ of weight [N, K] with Hessian [K, K] (fp32 or fp64; the factorisation runs in its dtype,
+// the column loop in fp32 as the reference). keep_mask (bool [N, K], optional) marks elements
+// that stay in full precision: they keep their updated value and contribute zero error, as
+// SEPTQ's q[mask] = w[mask]; their codes are those of the kept value on the grid. An all-false
+// mask gives bit-identical results to no mask.
+GptqResult gptq_quantize(const at::Tensor& weight, const at::Tensor& hessian,
+                         const GptqConfig& config, const at::Tensor& keep_mask = at::Tensor());
+
+}  // namespace ptq::quant

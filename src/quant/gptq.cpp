@@ -1,0 +1,257 @@
+#include "ptq/quant/gptq.h"
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <deque>
+#include <tuple>
+#include <vector>
+
+#include "ptq/common/error.h"
+#include "ptq/common/logging.h"
+
+namespace ptq::quant {
+
+HessianAccumulator::HessianAccumulator(int64_t columns, at::ScalarType dtype)
+    : _hessian(at::zeros({columns, columns}, at::TensorOptions().dtype(dtype))) {
+  PTQ_CHECK_INPUT(dtype == at::kFloat || dtype == at::kDouble,
+                  "the Hessian accumulates in fp32 or fp64");
+}
+
+void HessianAccumulator::add_batch(const at::Tensor& x) {
+  const int64_t columns = _hessian.size(0);
+  PTQ_CHECK_INPUT((x.dim() == 2 || x.dim() == 3) && x.size(-1) == columns,
+                  "add_batch expects [tokens, ", columns, "] or [batch, seq, ", columns,
+                  "] inputs, got ", x.sizes());
+  const int64_t batch = x.dim() == 3 ? x.size(0) : 1;
+  const at::Tensor rows = x.reshape({-1, columns}).to(_hessian.scalar_type());
+  // gptq.py: H *= n / (n + b); n += b; H += (sqrt(2/n) X)^T (sqrt(2/n) X), fused into one GEMM.
+  const double total = static_cast<double>(_samples + batch);
+  _hessian.addmm_(rows.t(), rows, _samples / total, 2.0 / total);
+  _samples += batch;
+}
+
+DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfig& config) {
+  const double mean_diag = hessian.diagonal().mean().item<double>();
+  double percdamp = config.percdamp;
+  for (int attempt = 0;; ++attempt, percdamp *= config.damp_growth) {
+    const double damp = percdamp * mean_diag;
+    at::Tensor damped = hessian.clone();
+    damped.diagonal().add_(damp);
+    // gptq.py: H = cholesky(H); H = cholesky_inverse(H); H = cholesky(H, upper=True).
+    at::Tensor lower, upper, info;
+    std::tie(lower, info) = at::linalg_cholesky_ex(damped);
+    if (info.item<int64_t>() == 0) {
+      std::tie(upper, info) = at::linalg_cholesky_ex(at::cholesky_inverse(lower), /*upper=*/true);
+    }
+    if (info.item<int64_t>() == 0 && upper.isfinite().all().item<bool>()) {
+      return {upper, percdamp, damp};
+    }
+    if (attempt == config.max_damp_retries) {
+      PTQ_THROW_RUNTIME("GPTQ: the Hessian is not positive definite even with percdamp ",
+                        percdamp, " after ", attempt, " retries");
+    }
+    spdlog::warn("GPTQ: Cholesky failed with percdamp {} (damp {}); retrying with percdamp {}",
+                 percdamp, damp, percdamp * config.damp_growth);
+  }
+}
+
+namespace {
+
+void check_inputs(const at::Tensor& weight, const at::Tensor& hessian, const GptqConfig& config,
+                  const at::Tensor& keep_mask) {
+  PTQ_CHECK_INPUT(weight.dim() == 2 && weight.size(1) > 0, "GPTQ expects a weight [N, K], got ",
+                  weight.sizes());
+  const int64_t columns = weight.size(1);
+  PTQ_CHECK_INPUT(hessian.dim() == 2 && hessian.size(0) == columns && hessian.size(1) == columns,
+                  "Hessian ", hessian.sizes(), " does not match weight ", weight.sizes());
+  PTQ_CHECK_INPUT(hessian.scalar_type() == at::kFloat || hessian.scalar_type() == at::kDouble,
+                  "the Hessian must be fp32 or fp64");
+  PTQ_CHECK_INPUT(hessian.isfinite().all().item<bool>(), "the Hessian has non-finite entries");
+  PTQ_CHECK_INPUT((hessian.diagonal() >= 0).all().item<bool>(),
+                  "the Hessian has negative diagonal entries");
+  PTQ_CHECK_INPUT(config.percdamp > 0 && config.damp_growth > 1 && config.max_damp_retries >= 0,
+                  "GPTQ needs percdamp > 0, damp_growth > 1 and max_damp_retries >= 0");
+  PTQ_CHECK_INPUT(config.block_size > 0, "GPTQ block size must be positive");
+  PTQ_CHECK_INPUT(!config.static_groups || config.group_size > 0,
+                  "static groups need a positive group size");
+  group_width(columns, config.group_size);  // validates the group size
+  PTQ_CHECK_INPUT(!keep_mask.defined() ||
+                      (keep_mask.scalar_type() == at::kBool && keep_mask.sizes() == weight.sizes()),
+                  "the keep mask must be bool with the weight's shape ", weight.sizes());
+}
+
+// The quantization grid of each column in processing order, per gptq.py fasterquant:
+// - group_size -1: one grid per row from the whole W, found before the dead-column fix;
+// - static groups: grid of original group c // gs from W after the dead-column fix;
+// - otherwise: at each group start j, a new grid from W[:, j:j+gs] as it is at that moment, i.e.
+//   with every update applied so far EXCEPT those from earlier columns of the same lazy block
+//   (the reference reads W, not the block copy W1; identical when gs is a multiple of the
+//   block size).
+class GroupGrids {
+ public:
+  GroupGrids(const UniformQuantizer& quantizer, int group_size, bool static_groups)
+      : _quantizer(quantizer), _group_size(group_size), _static(static_groups) {}
+
+  // original: W [N, K] before the dead-column fix; fixed: after it.
+  void prepare(const at::Tensor& original, const at::Tensor& fixed) {
+    if (_group_size == -1) {
+      _grids.push_back(_quantizer.find_params(original));
+    } else if (_static) {
+      const int64_t columns = fixed.size(1);
+      for (int64_t begin = 0; begin < columns; begin += _group_size) {
+        _grids.push_back(_quantizer.find_params(fixed.slice(1, begin, begin + _group_size)));
+      }
+    }
+  }
+
+  // Grid for processing position j (original column `original`); wt is W^T [K, N].
+  const QuantParams& for_column(int64_t j, int64_t original, const at::Tensor& wt) {
+    if (_group_size == -1) return _grids.front();
+    if (_static) return _grids[original / _group_size];
+    if (j % _group_size == 0) {
+      _grids.push_back(_quantizer.find_params(wt.slice(0, j, j + _group_size).t()));
+    }
+    return _grids.back();
+  }
+
+  at::Tensor scales() const { return stack(&QuantParams::scale); }
+  at::Tensor zeros() const { return stack(&QuantParams::zero); }
+
+  // AutoGPTQ g_idx in original column order: dynamic groups follow processing positions.
+  at::Tensor g_idx(const at::Tensor& inv_perm) const {
+    const int64_t columns = inv_perm.numel();
+    if (_group_size == -1 || _static) return sequential_g_idx(columns, _group_size);
+    return inv_perm.div(_group_size, "floor").to(at::kInt);
+  }
+
+ private:
+  at::Tensor stack(at::Tensor QuantParams::*member) const {
+    std::vector<at::Tensor> rows;
+    for (const QuantParams& grid : _grids) rows.push_back(grid.*member);
+    return at::stack(rows);
+  }
+
+  const UniformQuantizer& _quantizer;
+  int _group_size;
+  bool _static;
+  std::deque<QuantParams> _grids;  // a deque: references stay valid across push_back
+};
+
+// State of the lazy-batch column sweep, in processing order with W stored transposed so that a
+// weight column is a contiguous row.
+struct ColumnSweep {
+  at::Tensor wt;     // fp32 [K, N], the updated weight
+  at::Tensor hinv;   // fp32 [K, K], upper Cholesky factor of H^-1
+  at::Tensor keep;   // uint8 [K, N] or undefined
+  at::Tensor qt;     // fp32 [K, N], quantized (or kept) values
+  at::Tensor codes;  // uint8 [K, N]
+  double loss = 0;
+};
+
+// Columns [i1, i2) restricted to output rows [n0, n1): w1 is the block copy [count, N]. Per
+// column i: q = quant(w), kept elements q = w, err = (w - q) / d with d = Hinv[i, i], then
+// W1[:, i+1:] -= err * Hinv[i, i+1:i2] (gptq.py; the rank-1 update of column i itself only
+// produces q, which is stored directly).
+void sweep_rows(ColumnSweep& s, int64_t i1, int64_t i2, const std::vector<const QuantParams*>& grids,
+                float maxq, float* w1, float* err1, int64_t n0, int64_t n1) {
+  const int64_t n_total = s.wt.size(1);
+  const int64_t k_total = s.hinv.size(0);
+  const float* hinv = s.hinv.data_ptr<float>();
+  const uint8_t* keep = s.keep.defined() ? s.keep.data_ptr<uint8_t>() : nullptr;
+  float* qt = s.qt.data_ptr<float>();
+  uint8_t* codes = s.codes.data_ptr<uint8_t>();
+  for (int64_t i = i1; i < i2; ++i) {
+    const float* scale = grids[i - i1]->scale.data_ptr<float>();
+    const float* zero = grids[i - i1]->zero.data_ptr<float>();
+    const float d = hinv[i * k_total + i];
+    const float* w = w1 + (i - i1) * n_total;
+    float* err = err1 + (i - i1) * n_total;
+    for (int64_t n = n0; n < n1; ++n) {
+      const float code = quantize_code(w[n], scale[n], zero[n], maxq);
+      const bool kept = keep != nullptr && keep[i * n_total + n] != 0;
+      const float q = kept ? w[n] : dequantize_code(code, scale[n], zero[n]);
+      qt[i * n_total + n] = q;
+      codes[i * n_total + n] = static_cast<uint8_t>(code);
+      err[n] = (w[n] - q) / d;
+    }
+    for (int64_t j = i + 1; j < i2; ++j) {
+      const float h = hinv[i * k_total + j];
+      float* wj = w1 + (j - i1) * n_total;
+      for (int64_t n = n0; n < n1; ++n) wj[n] -= err[n] * h;
+    }
+  }
+}
+
+void sweep_block(ColumnSweep& s, int64_t i1, int64_t i2, GroupGrids& grids,
+                 const int64_t* perm, float maxq) {
+  // Grids first: they read W (not the block copy), so they do not depend on this block's sweep.
+  std::vector<const QuantParams*> block_grids;
+  for (int64_t i = i1; i < i2; ++i) block_grids.push_back(&grids.for_column(i, perm[i], s.wt));
+  at::Tensor w1 = s.wt.slice(0, i1, i2).clone();
+  at::Tensor err1 = at::zeros_like(w1);
+  // Output rows are independent within a block: split them across threads.
+  at::parallel_for(0, s.wt.size(1), 256, [&](int64_t n0, int64_t n1) {
+    sweep_rows(s, i1, i2, block_grids, maxq, w1.data_ptr<float>(), err1.data_ptr<float>(), n0, n1);
+  });
+  s.loss += 0.5 * err1.to(at::kDouble).square().sum().item<double>();
+  // Lazy batch: W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:], i.e. W^T[i2:] -= Hinv[i1:i2, i2:]^T Err1^T.
+  s.wt.slice(0, i2).addmm_(s.hinv.slice(0, i1, i2).slice(1, i2).t(), err1, 1, -1);
+}
+
+at::Tensor permute_columns(const at::Tensor& t, const at::Tensor& perm) {
+  return t.index_select(1, perm);
+}
+
+}  // namespace
+
+GptqResult gptq_quantize(const at::Tensor& weight, const at::Tensor& hessian,
+                         const GptqConfig& config, const at::Tensor& keep_mask) {
+  check_inputs(weight, hessian, config, keep_mask);
+  const UniformQuantizer quantizer(config.quantizer);
+  const int64_t columns = weight.size(1);
+  const at::Tensor original = weight.to(at::kFloat).contiguous();
+  at::Tensor h = hessian.clone();
+
+  // Dead inputs (diag 0) carry no signal: gptq.py sets H[d, d] = 1 and W[:, d] = 0.
+  const at::Tensor dead = h.diagonal() == 0;
+  h.diagonal().masked_fill_(dead, 1);
+  const at::Tensor w = original.masked_fill(dead.unsqueeze(0), 0);
+  GroupGrids grids(quantizer, config.group_size, config.static_groups);
+  grids.prepare(original, w);
+
+  GptqResult result;
+  result.perm = config.act_order ? std::get<1>(h.diagonal().sort(/*stable=*/true, 0, true))
+                                 : at::arange(columns, at::kLong);
+  result.inv_perm = at::empty_like(result.perm);
+  result.inv_perm.index_put_({result.perm}, at::arange(columns, at::kLong));
+  h = h.index_select(0, result.perm).index_select(1, result.perm);
+
+  const DampedInverse inverse = damped_inverse_cholesky(h, config);
+  result.percdamp = inverse.percdamp;
+  result.damp = inverse.damp;
+
+  ColumnSweep sweep;
+  sweep.wt = permute_columns(w, result.perm).t().contiguous();
+  sweep.hinv = inverse.upper.to(at::kFloat).contiguous();
+  if (keep_mask.defined()) {
+    sweep.keep = permute_columns(keep_mask, result.perm).t().contiguous().to(at::kByte);
+  }
+  sweep.qt = at::empty_like(sweep.wt);
+  sweep.codes = at::empty(sweep.wt.sizes(), sweep.wt.options().dtype(at::kByte));
+  const int64_t* perm = result.perm.data_ptr<int64_t>();
+  for (int64_t i1 = 0; i1 < columns; i1 += config.block_size) {
+    sweep_block(sweep, i1, std::min<int64_t>(i1 + config.block_size, columns), grids, perm,
+                static_cast<float>(quantizer.maxq()));
+  }
+
+  result.loss = sweep.loss;
+  result.quantized.weight = permute_columns(sweep.qt.t(), result.inv_perm);
+  result.quantized.codes = permute_columns(sweep.codes.t(), result.inv_perm);
+  result.quantized.scales = grids.scales();
+  result.quantized.zeros = grids.zeros();
+  result.quantized.g_idx = grids.g_idx(result.inv_perm);
+  return result;
+}
+
+}  // namespace ptq::quant

@@ -1,0 +1,303 @@
+#include "ptq/quant/gptq.h"
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <stdexcept>
+#include <vector>
+
+#include "ptq/common/error.h"
+
+namespace ptq::quant {
+namespace {
+
+at::Tensor matrix(const std::vector<std::vector<float>>& rows) {
+  std::vector<at::Tensor> tensors;
+  for (const auto& row : rows) tensors.push_back(at::tensor(row, at::kFloat));
+  return at::stack(tensors);
+}
+
+GptqConfig make_config(int bits, bool sym, int group_size = -1) {
+  GptqConfig config;
+  config.quantizer.bits = bits;
+  config.quantizer.sym = sym;
+  config.group_size = group_size;
+  return config;
+}
+
+// Hessian 2/n sum x x^T of `tokens` inputs whose neighbouring features are correlated.
+at::Tensor correlated_hessian(int64_t columns, int64_t tokens, at::Tensor* inputs = nullptr) {
+  const at::Tensor z = at::randn({tokens, columns});
+  const at::Tensor mix = at::eye(columns) + 0.9 * at::randn({columns, columns}) / 4;
+  const at::Tensor x = at::matmul(z, mix);
+  if (inputs != nullptr) *inputs = x;
+  HessianAccumulator accumulator(columns);
+  accumulator.add_batch(x);
+  return accumulator.hessian();
+}
+
+// Every output element equals scale[g] * (code - zero[g]) of its group g = g_idx[column].
+void expect_consistent_with_codes(const QuantizedWeight& q) {
+  const at::Tensor g = q.g_idx.to(at::kLong);
+  const at::Tensor scales = q.scales.index_select(0, g).t();
+  const at::Tensor zeros = q.zeros.index_select(0, g).t();
+  EXPECT_TRUE(at::equal(q.weight, scales * (q.codes.to(at::kFloat) - zeros)));
+}
+
+TEST(GptqHessian, AccumulatesTwoOverSamplesTimesXtX) {
+  const at::Tensor x1 = at::randn({5, 4});     // 2-D: one sample of 5 tokens
+  const at::Tensor x2 = at::randn({2, 3, 4});  // 3-D: two samples of 3 tokens
+  HessianAccumulator accumulator(4, at::kDouble);
+  accumulator.add_batch(x1);
+  accumulator.add_batch(x2);
+  EXPECT_EQ(accumulator.samples(), 3);
+  const at::Tensor all = at::cat({x1, x2.reshape({6, 4})}).to(at::kDouble);
+  const at::Tensor expected = 2.0 / 3.0 * at::matmul(all.t(), all);
+  EXPECT_TRUE(at::allclose(accumulator.hessian(), expected, 1e-12, 1e-12));
+  EXPECT_THROW(accumulator.add_batch(at::randn({3, 5})), InputError);
+}
+
+TEST(Gptq, MatchesHandDerivedObsUpdate) {
+  // H = [[2,1,0,0],[1,2,0,0],[0,0,2,0],[0,0,0,2]], percdamp 0.5 -> damp 0.5 * mean(diag) = 1:
+  // H' = [[3,1],[1,3]] (+) 3 I. (H')^-1 = [[3,-1],[-1,3]] / 8 (+) I / 3; its upper Cholesky
+  // factor U has U00^2 = 3/8, U01 = (-1/8) / sqrt(3/8), U11^2 = 3/8 - U01^2 = 1/3; columns 2, 3
+  // are decoupled. OBS: quantizing column 0 updates w1 -= err * U01 with err = e0 / U00, i.e.
+  // w1 += e0 / 3.
+  // 2-bit asymmetric grid of both rows (min -1, max 2): scale 1, zero 1, q in {-1, 0, 1, 2}.
+  // Row 0: w0 0.45 -> q0 0, e0 0.45; w1 = 0.4 + 0.15 = 0.55 -> q1 1 (RTN would give 0).
+  // Row 1: w0 -0.6 -> q0 -1, e0 0.4; w1 = -0.3 + 0.4/3 = -0.1667 -> q1 0.
+  // Loss sum (w - q)^2 / U_ii^2 / 2 = 0.45^2 * 8/3 / 2 + 0.45^2 * 3 / 2 + 0.4^2 * 8/3 / 2
+  //   + (1/6)^2 * 3 / 2 = 0.27 + 0.30375 + 0.21333 + 0.04167 = 0.82875.
+  const at::Tensor w = matrix({{0.45, 0.4, -1, 2}, {-0.6, -0.3, 2, -1}});
+  const at::Tensor h = matrix({{2, 1, 0, 0}, {1, 2, 0, 0}, {0, 0, 2, 0}, {0, 0, 0, 2}});
+  GptqConfig config = make_config(2, false);
+  config.percdamp = 0.5;
+  const GptqResult result = gptq_quantize(w, h, config);
+  EXPECT_TRUE(at::equal(result.quantized.weight, matrix({{0, 1, -1, 2}, {-1, 0, 2, -1}})));
+  EXPECT_DOUBLE_EQ(result.damp, 1.0);
+  EXPECT_NEAR(result.loss, 0.82875, 1e-6);
+}
+
+// Sequential OBS in fp64 with an explicit inverse (no Cholesky, no lazy batches): quantize
+// column i, then W[:, j] -= e * Hinv[i, j] / Hinv[i, i] and eliminate i from Hinv.
+at::Tensor obs_reference(at::Tensor w, const at::Tensor& h, const UniformQuantizer& quantizer,
+                         int group_size, double percdamp) {
+  w = w.to(at::kDouble);
+  const int64_t columns = w.size(1);
+  at::Tensor damped = h.to(at::kDouble);
+  damped.diagonal().add_(percdamp * damped.diagonal().mean());
+  at::Tensor hinv = at::inverse(damped);
+  at::Tensor q = at::zeros_like(w);
+  QuantParams grid;
+  for (int64_t i = 0; i < columns; ++i) {
+    if (i % group_size == 0) {
+      grid = quantizer.find_params(w.slice(1, i, i + group_size).to(at::kFloat));
+    }
+    const at::Tensor column = w.select(1, i).to(at::kFloat).unsqueeze(1);
+    q.select(1, i).copy_(quantizer.quantize(column, grid).squeeze(1));
+    const at::Tensor e = (w.select(1, i) - q.select(1, i)).unsqueeze(1);
+    w -= e * hinv[i].unsqueeze(0) / hinv[i][i];
+    hinv = hinv - at::outer(hinv.select(1, i), hinv[i]) / hinv[i][i];
+  }
+  return q.to(at::kFloat);
+}
+
+TEST(Gptq, MatchesSequentialObsWithLazyBlocks) {
+  at::manual_seed(1);
+  const at::Tensor w = at::randn({6, 12});
+  const at::Tensor h = correlated_hessian(12, 64);
+  GptqConfig config = make_config(4, false, 4);
+  config.block_size = 4;  // three lazy blocks, group starts aligned with blocks
+  const GptqResult result = gptq_quantize(w, h, config);
+  const at::Tensor expected = obs_reference(w, h, UniformQuantizer(config.quantizer), 4, 0.01);
+  EXPECT_TRUE(at::allclose(result.quantized.weight, expected, 1e-5, 1e-5))
+      << result.quantized.weight << "\n" << expected;
+  expect_consistent_with_codes(result.quantized);
+}
+
+// A deterministic problem rebuilt bit-for-bit by the Python run that produced the expected
+// values: W = sin(0.7 i) + 0.3 cos(1.3 i), X = sin(0.37 j) + cos(0.11 j) with
+// X[:, 1:] += 0.8 X[:, :-1], H = 2 X^T X (one sample).
+std::pair<at::Tensor, at::Tensor> reference_problem() {
+  const at::Tensor i = at::arange(3 * 8, at::kFloat).reshape({3, 8});
+  const at::Tensor w = at::sin(i * 0.7) + 0.3 * at::cos(i * 1.3);
+  const at::Tensor j = at::arange(24 * 8, at::kFloat).reshape({24, 8});
+  at::Tensor x = at::sin(j * 0.37) + at::cos(j * 0.11);
+  x.slice(1, 1) += 0.8 * x.slice(1, 0, -1).clone();
+  return {w, 2.0 * at::matmul(x.t(), x)};
+}
+
+// Expected values: IST-DASLab/gptq gptq.py fasterquant + quant.py Quantizer transcribed for CPU
+// and run by hand under Debian's python3-torch 1.13 on reference_problem().
+TEST(Gptq, MatchesReferenceImplementation) {
+  const auto [w, h] = reference_problem();
+  struct Case {
+    GptqConfig config;
+    double loss;
+    std::vector<std::vector<float>> q;
+  };
+  GptqConfig act_order = make_config(3, false, 2);  // groups start inside lazy blocks of 4
+  act_order.block_size = 4;
+  act_order.act_order = true;
+  GptqConfig mse = make_config(2, true, 4);
+  mse.block_size = 4;
+  mse.quantizer.mse = true;
+  GptqConfig static_groups = make_config(4, false, 3);  // partial last group
+  static_groups.block_size = 4;
+  static_groups.act_order = true;
+  static_groups.static_groups = true;
+  const std::vector<Case> cases = {
+      {act_order, 2.1071839332580566,
+       {{0.339055777f, 0.673537076f, 0.791130126f, 0.785793245f, 0.24890174f, 0.f, -0.855388939f,
+         -1.24450874f},
+        {-0.728455782f, 0.161858454f, 0.971274376f, 1.1330092f, 0.513127327f, 0.191852614f,
+         -0.143889457f, -0.684169769f},
+        {-1.10248685f, -0.959025621f, -0.157498121f, 1.27870083f, 1.10735881f, 0.677231312f, 0.f,
+         -0.442943543f}}},
+      {mse, 112.63339233398438,
+       {{0.24279435f, 0.24279435f, 0.24279435f, 0.24279435f, 1.98565578f, 0.f, 0.f, -1.98565578f},
+        {-0.626356065f, 0.f, 0.626356065f, 0.626356065f, 1.04181373f, 1.04181373f, -1.04181373f,
+         -1.04181373f},
+        {-1.35204089f, -0.676020443f, 0.f, 0.676020443f, 0.875933826f, 0.875933826f, 0.875933826f,
+         -0.875933826f}}},
+      {static_groups, 0.09082502126693726,
+       {{0.339912117f, 0.728383064f, 0.728383064f, 0.656354129f, 0.421941966f, -0.0468824394f,
+         -0.844512701f, -1.26676905f},
+        {-0.806765258f, 0.230504364f, 0.922017455f, 0.939534128f, 0.563720465f, 0.187906832f,
+         -0.128190249f, -0.640951276f},
+        {-1.01766515f, -0.94497478f, 0.f, 0.947746575f, 1.10570431f, 0.710809946f, 0.0256337617f,
+         -0.358872652f}}},
+  };
+  for (size_t c = 0; c < cases.size(); ++c) {
+    SCOPED_TRACE(testing::Message() << "case " << c);
+    const GptqResult result = gptq_quantize(w, h, cases[c].config);
+    EXPECT_TRUE(at::allclose(result.quantized.weight, matrix(cases[c].q), 0, 1e-5))
+        << result.quantized.weight;
+    EXPECT_NEAR(result.loss, cases[c].loss, 1e-4 * cases[c].loss);
+    expect_consistent_with_codes(result.quantized);
+  }
+}
+
+TEST(Gptq, ActOrderPermutationRoundTrip) {
+  at::manual_seed(2);
+  const at::Tensor w = at::randn({5, 16});
+  const at::Tensor h = correlated_hessian(16, 64) * at::linspace(0.5, 2.0, 16).sqrt().outer(
+                                                        at::linspace(0.5, 2.0, 16).sqrt());
+  GptqConfig config = make_config(3, false, 4);
+  config.act_order = true;
+  const GptqResult result = gptq_quantize(w, h, config);
+  const at::Tensor perm = std::get<1>(h.diagonal().sort(true, 0, true));
+  EXPECT_TRUE(at::equal(result.perm, perm));
+  EXPECT_TRUE(at::equal(result.perm.index_select(0, result.inv_perm), at::arange(16, at::kLong)));
+  // Same as plain GPTQ on the permuted problem, mapped back to the original columns.
+  config.act_order = false;
+  const GptqResult permuted =
+      gptq_quantize(w.index_select(1, perm), h.index_select(0, perm).index_select(1, perm), config);
+  EXPECT_TRUE(at::equal(result.quantized.weight,
+                        permuted.quantized.weight.index_select(1, result.inv_perm)));
+  EXPECT_TRUE(at::equal(result.quantized.scales, permuted.quantized.scales));
+  // g_idx: the group of each original column is its processing position // group size.
+  EXPECT_TRUE(at::equal(result.quantized.g_idx, result.inv_perm.div(4, "floor").to(at::kInt)));
+  expect_consistent_with_codes(result.quantized);
+}
+
+TEST(Gptq, StaticGroupsKeepSequentialGroupIndex) {
+  at::manual_seed(3);
+  const at::Tensor w = at::randn({4, 12});
+  GptqConfig config = make_config(4, true, 4);
+  config.act_order = true;
+  config.static_groups = true;
+  const GptqResult result = gptq_quantize(w, correlated_hessian(12, 48), config);
+  const QuantizedWeight rtn = quantize_rtn(w, UniformQuantizer(config.quantizer), 4);
+  EXPECT_TRUE(at::equal(result.quantized.g_idx, rtn.g_idx));
+  EXPECT_TRUE(at::equal(result.quantized.scales, rtn.scales));
+  EXPECT_TRUE(at::equal(result.quantized.zeros, rtn.zeros));
+  expect_consistent_with_codes(result.quantized);
+}
+
+TEST(Gptq, DeadColumnsAreZeroed) {
+  at::manual_seed(4);
+  const at::Tensor w = at::randn({4, 6}) + 1;
+  at::Tensor h = correlated_hessian(6, 32);
+  h.select(0, 2).zero_();
+  h.select(1, 2).zero_();
+  const GptqResult result = gptq_quantize(w, h, make_config(4, true));
+  EXPECT_TRUE(at::isfinite(result.quantized.weight).all().item<bool>());
+  // W[:, 2] = 0 quantizes exactly to 0 on a symmetric grid.
+  EXPECT_TRUE((result.quantized.weight.select(1, 2) == 0).all().item<bool>());
+}
+
+TEST(Gptq, CholeskyFailureRetriesWithLargerDamp) {
+  // H = [[1, 3], [3, 1]] has eigenvalues -2 and 4; mean(diag) = 1, so the damps 0.01, 0.1 and 1
+  // fail and percdamp 0.01 * 10^3 = 10 (eigenvalues 8, 14) succeeds.
+  const at::Tensor w = matrix({{0.3, -0.7}, {1.1, 0.2}});
+  const at::Tensor h = matrix({{1, 3}, {3, 1}});
+  GptqConfig config = make_config(4, false);
+  const GptqResult result = gptq_quantize(w, h, config);
+  EXPECT_NEAR(result.percdamp, 10.0, 1e-9);
+  EXPECT_NEAR(result.damp, 10.0, 1e-9);
+  EXPECT_TRUE(at::isfinite(result.quantized.weight).all().item<bool>());
+  config.max_damp_retries = 2;
+  EXPECT_THROW(gptq_quantize(w, h, config), std::runtime_error);
+  EXPECT_THROW(gptq_quantize(w, matrix({{1, NAN}, {NAN, 1}}), config), InputError);
+}
+
+TEST(Gptq, KeepMask) {
+  at::manual_seed(5);
+  const at::Tensor w = at::randn({8, 20});
+  const at::Tensor h = correlated_hessian(20, 64);
+  GptqConfig config = make_config(3, false, 8);
+  config.block_size = 8;
+  config.act_order = true;
+  const GptqResult plain = gptq_quantize(w, h, config);
+  // All-false mask: bit-identical to plain GPTQ.
+  const GptqResult unmasked = gptq_quantize(w, h, config, at::zeros(w.sizes(), at::kBool));
+  EXPECT_TRUE(at::equal(unmasked.quantized.weight, plain.quantized.weight));
+  EXPECT_TRUE(at::equal(unmasked.quantized.codes, plain.quantized.codes));
+  EXPECT_EQ(unmasked.loss, plain.loss);
+  // All-true mask: nothing is quantized, no error is propagated.
+  const GptqResult kept = gptq_quantize(w, h, config, at::ones(w.sizes(), at::kBool));
+  EXPECT_TRUE(at::equal(kept.quantized.weight, w));
+  EXPECT_EQ(kept.loss, 0.0);
+  // Kept elements of the first processed column are its original (not yet updated) values.
+  at::Tensor mask = at::zeros(w.sizes(), at::kBool);
+  const int64_t first = plain.perm[0].item<int64_t>();
+  mask.select(1, first).fill_(true);
+  const GptqResult partial = gptq_quantize(w, h, config, mask);
+  EXPECT_TRUE(at::equal(partial.quantized.weight.select(1, first), w.select(1, first)));
+  // Every other element is on its grid.
+  QuantizedWeight rest = partial.quantized;
+  rest.weight = rest.weight.clone();
+  rest.weight.select(1, first).copy_(plain.quantized.weight.select(1, first));
+  rest.codes = rest.codes.clone();
+  rest.codes.select(1, first).copy_(plain.quantized.codes.select(1, first));
+  expect_consistent_with_codes(rest);
+}
+
+TEST(Gptq, BeatsRtnOnCorrelatedInputs) {
+  at::manual_seed(6);
+  at::Tensor x;
+  const at::Tensor h = correlated_hessian(64, 1024, &x);
+  const at::Tensor w = at::randn({32, 64});
+  const GptqConfig config = make_config(3, false);
+  const GptqResult gptq = gptq_quantize(w, h, config);
+  const QuantizedWeight rtn = quantize_rtn(w, UniformQuantizer(config.quantizer), -1);
+  const auto output_error = [&](const at::Tensor& q) {
+    return at::matmul(x, (w - q).t()).square().sum().item<double>();
+  };
+  const double gptq_error = output_error(gptq.quantized.weight);
+  const double rtn_error = output_error(rtn.weight);
+  EXPECT_LT(gptq_error, 0.8 * rtn_error) << "GPTQ " << gptq_error << " vs RTN " << rtn_error;
+}
+
+TEST(Gptq, RejectsMismatchedInputs) {
+  const GptqConfig config = make_config(4, false);
+  EXPECT_THROW(gptq_quantize(at::randn({2, 3}), at::eye(4), config), InputError);
+  EXPECT_THROW(gptq_quantize(at::randn({2, 3}), at::eye(3), config, at::ones({2, 3})), InputError);
+  GptqConfig bad_static = config;
+  bad_static.static_groups = true;
+  EXPECT_THROW(gptq_quantize(at::randn({2, 3}), at::eye(3), bad_static), InputError);
+}
+
+}  // namespace
+}  // namespace ptq::quant
