@@ -1,0 +1,85 @@
+// GPTQ cost relative to dense GEMM, measured in the same run on the same machine:
+//  - GPTQ (4-bit, group 128, act-order off) on a d x d linear vs one d x d x d fp32 GEMM;
+//  - Hessian accumulation (HessianAccumulator::add_batch of 2048-token samples) GFLOP/s vs the
+//    GEMM's GFLOP/s (the practical peak).
+// Usage: gptq_bench [--large] [--repeats N]
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <CLI/CLI.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <vector>
+
+#include "ptq/common/logging.h"
+#include "ptq/quant/gptq.h"
+
+namespace {
+
+// Best wall time in seconds of `repeats` runs after one warm-up run.
+double best_seconds(int repeats, const std::function<void()>& fn) {
+  fn();
+  double best = 1e30;
+  for (int r = 0; r < repeats; ++r) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+    best = std::min(best, elapsed.count());
+  }
+  return best;
+}
+
+void bench_dimension(int64_t d, int repeats) {
+  constexpr int64_t kTokens = 2048;
+  constexpr int kSamples = 4;
+  at::manual_seed(0);
+  const at::Tensor a = at::randn({d, d});
+  const at::Tensor b = at::randn({d, d});
+  const double gemm_s = best_seconds(repeats, [&] { at::mm(a, b); });
+  const double gemm_gflops = 2.0 * d * d * d / gemm_s / 1e9;
+
+  const at::Tensor x = at::randn({kTokens, d});
+  at::Tensor hessian;
+  const double hessian_s = best_seconds(repeats, [&] {
+    ptq::quant::HessianAccumulator accumulator(d);
+    for (int s = 0; s < kSamples; ++s) accumulator.add_batch(x);
+    hessian = accumulator.hessian();
+  });
+  const double hessian_gflops = 2.0 * kSamples * kTokens * d * d / hessian_s / 1e9;
+
+  ptq::quant::GptqConfig config;
+  config.quantizer.bits = 4;
+  config.group_size = 128;
+  const at::Tensor w = at::randn({d, d});
+  const double gptq_s =
+      best_seconds(repeats, [&] { ptq::quant::gptq_quantize(w, hessian, config); });
+
+  std::printf("%6lld %10.4f %8.1f %10.4f %8.1f %8.2f %10.4f %8.2f\n", static_cast<long long>(d),
+              gemm_s, gemm_gflops, hessian_s, hessian_gflops, hessian_gflops / gemm_gflops,
+              gptq_s, gptq_s / gemm_s);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"GPTQ and Hessian accumulation cost vs same-shape GEMM"};
+  bool large = false;
+  int repeats = 3;
+  app.add_flag("--large", large, "also run d = 4096");
+  app.add_option("--repeats", repeats, "timed runs per measurement (best is kept)")
+      ->check(CLI::PositiveNumber);
+  CLI11_PARSE(app, argc, argv);
+  ptq::set_log_level(ptq::LogLevel::Warning);
+
+  std::vector<int64_t> dims = {512, 1024, 2048};
+  if (large) dims.push_back(4096);
+  std::printf("threads %d; Hessian: %d samples x 2048 tokens; GPTQ: 4-bit, group 128\n",
+              at::get_num_threads(), 4);
+  std::printf("%6s %10s %8s %10s %8s %8s %10s %8s\n", "d", "gemm_s", "GFLOP/s", "hessian_s",
+              "GFLOP/s", "H/gemm", "gptq_s", "gptq/gemm");
+  for (int64_t d : dims) bench_dimension(d, repeats);
+  return 0;
+}
