@@ -10,6 +10,7 @@
 
 #include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -19,14 +20,17 @@ namespace ptq::io {
 
 class Checkpoint {
  public:
-  // Throws InputError when the directory has neither file, the index is malformed or
-  // names a shard that does not exist.
+  // Throws InputError when the directory is missing or has neither file, or the index is
+  // malformed or names a shard that does not exist. A directory holding both files is read
+  // through model.safetensors, as transformers does.
   explicit Checkpoint(const std::string& dir);
 
   const std::string& dir() const { return _dir; }
   std::vector<std::string> names() const;  // sorted
   bool contains(const std::string& name) const;
-  // Read-only zero-copy view; throws InputError naming the tensor and the directory.
+  // Read-only zero-copy view (clone before writing); throws InputError naming the tensor and
+  // the directory, or the shard if the index maps the tensor to a shard that lacks it.
+  // Safe to call from several threads.
   at::Tensor tensor(const std::string& name) const;
   // The shard file (full path) holding `name`.
   const std::string& file_of(const std::string& name) const;
@@ -36,7 +40,8 @@ class Checkpoint {
 
   std::string _dir;
   std::map<std::string, std::string> _weight_map;  // tensor name -> shard path
-  mutable std::map<std::string, std::unique_ptr<SafetensorsReader>> _readers;
+  mutable std::mutex _readers_mutex;  // guards the lazy opening of shards
+  mutable std::map<std::string, std::unique_ptr<SafetensorsReader>> _readers;  // by shard path
 };
 
 }  // namespace ptq::io

@@ -13,10 +13,17 @@
 //
 // Invariants of a reader:
 // 1. the header was fully validated at construction (length inside the file, JSON
-//    well-formed, known dtypes, offsets inside the data section, in order, non-overlapping,
-//    byte length == numel x dtype size); any violation is an InputError naming the file and
-//    the tensor.
-// 2. tensors are read-only views of the memory-mapped file; each keeps the mapping alive.
+//    well-formed, known dtypes, non-negative shapes, offsets inside the data section,
+//    byte length == numel x dtype size, tensors tiling the data section with no overlap and
+//    no gap); any violation is an InputError naming the file and the tensor.
+// 2. tensors are views of the file mapped PROT_READ: writing to one crashes the process, so
+//    callers that modify a tensor must clone() it first. Each view keeps the mapping alive.
+//    A tensor whose bytes are not aligned to its element size is returned as a copy instead.
+//
+// Invariants of a writer's output:
+// 1. header keys: "__metadata__" first (when non-empty), then tensor names sorted; the data
+//    section holds the tensors in the same order, as Hugging Face's safetensors writes them.
+// 2. the header is padded with spaces to a multiple of 8 bytes.
 
 #include <ATen/core/Tensor.h>
 
@@ -48,7 +55,8 @@ class SafetensorsReader {
   std::vector<std::string> names() const;  // sorted
   bool contains(const std::string& name) const;
   const TensorEntry& entry(const std::string& name) const;
-  // A read-only view of the mapped bytes; callers that modify must clone().
+  // A read-only view of the mapped bytes (see invariant 2); throws InputError naming the
+  // tensor and the file if there is no such tensor.
   at::Tensor tensor(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return _metadata; }
 
@@ -65,12 +73,14 @@ class SafetensorsWriter {
   // Stores a contiguous CPU copy of `tensor` (the caller may reuse its tensor afterwards).
   void add(const std::string& name, const at::Tensor& tensor);
   void set_metadata(const std::string& key, const std::string& value);
-  // Writes to `path` + ".tmp" and renames, so a crash never leaves a half-written file
-  // under the final name.
+  // Writes to `path` + ".tmp", fsyncs and renames, so a crash never leaves a half-written
+  // file under the final name. Throws InputError naming the path if it cannot be written.
   void write(const std::string& path) const;
   uint64_t data_bytes() const;
 
  private:
+  std::string header() const;  // JSON, padded
+
   std::map<std::string, at::Tensor> _tensors;
   std::map<std::string, std::string> _metadata;
 };

@@ -1,0 +1,24 @@
+#pragma once
+// Conversion of a llama2.c checkpoint (the "legacy v0" export of karpathy/llama2.c's
+// export.py) into a Hugging Face LlamaForCausalLM directory: config.json + model.safetensors.
+//
+//   ptq::io::convert_llama2c("stories260K.bin", "models/stories260K-hf");
+//
+// The .bin file is 7 little-endian int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads,
+// vocab_size, max_seq_len) followed by fp32 tensors in a fixed order; a negative vocab_size
+// means the classifier is not shared with the embedding and is stored last. The rows of wq
+// and wk are permuted per head from llama2.c's interleaved RoPE pairs to HF's rotate-half
+// layout; the stored RoPE tables are dropped (HF recomputes them). See
+// /work/shared/models/stories260K/SOURCE.md and ../stories260K-hf/SOURCE.md.
+
+#include <string>
+
+namespace ptq::io {
+
+// Writes `out_dir` atomically: it is built in a sibling "<out_dir>.tmp-<pid>" directory and
+// renamed into place, so a failure leaves nothing behind. Throws InputError naming the file
+// if the .bin is malformed (bad dims, size not exactly what the header implies), or if
+// `out_dir` exists and is not an empty directory.
+void convert_llama2c(const std::string& bin_path, const std::string& out_dir);
+
+}  // namespace ptq::io
