@@ -2,6 +2,7 @@
 //
 //   build/eval_bench [--threads N] [--hidden 512] [--layers 4] [--seqlen 512] [--segments 4]
 //   build/eval_bench --model DIR --seqlen 512   # profile an existing checkpoint instead
+//   build/eval_bench --threads 1 --cpu-time     # on a shared machine: CPU seconds, not wall
 //
 // 1. GEMM peak: best of several at::matmul runs on square fp32 matrices, in GFLOP/s.
 // 2. Eval throughput of a random LLaMA-shaped model (written as a Hugging Face checkpoint to a
@@ -18,6 +19,7 @@
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -31,11 +33,11 @@
 
 namespace {
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
 
 struct BenchOptions {
-  int threads = 0;    // 0: LibTorch's default
-  std::string model;  // empty: a random LLaMA of the shape below
+  int threads = 0;        // 0: LibTorch's default
+  bool cpu_time = false;  // process CPU time instead of wall time
+  std::string model;      // empty: a random LLaMA of the shape below
   int64_t hidden = 512;
   int64_t layers = 4;
   int64_t vocab = 32000;
@@ -44,19 +46,31 @@ struct BenchOptions {
   int repeats = 5;
 };
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+// With one thread, CPU time is the work done whatever else the machine runs; wall time is
+// what a user waits for on an idle machine.
+class Stopwatch {
+ public:
+  explicit Stopwatch(bool cpu_time) : _cpu_time(cpu_time) {}
+  double now() const {
+    if (_cpu_time) return static_cast<double>(std::clock()) / CLOCKS_PER_SEC;
+    return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  double since(double start) const { return now() - start; }
 
-double gemm_gflops(int64_t n, int repeats) {
+ private:
+  bool _cpu_time;
+};
+
+double gemm_gflops(int64_t n, int repeats, const Stopwatch& clock) {
   const at::Tensor a = at::randn({n, n});
   const at::Tensor b = at::randn({n, n});
   at::matmul(a, b);  // warm-up: thread pool and allocator
   double best = 1e30;
   for (int i = 0; i < repeats; ++i) {
-    const auto start = Clock::now();
+    const double start = clock.now();
     at::matmul(a, b);
-    best = std::min(best, seconds_since(start));
+    best = std::min(best, clock.since(start));
   }
   return 2.0 * static_cast<double>(n * n * n) / best / 1e9;
 }
@@ -133,29 +147,32 @@ double segment_flops(const ptq::model::CausalLM& lm, int64_t seqlen) {
 
 // Time between consecutive observed linear inputs, summed by the linear that ends the span
 // (e.g. "o_proj" covers v_proj's product, RoPE, the attention core and softmax).
-void print_breakdown(const ptq::model::CausalLM& lm, const at::Tensor& ids) {
+void print_breakdown(const ptq::model::CausalLM& lm,
+                     const at::Tensor& ids,
+                     const Stopwatch& clock) {
   c10::InferenceMode inference;
   std::map<std::string, double> spans;
-  auto last = Clock::now();
+  double last = clock.now();
+  const auto close_span = [&](const std::string& name) {
+    spans[name] += clock.since(last);
+    last = clock.now();
+  };
   const ptq::model::LinearInputObserver observer = [&](const std::string& linear,
                                                        const at::Tensor&) {
-    spans["until " + linear.substr(linear.rfind('.') + 1)] += seconds_since(last);
-    last = Clock::now();
+    close_span("until " + linear.substr(linear.rfind('.') + 1));
   };
-  const auto start = Clock::now();
+  const double start = clock.now();
   at::Tensor hidden = lm.embed(ids, 0);
+  close_span("embed");
   for (int64_t i = 0; i < lm.num_layers(); ++i) {
     hidden = lm.forward_layer(i, hidden, 0, nullptr, &observer);
-    spans["down_proj + residual"] += seconds_since(last);
-    last = Clock::now();
+    close_span("end of layer");
   }
-  const auto head_start = Clock::now();
   const at::Tensor logits = lm.logits(hidden);
-  spans["final norm + lm_head"] += seconds_since(head_start);
-  const auto softmax_start = Clock::now();
+  close_span("final norm + lm_head");
   logits.log_softmax(-1);
-  spans["log_softmax"] += seconds_since(softmax_start);
-  const double total = seconds_since(start);
+  close_span("log_softmax");
+  const double total = clock.since(start);
   std::printf("\nTime of one forward pass [%lld x %lld] by span (%.3f s):\n",
               static_cast<long long>(ids.size(0)), static_cast<long long>(ids.size(1)), total);
   for (const auto& [name, seconds] : spans) {
@@ -165,10 +182,11 @@ void print_breakdown(const ptq::model::CausalLM& lm, const at::Tensor& ids) {
 
 int run(const BenchOptions& o) {
   if (o.threads > 0) at::set_num_threads(o.threads);
-  std::printf("threads %d\n", at::get_num_threads());
+  const Stopwatch clock(o.cpu_time);
+  std::printf("threads %d, %s time\n", at::get_num_threads(), o.cpu_time ? "CPU" : "wall");
   double peak = 0.0;
   for (const int64_t n : {1024, 2048}) {
-    const double gflops = gemm_gflops(n, o.repeats);
+    const double gflops = gemm_gflops(n, o.repeats, clock);
     std::printf("gemm %lld^3: %.1f GFLOP/s\n", static_cast<long long>(n), gflops);
     peak = std::max(peak, gflops);
   }
@@ -183,18 +201,20 @@ int run(const BenchOptions& o) {
   options.max_segments = 1;
   ptq::eval::evaluate_perplexity(*lm, tokens, options);  // warm-up
   options.max_segments = 0;
+  const double start = clock.now();
   const ptq::eval::PerplexityResult r = ptq::eval::evaluate_perplexity(*lm, tokens, options);
+  const double seconds = clock.since(start);
 
-  const double achieved = segment_flops(*lm, o.seqlen) * r.segments / r.seconds / 1e9;
+  const double achieved = segment_flops(*lm, o.seqlen) * r.segments / seconds / 1e9;
   const auto& c = lm->config();
   std::printf("\nmodel: hidden %lld, ffn %lld, layers %lld, vocab %lld; %lld segments x %lld\n",
               static_cast<long long>(c.hidden_size), static_cast<long long>(c.intermediate_size),
               static_cast<long long>(c.num_layers), static_cast<long long>(vocab),
               static_cast<long long>(r.segments), static_cast<long long>(r.seqlen));
-  std::printf("eval: %.1f tokens/s, %.1f GFLOP/s\n", r.tokens_per_second, achieved);
+  std::printf("eval: %.1f tokens/s, %.1f GFLOP/s\n", r.tokens / seconds, achieved);
   std::printf("gemm peak: %.1f GFLOP/s\n", peak);
   std::printf("ratio: %.1f%% of peak (target >= 50%%)\n", 100.0 * achieved / peak);
-  print_breakdown(*lm, ids.narrow(0, 0, o.seqlen).view({1, o.seqlen}).to(at::kLong));
+  print_breakdown(*lm, ids.narrow(0, 0, o.seqlen).view({1, o.seqlen}).to(at::kLong), clock);
   return 0;
 }
 
@@ -204,6 +224,7 @@ int main(int argc, char** argv) {
   CLI::App app{"eval_bench: eval throughput against the fp32 GEMM peak"};
   BenchOptions o;
   app.add_option("--threads", o.threads, "Intra-op threads (default: LibTorch's)");
+  app.add_flag("--cpu-time", o.cpu_time, "Time in process CPU seconds (use with --threads 1)");
   app.add_option("--model", o.model, "Profile this model directory instead of a random LLaMA");
   app.add_option("--hidden", o.hidden, "Model width (a multiple of 64)")->capture_default_str();
   app.add_option("--layers", o.layers, "Decoder layers")->capture_default_str();
