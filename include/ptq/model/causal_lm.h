@@ -25,6 +25,10 @@
 
 #include "ptq/model/config.h"
 
+namespace ptq::io {
+class Checkpoint;
+}
+
 namespace ptq::model {
 
 // Called with the HF module name of a linear ("model.layers.3.self_attn.q_proj") and its
@@ -63,13 +67,43 @@ class CausalLM {
   // All layers in sequence; with a cache, ids continue at cache->length().
   at::Tensor forward(const at::Tensor& ids, KVCache* cache = nullptr) const;
 
-  // Every weight by its HF tensor name ("model.layers.0.self_attn.q_proj.weight").
+  // Every weight by its HF tensor name ("model.layers.0.self_attn.q_proj.weight"); throws
+  // InputError for a name the model does not hold. A tied LM head has no entry of its own.
   at::Tensor& weight(const std::string& name);
   const at::Tensor& weight(const std::string& name) const;
   bool has_weight(const std::string& name) const;
 
  protected:
+  // A tensor the model needs, with the shape config.json implies.
+  struct TensorSpec {
+    std::string name;
+    std::vector<int64_t> shape;
+  };
+
+  // `module`.weight [out, in] (and `module`.bias [out]).
+  static void add_linear_spec(std::vector<TensorSpec>& specs,
+                              const std::string& module,
+                              int64_t out_features,
+                              int64_t in_features,
+                              bool bias);
+  // `module`.weight [dim] (and `module`.bias [dim] for LayerNorm).
+  static void add_norm_spec(std::vector<TensorSpec>& specs,
+                            const std::string& module,
+                            int64_t dim,
+                            bool bias);
+
   explicit CausalLM(ModelConfig config) : _config(std::move(config)) {}
+
+  // Copies every tensor of `specs` from the checkpoint into _weights as fp32 contiguous.
+  // Throws InputError naming a missing tensor and the checkpoint, or a mis-shaped one and
+  // its shard file. Tensors the checkpoint holds beyond `specs` are ignored.
+  void load_weights(const io::Checkpoint& checkpoint, const std::vector<TensorSpec>& specs);
+
+  // `module`.weight (and `module`.bias if loaded) applied to `input`, after showing the
+  // input to `observer`.
+  at::Tensor linear(const std::string& module,
+                    const at::Tensor& input,
+                    const LinearInputObserver* observer) const;
 
   ModelConfig _config;
   std::map<std::string, at::Tensor> _weights;

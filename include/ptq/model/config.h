@@ -32,13 +32,21 @@ struct ModelConfig {
   std::string hidden_act;       // "silu", "relu", "gelu", ...
   bool tie_word_embeddings = false;
 
-  // LLaMA family (Llama, Mistral, Qwen2)
+  // Which linears carry a bias: q/k/v (or NeoX's fused query_key_value), the attention output
+  // projection, and the MLP. Qwen2 has q/k/v bias only; OPT and GPT-NeoX have all three.
+  bool attention_bias = false;
+  bool attention_out_bias = false;
+  bool mlp_bias = false;
+
+  // Rotary embeddings (LLaMA family; GPT-NeoX's rotary_emb_base)
   double rope_theta = 10000.0;
-  bool attention_bias = false;  // Qwen2: bias on q/k/v
+  // Mistral: query i attends to keys j with i - window < j <= i; unset = full causal.
+  std::optional<int64_t> sliding_window;
 
   // OPT
   bool do_layer_norm_before = true;
-  int64_t word_embed_proj_dim = 0;  // == hidden_size unless a projection exists
+  bool remove_final_layer_norm = false;  // config "_remove_final_layer_norm"
+  int64_t word_embed_proj_dim = 0;       // == hidden_size unless a projection exists
 
   // GPT-NeoX
   double rotary_pct = 1.0;

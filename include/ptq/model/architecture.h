@@ -1,0 +1,36 @@
+#pragma once
+// The supported Hugging Face architectures: one explicit table keyed by the name config.json
+// lists in "architectures", each entry giving the model family (which selects how the config
+// is read) and the factory that builds the model from a checkpoint. All entries are
+// registered in register_builtin_architectures() (src/model/architecture.cpp).
+//
+//   const auto& arch = ptq::model::find_architecture("MistralForCausalLM");
+//   std::unique_ptr<CausalLM> lm = arch.create(config, checkpoint);
+
+#include <memory>
+#include <string>
+
+#include "ptq/model/config.h"
+
+namespace ptq::io {
+class Checkpoint;
+}
+
+namespace ptq::model {
+
+class CausalLM;
+
+// Builds a model of one family; throws InputError for a missing or mis-shaped tensor.
+using CausalLMFactory = std::unique_ptr<CausalLM> (*)(ModelConfig config,
+                                                      const io::Checkpoint& checkpoint);
+
+struct Architecture {
+  std::string name;  // "LlamaForCausalLM"
+  ArchFamily family;
+  CausalLMFactory create;
+};
+
+// Throws InputError naming `name` and listing the supported architectures if unknown.
+const Architecture& find_architecture(const std::string& name);
+
+}  // namespace ptq::model

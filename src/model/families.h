@@ -1,0 +1,15 @@
+#pragma once
+// Factories of the model families, one per source file (llama.cpp, opt.cpp, gpt_neox.cpp),
+// referenced only by the architecture table in architecture.cpp.
+
+#include <memory>
+
+#include "ptq/model/causal_lm.h"
+
+namespace ptq::model {
+
+std::unique_ptr<CausalLM> create_llama(ModelConfig config, const io::Checkpoint& checkpoint);
+std::unique_ptr<CausalLM> create_opt(ModelConfig config, const io::Checkpoint& checkpoint);
+std::unique_ptr<CausalLM> create_gpt_neox(ModelConfig config, const io::Checkpoint& checkpoint);
+
+}  // namespace ptq::model

@@ -1,0 +1,57 @@
+#pragma once
+// Building blocks shared by the model families: norms, activations, rotary embeddings and
+// causal (grouped-query) attention with an optional KV cache. Tensors are fp32, CPU;
+// attention tensors are laid out [B, heads, T, head_dim].
+
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "ptq/model/causal_lm.h"
+
+namespace ptq::model {
+
+// LlamaRMSNorm: x / sqrt(mean(x^2) + eps) * weight.
+at::Tensor rms_norm(const at::Tensor& x, const at::Tensor& weight, double eps);
+at::Tensor layer_norm(const at::Tensor& x,
+                      const at::Tensor& weight,
+                      const at::Tensor& bias,
+                      double eps);
+
+enum class Activation { Silu, Relu, Gelu, GeluTanh };
+// Hugging Face ACT2FN names; throws InputError listing the supported ones.
+Activation parse_activation(const std::string& name);
+at::Tensor activate(const at::Tensor& x, Activation activation);
+
+// Rows of `table` for `ids` [B, T]; throws InputError for an id outside the table.
+at::Tensor embed_tokens(const at::Tensor& table, const at::Tensor& ids);
+
+// [B, T, heads * head_dim] <-> [B, heads, T, head_dim]
+at::Tensor split_heads(const at::Tensor& x, int64_t heads);
+at::Tensor merge_heads(const at::Tensor& x);
+
+// Hugging Face rotate-half RoPE on the first `rotary_dims` of each head of x [B, H, T, hd]
+// at positions offset..offset+T-1; the remaining dims pass through (GPT-NeoX rotary_pct).
+at::Tensor apply_rotary(const at::Tensor& x, int64_t rotary_dims, double theta, int64_t offset);
+
+// Appends this step's keys/values [B, kv_heads, T, hd] to layer `layer` of `cache` (if any)
+// and returns all keys/values so far. The cache must hold exactly `offset` positions.
+std::pair<at::Tensor, at::Tensor> extend_cache(KVCache* cache,
+                                               int64_t layer,
+                                               int64_t num_layers,
+                                               at::Tensor keys,
+                                               at::Tensor values,
+                                               int64_t offset);
+
+// softmax(q k^T / sqrt(hd) + mask) v for queries at positions offset.. over keys at 0..Tk-1,
+// -> [B, Tq, heads * hd]. q has a multiple of k's heads; kv head j serves query heads
+// j*g..j*g+g-1 (HF repeat_kv). With a window W, query i sees keys i-W < j <= i.
+at::Tensor causal_attention(const at::Tensor& q,
+                            const at::Tensor& k,
+                            const at::Tensor& v,
+                            int64_t offset,
+                            std::optional<int64_t> window);
+
+}  // namespace ptq::model
