@@ -3,10 +3,12 @@
 // (see ../shared/notes/eval-protocol.md), and pre-tokenized rows.
 //
 //   std::string text = ptq::data::load_text("wikitext2");   // "\n\n".join(test rows)
+//   std::vector<std::string> docs = ptq::data::load_documents("c4");  // rows before joining
 //   ptq::data::TokenRows rows = ptq::data::load_token_rows("samples.i32", 512);
 //
 // Named sets are read from the shared data directory: $PTQ_DATA_DIR if set, else the first
-// of ./../shared/data, <executable>/../../shared/data that exists.
+// of ./../shared/data, <executable>/../../shared/data that exists (<executable>: the directory
+// of the running binary, so build/ptq in a checkout finds the checkout's ../shared/data).
 
 #include <cstdint>
 #include <string>
@@ -27,12 +29,23 @@ std::string shared_data_dir();
 // True for "tokens:PATH" specs.
 bool is_token_spec(const std::string& spec);
 
-// `spec`: wikitext2 | ptb | c4 | PATH (plain text, or JSON lines(.gz) with a "text" field).
-// Returns the one string the protocol tokenizes. Throws InputError for an unknown name, a
-// missing or empty file, or a JSON-lines record without text.
+// `spec`: a named set or a PATH.
+//   wikitext2  wikitext-2-raw test rows, joined with "\n\n" (GPTQ's wikitext2)
+//   ptb        PTB validation sentences, joined with "\n\n" (GPTQ's ptb)
+//   ptb-new    PTB test sentences, joined with " " (GPTQ's ptb-new)
+//   c4         the shipped C4 train-shard documents, joined with " " (c4-new style; the C4
+//              validation shard is not available, see shared/data/c4/SOURCE.md)
+//   PATH       *.jsonl, *.jsonl.gz, *.json.gz: JSON lines with a "text" field, joined with
+//              "\n\n"; any other file: its bytes, as one document
+// Returns the one string the protocol tokenizes. Throws InputError naming the file for an
+// unknown name, a missing or empty file, a malformed JSON line or a record without "text".
 std::string load_text(const std::string& spec);
 
-// `path` (without the "tokens:" prefix); row_len must divide the file's token count.
+// The rows / documents of `spec` before joining (calibration samples windows from them).
+std::vector<std::string> load_documents(const std::string& spec);
+
+// `path` (without the "tokens:" prefix); row_len must divide the file's token count, else
+// InputError naming the file.
 TokenRows load_token_rows(const std::string& path, int64_t row_len);
 
 }  // namespace ptq::data

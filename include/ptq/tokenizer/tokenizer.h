@@ -7,6 +7,11 @@
 // Supported: tokenizer.json (BPE with the ByteLevel pre-tokenizer and GPT-2 split regex;
 // BPE with Metaspace / byte fallback), GPT-2 style vocab.json + merges.txt, and
 // sentencepiece tokenizer.model (BPE). BOS/EOS handling follows tokenizer_config.json.
+//
+// Invariants:
+//   1. encode_raw() never adds special tokens; encode() adds at most one BOS, at position 0.
+//   2. decode() skips special (control) tokens, as decode(skip_special_tokens=True) does.
+//   3. A tokenizer is immutable once loaded apart from set_add_bos(); encoding is thread-safe.
 
 #include <cstdint>
 #include <memory>
@@ -25,13 +30,18 @@ class Tokenizer {
   std::vector<int32_t> encode(const std::string& text) const;
   // Encodes without any special token added.
   virtual std::vector<int32_t> encode_raw(const std::string& text) const = 0;
+  // Throws InputError for an id outside [0, vocab_size()).
   virtual std::string decode(const std::vector<int32_t>& ids) const = 0;
   virtual int64_t vocab_size() const = 0;
+  // The id of a whole token (e.g. "</s>"), if the vocabulary has it.
+  virtual std::optional<int32_t> token_id(const std::string& token) const = 0;
 
   std::optional<int32_t> bos_id() const { return _bos_id; }
   std::optional<int32_t> eos_id() const { return _eos_id; }
   bool add_bos() const { return _add_bos && _bos_id.has_value(); }
   void set_add_bos(bool add) { _add_bos = add; }
+  void set_bos_id(std::optional<int32_t> id) { _bos_id = id; }
+  void set_eos_id(std::optional<int32_t> id) { _eos_id = id; }
 
  protected:
   std::optional<int32_t> _bos_id;

@@ -1,0 +1,21 @@
+#pragma once
+// The merge loop shared by every BPE flavour here: start from the characters of a word and
+// repeatedly merge the best adjacent pair, leftmost first on ties, until no pair merges. With
+// priority = -rank this is GPT-2 / Hugging Face BPE; with priority = score of the merged piece it
+// is sentencepiece BPE (bpe_model.cc; llama.cpp llm_tokenizer_spm).
+
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+namespace ptq::tokenizer {
+
+// nullopt when `left` and `right` never merge; otherwise larger values merge first.
+using PairPriority =
+    std::function<std::optional<double>(std::string_view left, std::string_view right)>;
+
+// The final symbols of `word`, as views into it, in order.
+std::vector<std::string_view> merge_pairs(std::string_view word, const PairPriority& priority);
+
+}  // namespace ptq::tokenizer

@@ -1,0 +1,171 @@
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "ptq/common/error.h"
+#include "ptq/tokenizer/tokenizer.h"
+#include "test_utils.h"
+
+namespace ptq::tokenizer {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// tokenizer.json for the shared GPT-2 files, laid out as Hugging Face writes GPT-2's.
+json gpt2_tokenizer_json() {
+  const fs::path dir = test::shared_dir() / "data" / "gpt2-tokenizer";
+  std::istringstream lines(test::read_file(dir / "merges.txt"));
+  json merges = json::array();
+  for (std::string line; std::getline(lines, line);) {
+    if (!line.empty()) merges.push_back(line);
+  }
+  return {
+      {"added_tokens", {{{"id", 50256}, {"content", "<|endoftext|>"}, {"special", true}}}},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"post_processor", {{"type", "ByteLevel"}}},
+      {"model",
+       {{"type", "BPE"},
+        {"vocab", json::parse(test::read_file(dir / "vocab.json"))},
+        {"merges", merges}}},
+  };
+}
+
+std::unique_ptr<Tokenizer> load_json(const test::TempDir& dir, const json& document) {
+  test::write_file(dir / "tokenizer.json", document.dump());
+  return load_tokenizer(dir.path());
+}
+
+// Ids as in byte_level_bpe_test.cpp (the published GPT-2 algorithm run in Python).
+TEST(TokenizerJson, ByteLevelMatchesGptTwoFiles) {
+  test::TempDir dir;
+  const auto tokenizer = load_json(dir, gpt2_tokenizer_json());
+  EXPECT_EQ(tokenizer->encode("Hello world"), (std::vector<int32_t>{15496, 995}));
+  EXPECT_EQ(tokenizer->encode("#### Title<|endoftext|>"),
+            (std::vector<int32_t>{4242, 11851, 50256}));
+  EXPECT_FALSE(tokenizer->add_bos());
+  EXPECT_EQ(tokenizer->eos_id(), 50256);
+}
+
+TEST(TokenizerJson, ByteLevelWithSplitRegexAndPrefixSpace) {
+  json document = gpt2_tokenizer_json();
+  document["pre_tokenizer"] = {
+      {"type", "Sequence"},
+      {"pretokenizers",
+       {{{"type", "Split"},
+         {"pattern",
+          {{"Regex",
+            R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)"}}},
+         {"behavior", "Isolated"}},
+        {{"type", "ByteLevel"}, {"add_prefix_space", true}, {"use_regex", false}}}}};
+  test::TempDir dir;
+  // " Hello world" under the published algorithm.
+  EXPECT_EQ(load_json(dir, document)->encode("Hello world"), (std::vector<int32_t>{18435, 995}));
+}
+
+// A hand-made LLaMA-style tokenizer.json; expected ids worked out by hand from its merges.
+json metaspace_tokenizer_json() {
+  const std::string s = "\u2581";
+  return {
+      {"added_tokens",
+       {{{"id", 0}, {"content", "<unk>"}, {"special", true}},
+        {{"id", 1}, {"content", "<s>"}, {"special", true}},
+        {{"id", 2}, {"content", "</s>"}, {"special", true}}}},
+      {"normalizer",
+       {{"type", "Sequence"},
+        {"normalizers",
+         {{{"type", "Prepend"}, {"prepend", s}},
+          {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", s}}}}}},
+      {"pre_tokenizer", nullptr},
+      {"post_processor",
+       {{"type", "TemplateProcessing"},
+        {"single",
+         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
+          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}},
+      {"model",
+       {{"type", "BPE"},
+        {"byte_fallback", true},
+        {"unk_token", "<unk>"},
+        {"vocab",
+         {{"<unk>", 0},
+          {"<s>", 1},
+          {"</s>", 2},
+          {"<0x0A>", 3},
+          {"<0xC3>", 4},
+          {"<0xA9>", 5},
+          {s, 6},
+          {"a", 7},
+          {"b", 8},
+          {"c", 9},
+          {s + "a", 10},
+          {"ab", 11},
+          {s + "ab", 12},
+          {"bc", 13}}},
+        {"merges", {s + " a", "a b", s + "a b", "b c"}}}},
+  };
+}
+
+TEST(TokenizerJson, MetaspaceMergesByRankWithByteFallback) {
+  test::TempDir dir;
+  const auto tokenizer = load_json(dir, metaspace_tokenizer_json());
+  // "▁ab▁c": ▁+a (rank 0), then ▁a+b (rank 2); "b▁" and "▁c" never merge.
+  EXPECT_EQ(tokenizer->encode_raw("ab c"), (std::vector<int32_t>{12, 6, 9}));
+  // "▁abc": ▁+a, ▁a+b (rank 2) before b+c (rank 3).
+  EXPECT_EQ(tokenizer->encode_raw("abc"), (std::vector<int32_t>{12, 9}));
+  // 'é' has no piece: its UTF-8 bytes C3 A9; '\n' is <0x0A>.
+  EXPECT_EQ(tokenizer->encode_raw("\u00e9\n"), (std::vector<int32_t>{6, 4, 5, 3}));
+  // Added tokens are matched first; the Prepend normalizer applies to each side.
+  EXPECT_EQ(tokenizer->encode_raw("a</s>b"), (std::vector<int32_t>{10, 2, 6, 8}));
+  EXPECT_EQ(tokenizer->decode({1, 12, 6, 9, 2}), "ab c");
+  EXPECT_EQ(tokenizer->decode({6, 4, 5, 3}), "\u00e9\n");
+}
+
+TEST(TokenizerJson, TemplateProcessingAddsBos) {
+  test::TempDir dir;
+  const auto tokenizer = load_json(dir, metaspace_tokenizer_json());
+  EXPECT_TRUE(tokenizer->add_bos());
+  EXPECT_EQ(tokenizer->bos_id(), 1);
+  EXPECT_EQ(tokenizer->eos_id(), 2);
+  EXPECT_EQ(tokenizer->encode("ab c"), (std::vector<int32_t>{1, 12, 6, 9}));
+}
+
+TEST(TokenizerJson, MetaspacePreTokenizerPrependsFirstOnly) {
+  json document = metaspace_tokenizer_json();
+  document["normalizer"] = nullptr;
+  document["pre_tokenizer"] = {{"type", "Metaspace"},
+                               {"replacement", "\u2581"},
+                               {"prepend_scheme", "first"},
+                               {"split", true}};
+  test::TempDir dir;
+  const auto tokenizer = load_json(dir, document);
+  EXPECT_EQ(tokenizer->encode_raw("ab c"), (std::vector<int32_t>{12, 6, 9}));
+  EXPECT_EQ(tokenizer->encode_raw("a</s>b"), (std::vector<int32_t>{10, 2, 8}));
+}
+
+TEST(TokenizerJson, UnknownPieceWithoutByteFallback) {
+  json document = metaspace_tokenizer_json();
+  document["model"]["byte_fallback"] = false;
+  test::TempDir dir;
+  EXPECT_EQ(load_json(dir, document)->encode_raw("\u00e9"), (std::vector<int32_t>{6, 0}));
+}
+
+TEST(TokenizerJson, RejectsUnsupportedFiles) {
+  test::TempDir dir;
+  json wordpiece = metaspace_tokenizer_json();
+  wordpiece["model"]["type"] = "WordPiece";
+  EXPECT_THROW(load_json(dir, wordpiece), InputError);
+  json no_spaces = metaspace_tokenizer_json();
+  no_spaces["normalizer"] = nullptr;
+  EXPECT_THROW(load_json(dir, no_spaces), InputError);
+  json bad_merge = metaspace_tokenizer_json();
+  bad_merge["model"]["merges"] = {"a b c"};
+  EXPECT_THROW(load_json(dir, bad_merge), InputError);
+  test::write_file(dir / "tokenizer.json", "{\"model\": ");
+  EXPECT_THROW(load_tokenizer(dir.path()), InputError);
+}
+
+}  // namespace
+}  // namespace ptq::tokenizer
