@@ -6,8 +6,8 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <CLI/CLI.hpp>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -32,9 +32,10 @@ double best_seconds(int repeats, const std::function<void()>& fn) {
   return best;
 }
 
+constexpr int64_t kTokens = 2048;
+constexpr int kSamples = 4;
+
 void bench_dimension(int64_t d, int repeats) {
-  constexpr int64_t kTokens = 2048;
-  constexpr int kSamples = 4;
   at::manual_seed(0);
   const at::Tensor a = at::randn({d, d});
   const at::Tensor b = at::randn({d, d});
@@ -58,8 +59,8 @@ void bench_dimension(int64_t d, int repeats) {
       best_seconds(repeats, [&] { ptq::quant::gptq_quantize(w, hessian, config); });
 
   std::printf("%6lld %10.4f %8.1f %10.4f %8.1f %8.2f %10.4f %8.2f\n", static_cast<long long>(d),
-              gemm_s, gemm_gflops, hessian_s, hessian_gflops, hessian_gflops / gemm_gflops,
-              gptq_s, gptq_s / gemm_s);
+              gemm_s, gemm_gflops, hessian_s, hessian_gflops, hessian_gflops / gemm_gflops, gptq_s,
+              gptq_s / gemm_s);
 }
 
 }  // namespace
@@ -76,8 +77,8 @@ int main(int argc, char** argv) {
 
   std::vector<int64_t> dims = {512, 1024, 2048};
   if (large) dims.push_back(4096);
-  std::printf("threads %d; Hessian: %d samples x 2048 tokens; GPTQ: 4-bit, group 128\n",
-              at::get_num_threads(), 4);
+  std::printf("threads %d; Hessian: %d samples x %lld tokens; GPTQ: 4-bit, group 128\n",
+              at::get_num_threads(), kSamples, static_cast<long long>(kTokens));
   std::printf("%6s %10s %8s %10s %8s %8s %10s %8s\n", "d", "gemm_s", "GFLOP/s", "hessian_s",
               "GFLOP/s", "H/gemm", "gptq_s", "gptq/gemm");
   for (int64_t d : dims) bench_dimension(d, repeats);

@@ -48,8 +48,8 @@ DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfi
       return {upper, percdamp, damp};
     }
     if (attempt == config.max_damp_retries) {
-      PTQ_THROW_RUNTIME("GPTQ: the Hessian is not positive definite even with percdamp ",
-                        percdamp, " after ", attempt, " retries");
+      PTQ_THROW_RUNTIME("GPTQ: the Hessian is not positive definite even with percdamp ", percdamp,
+                        " after ", attempt, " retries");
     }
     spdlog::warn("GPTQ: Cholesky failed with percdamp {} (damp {}); retrying with percdamp {}",
                  percdamp, damp, percdamp * config.damp_growth);
@@ -58,7 +58,9 @@ DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfi
 
 namespace {
 
-void check_inputs(const at::Tensor& weight, const at::Tensor& hessian, const GptqConfig& config,
+void check_inputs(const at::Tensor& weight,
+                  const at::Tensor& hessian,
+                  const GptqConfig& config,
                   const at::Tensor& keep_mask) {
   PTQ_CHECK_INPUT(weight.dim() == 2 && weight.size(1) > 0, "GPTQ expects a weight [N, K], got ",
                   weight.sizes());
@@ -146,57 +148,68 @@ struct ColumnSweep {
   at::Tensor keep;   // uint8 [K, N] or undefined
   at::Tensor qt;     // fp32 [K, N], quantized (or kept) values
   at::Tensor codes;  // uint8 [K, N]
+  float maxq = 0;
   double loss = 0;
 };
 
-// Columns [i1, i2) restricted to output rows [n0, n1): w1 is the block copy [count, N]. Per
-// column i: q = quant(w), kept elements q = w, err = (w - q) / d with d = Hinv[i, i], then
-// W1[:, i+1:] -= err * Hinv[i, i+1:i2] (gptq.py; the rank-1 update of column i itself only
-// produces q, which is stored directly).
-void sweep_rows(ColumnSweep& s, int64_t i1, int64_t i2, const std::vector<const QuantParams*>& grids,
-                float maxq, float* w1, float* err1, int64_t n0, int64_t n1) {
+// One lazy block of columns [begin, end).
+struct Block {
+  int64_t begin = 0;
+  int64_t end = 0;
+  std::vector<const QuantParams*> grids;  // grid of each column
+  at::Tensor w1;                          // fp32 [count, N], block copy receiving updates
+  at::Tensor err1;                        // fp32 [count, N], (w - q) / d
+};
+
+// The block's columns restricted to output rows [n0, n1). Per column i: q = quant(w), kept
+// elements q = w, err = (w - q) / d with d = Hinv[i, i], then W1[:, i+1:] -= err * Hinv[i, i+1:]
+// (gptq.py; its update of column i itself only reproduces q, which is stored directly).
+void sweep_rows(ColumnSweep& s, Block& block, int64_t n0, int64_t n1) {
   const int64_t n_total = s.wt.size(1);
   const int64_t k_total = s.hinv.size(0);
   const float* hinv = s.hinv.data_ptr<float>();
   const uint8_t* keep = s.keep.defined() ? s.keep.data_ptr<uint8_t>() : nullptr;
   float* qt = s.qt.data_ptr<float>();
   uint8_t* codes = s.codes.data_ptr<uint8_t>();
-  for (int64_t i = i1; i < i2; ++i) {
-    const float* scale = grids[i - i1]->scale.data_ptr<float>();
-    const float* zero = grids[i - i1]->zero.data_ptr<float>();
+  float* w1 = block.w1.data_ptr<float>();
+  for (int64_t i = block.begin; i < block.end; ++i) {
+    const float* scale = block.grids[i - block.begin]->scale.data_ptr<float>();
+    const float* zero = block.grids[i - block.begin]->zero.data_ptr<float>();
     const float d = hinv[i * k_total + i];
-    const float* w = w1 + (i - i1) * n_total;
-    float* err = err1 + (i - i1) * n_total;
+    const float* w = w1 + (i - block.begin) * n_total;
+    float* err = block.err1.data_ptr<float>() + (i - block.begin) * n_total;
     for (int64_t n = n0; n < n1; ++n) {
-      const float code = quantize_code(w[n], scale[n], zero[n], maxq);
+      const float code = quantize_code(w[n], scale[n], zero[n], s.maxq);
       const bool kept = keep != nullptr && keep[i * n_total + n] != 0;
       const float q = kept ? w[n] : dequantize_code(code, scale[n], zero[n]);
       qt[i * n_total + n] = q;
       codes[i * n_total + n] = static_cast<uint8_t>(code);
       err[n] = (w[n] - q) / d;
     }
-    for (int64_t j = i + 1; j < i2; ++j) {
+    for (int64_t j = i + 1; j < block.end; ++j) {
       const float h = hinv[i * k_total + j];
-      float* wj = w1 + (j - i1) * n_total;
+      float* wj = w1 + (j - block.begin) * n_total;
       for (int64_t n = n0; n < n1; ++n) wj[n] -= err[n] * h;
     }
   }
 }
 
-void sweep_block(ColumnSweep& s, int64_t i1, int64_t i2, GroupGrids& grids,
-                 const int64_t* perm, float maxq) {
+void sweep_block(
+    ColumnSweep& s, int64_t begin, int64_t end, GroupGrids& grids, const int64_t* perm) {
+  Block block;
+  block.begin = begin;
+  block.end = end;
   // Grids first: they read W (not the block copy), so they do not depend on this block's sweep.
-  std::vector<const QuantParams*> block_grids;
-  for (int64_t i = i1; i < i2; ++i) block_grids.push_back(&grids.for_column(i, perm[i], s.wt));
-  at::Tensor w1 = s.wt.slice(0, i1, i2).clone();
-  at::Tensor err1 = at::zeros_like(w1);
+  for (int64_t i = begin; i < end; ++i) block.grids.push_back(&grids.for_column(i, perm[i], s.wt));
+  block.w1 = s.wt.slice(0, begin, end).clone();
+  block.err1 = at::zeros_like(block.w1);
   // Output rows are independent within a block: split them across threads.
-  at::parallel_for(0, s.wt.size(1), 256, [&](int64_t n0, int64_t n1) {
-    sweep_rows(s, i1, i2, block_grids, maxq, w1.data_ptr<float>(), err1.data_ptr<float>(), n0, n1);
-  });
-  s.loss += 0.5 * err1.to(at::kDouble).square().sum().item<double>();
-  // Lazy batch: W[:, i2:] -= Err1 @ Hinv[i1:i2, i2:], i.e. W^T[i2:] -= Hinv[i1:i2, i2:]^T Err1^T.
-  s.wt.slice(0, i2).addmm_(s.hinv.slice(0, i1, i2).slice(1, i2).t(), err1, 1, -1);
+  at::parallel_for(0, s.wt.size(1), 256,
+                   [&](int64_t n0, int64_t n1) { sweep_rows(s, block, n0, n1); });
+  s.loss += 0.5 * block.err1.to(at::kDouble).square().sum().item<double>();
+  // Lazy batch: W[:, end:] -= Err1 @ Hinv[begin:end, end:], i.e. in transposed storage
+  // W^T[end:] -= Hinv[begin:end, end:]^T Err1^T.
+  s.wt.slice(0, end).addmm_(s.hinv.slice(0, begin, end).slice(1, end).t(), block.err1, 1, -1);
 }
 
 at::Tensor permute_columns(const at::Tensor& t, const at::Tensor& perm) {
@@ -205,8 +218,10 @@ at::Tensor permute_columns(const at::Tensor& t, const at::Tensor& perm) {
 
 }  // namespace
 
-GptqResult gptq_quantize(const at::Tensor& weight, const at::Tensor& hessian,
-                         const GptqConfig& config, const at::Tensor& keep_mask) {
+GptqResult gptq_quantize(const at::Tensor& weight,
+                         const at::Tensor& hessian,
+                         const GptqConfig& config,
+                         const at::Tensor& keep_mask) {
   check_inputs(weight, hessian, config, keep_mask);
   const UniformQuantizer quantizer(config.quantizer);
   const int64_t columns = weight.size(1);
@@ -239,10 +254,10 @@ GptqResult gptq_quantize(const at::Tensor& weight, const at::Tensor& hessian,
   }
   sweep.qt = at::empty_like(sweep.wt);
   sweep.codes = at::empty(sweep.wt.sizes(), sweep.wt.options().dtype(at::kByte));
+  sweep.maxq = static_cast<float>(quantizer.maxq());
   const int64_t* perm = result.perm.data_ptr<int64_t>();
   for (int64_t i1 = 0; i1 < columns; i1 += config.block_size) {
-    sweep_block(sweep, i1, std::min<int64_t>(i1 + config.block_size, columns), grids, perm,
-                static_cast<float>(quantizer.maxq()));
+    sweep_block(sweep, i1, std::min<int64_t>(i1 + config.block_size, columns), grids, perm);
   }
 
   result.loss = sweep.loss;

@@ -30,6 +30,9 @@ at::Tensor pack_rows(const at::Tensor& values, int bits) {
   const int64_t rows = values.size(0);
   const int64_t cols = values.size(1);
   check_packable(rows, bits, "rows");
+  PTQ_CHECK_INPUT(values.numel() == 0 || (values.min().item<int64_t>() >= 0 &&
+                                          values.max().item<int64_t>() < (1 << bits)),
+                  "values to pack exceed the ", bits, "-bit range [0, ", (1 << bits) - 1, "]");
   const at::Tensor v = values.to(at::kInt).contiguous();
   at::Tensor packed = at::zeros({rows * bits / 32, cols}, v.options());
   const auto* in = reinterpret_cast<const uint32_t*>(v.data_ptr<int32_t>());
@@ -80,7 +83,6 @@ GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits) {
                   weight.scales.sizes());
   const int64_t out_features = weight.codes.size(0);
   const int64_t in_features = weight.codes.size(1);
-  const int64_t groups = weight.scales.size(0);
   check_packable(in_features, bits, "input features K");
   check_packable(out_features, bits, "output features N (qzeros)");
   PTQ_CHECK_INPUT(weight.scales.sizes() == weight.zeros.sizes() &&
@@ -88,45 +90,38 @@ GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits) {
                   "inconsistent quantized weight: codes ", weight.codes.sizes(), ", scales ",
                   weight.scales.sizes(), ", zeros ", weight.zeros.sizes(), ", g_idx ",
                   weight.g_idx.sizes());
-  PTQ_CHECK_INPUT(weight.codes.numel() == 0 || weight.codes.max().item<int64_t>() < (1 << bits),
-                  "codes exceed the ", bits, "-bit range");
   const at::Tensor zeros = weight.zeros.round().to(at::kInt);
   // v1 stores zero - 1 (gptq-format.md, "ZERO OFFSET QUIRK"): a zero point of 0 would be stored
   // as -1 and read back as 2^bits, so it is not representable.
   PTQ_CHECK_INPUT(zeros.min().item<int32_t>() >= 1, "a zero point of 0 cannot be stored in GPTQ ",
                   "v1 format (it stores zero - 1 and readers add 1 back); use a symmetric grid");
-  PTQ_CHECK_INPUT(zeros.max().item<int32_t>() <= (1 << bits), "zero points exceed the ", bits,
-                  "-bit range");
   GptqPackedWeight packed;
   packed.qweight = pack_rows(weight.codes.t(), bits);
   packed.qzeros = pack_rows((zeros - 1).t(), bits).t().contiguous();
   packed.scales = weight.scales.to(at::kHalf).contiguous();
   packed.g_idx = weight.g_idx.to(at::kInt).contiguous();
-  TORCH_CHECK(packed.qzeros.size(0) == groups, "qzeros lost its group dimension");
   return packed;
 }
 
 at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits) {
+  PTQ_CHECK_INPUT(packed.scales.dim() == 2, "scales must be [G, N], got ", packed.scales.sizes());
   const int64_t in_features = packed.g_idx.numel();
   const int64_t out_features = packed.scales.size(1);
   const int64_t groups = packed.scales.size(0);
-  PTQ_CHECK_INPUT(packed.qzeros.dim() == 2 && packed.qzeros.size(0) == groups,
-                  "qzeros ", packed.qzeros.sizes(), " does not match scales ",
-                  packed.scales.sizes());
-  PTQ_CHECK_INPUT(packed.qweight.dim() == 2 && packed.qweight.size(1) == out_features,
-                  "qweight ", packed.qweight.sizes(), " does not match scales ",
-                  packed.scales.sizes());
+  PTQ_CHECK_INPUT(packed.qzeros.dim() == 2 && packed.qzeros.size(0) == groups, "qzeros ",
+                  packed.qzeros.sizes(), " does not match scales ", packed.scales.sizes());
+  PTQ_CHECK_INPUT(packed.qweight.dim() == 2 && packed.qweight.size(1) == out_features, "qweight ",
+                  packed.qweight.sizes(), " does not match scales ", packed.scales.sizes());
   const at::Tensor g_idx = packed.g_idx.to(at::kLong);
-  PTQ_CHECK_INPUT(in_features == 0 || (g_idx.min().item<int64_t>() >= 0 &&
-                                       g_idx.max().item<int64_t>() < groups),
+  PTQ_CHECK_INPUT(in_features == 0 ||
+                      (g_idx.min().item<int64_t>() >= 0 && g_idx.max().item<int64_t>() < groups),
                   "g_idx refers to groups outside 0..", groups - 1);
   const at::Tensor codes = unpack_rows(packed.qweight, bits, in_features).to(at::kFloat);
   const at::Tensor zeros =
       unpack_rows(packed.qzeros.t(), bits, out_features).t().to(at::kFloat) + 1;
   const at::Tensor scales = packed.scales.to(at::kFloat);
   // [K, N] per v1 forward(): scales[g_idx] * (q - (zeros + 1)[g_idx]).
-  const at::Tensor weight =
-      scales.index_select(0, g_idx) * (codes - zeros.index_select(0, g_idx));
+  const at::Tensor weight = scales.index_select(0, g_idx) * (codes - zeros.index_select(0, g_idx));
   return weight.t().contiguous();
 }
 

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <limits>
+#include <utility>
 
 #include "ptq/common/error.h"
 
@@ -35,12 +36,12 @@ void for_each_code(const at::Tensor& x, const QuantParams& params, float maxq, F
 UniformQuantizer::UniformQuantizer(const QuantizerConfig& config) : _config(config) {
   PTQ_CHECK_INPUT(config.bits >= 2 && config.bits <= 8, "quantizer bits must be in 2..8, got ",
                   config.bits);
-  PTQ_CHECK_INPUT(!config.mse || (config.grid > 0 && config.maxshrink > 0 &&
-                                  config.maxshrink < 1 && config.norm > 0),
+  PTQ_CHECK_INPUT(!config.mse || (config.grid > 0 && config.maxshrink > 0 && config.maxshrink < 1 &&
+                                  config.norm > 0),
                   "MSE search needs grid > 0, 0 < maxshrink < 1 and norm > 0");
 }
 
-QuantParams UniformQuantizer::min_max_params(const at::Tensor& x) const {
+std::pair<at::Tensor, at::Tensor> UniformQuantizer::min_max_range(const at::Tensor& x) const {
   // quant.py find_params: the range always includes 0; symmetric grids mirror the larger side;
   // an all-zero row gets [-1, 1] so that its scale is not 0.
   const at::Tensor zeros = at::zeros({x.size(0)}, x.options());
@@ -53,16 +54,13 @@ QuantParams UniformQuantizer::min_max_params(const at::Tensor& x) const {
   const at::Tensor degenerate = (xmin == 0).logical_and(xmax == 0);
   xmin.masked_fill_(degenerate, -1);
   xmax.masked_fill_(degenerate, 1);
-  QuantParams params;
-  params.scale = (xmax - xmin) / maxq();
-  params.zero = _config.sym ? at::full_like(params.scale, (maxq() + 1) / 2.0)
-                            : at::round(-xmin / params.scale);
-  if (_config.mse) search_mse_params(x, xmin, xmax, params);
-  return params;
+  return {xmin, xmax};
 }
 
-void UniformQuantizer::search_mse_params(const at::Tensor& x, const at::Tensor& xmin,
-                                         const at::Tensor& xmax, QuantParams& params) const {
+void UniformQuantizer::search_mse_params(const at::Tensor& x,
+                                         const at::Tensor& xmin,
+                                         const at::Tensor& xmax,
+                                         QuantParams& params) const {
   // quant.py (mse=True): for i in range(int(maxshrink * grid)): p = 1 - i / grid, shrink the
   // range by p, keep per row the grid with the smallest sum |q - x|^norm (strict improvement).
   at::Tensor best = at::full({x.size(0)}, std::numeric_limits<float>::infinity(), x.options());
@@ -85,7 +83,13 @@ void UniformQuantizer::search_mse_params(const at::Tensor& x, const at::Tensor& 
 QuantParams UniformQuantizer::find_params(const at::Tensor& x) const {
   TORCH_CHECK(x.dim() == 2 && x.size(1) > 0 && x.scalar_type() == at::kFloat,
               "find_params expects a non-empty fp32 [rows, cols] tensor");
-  return min_max_params(x);
+  const auto [xmin, xmax] = min_max_range(x);
+  QuantParams params;
+  params.scale = (xmax - xmin) / maxq();
+  params.zero = _config.sym ? at::full_like(params.scale, (maxq() + 1) / 2.0)
+                            : at::round(-xmin / params.scale);
+  if (_config.mse) search_mse_params(x, xmin, xmax, params);
+  return params;
 }
 
 at::Tensor UniformQuantizer::quantize(const at::Tensor& x, const QuantParams& params) const {
@@ -101,9 +105,10 @@ at::Tensor UniformQuantizer::codes(const at::Tensor& x, const QuantParams& param
   at::Tensor out = at::empty(x.sizes(), x.options().dtype(at::kByte));
   uint8_t* op = out.data_ptr<uint8_t>();
   const int64_t cols = x.size(1);
-  for_each_code(x, params, static_cast<float>(maxq()), [&](int64_t r, int64_t c, float, float code) {
-    op[r * cols + c] = static_cast<uint8_t>(code);
-  });
+  for_each_code(x, params, static_cast<float>(maxq()),
+                [&](int64_t r, int64_t c, float, float code) {
+                  op[r * cols + c] = static_cast<uint8_t>(code);
+                });
   return out;
 }
 
@@ -122,7 +127,8 @@ at::Tensor sequential_g_idx(int64_t columns, int group_size) {
   return at::arange(columns, at::kLong).div(group_width(columns, group_size), "floor").to(at::kInt);
 }
 
-QuantizedWeight quantize_rtn(const at::Tensor& weight, const UniformQuantizer& quantizer,
+QuantizedWeight quantize_rtn(const at::Tensor& weight,
+                             const UniformQuantizer& quantizer,
                              int group_size) {
   PTQ_CHECK_INPUT(weight.dim() == 2 && weight.size(1) > 0, "RTN expects a 2-D weight, got ",
                   weight.sizes());

@@ -33,8 +33,7 @@ TEST(Packing, HandPackedWordPerBitWidth) {
   // (value 10 split 2 + 1 bits across words 0/1, value 21 split 1 + 2 bits across words 1/2).
   std::vector<int32_t> values;
   for (int j = 0; j < 32; ++j) values.push_back(j % 8);
-  EXPECT_EQ(pack_column(values, 3),
-            (std::vector<uint32_t>{0x88fac688U, 0xc688fac6U, 0xfac688faU}));
+  EXPECT_EQ(pack_column(values, 3), (std::vector<uint32_t>{0x88fac688U, 0xc688fac6U, 0xfac688faU}));
 }
 
 QuantizedWeight random_quantized(int64_t n, int64_t k, int group_size, int bits) {

@@ -80,8 +80,11 @@ TEST(Gptq, MatchesHandDerivedObsUpdate) {
 
 // Sequential OBS in fp64 with an explicit inverse (no Cholesky, no lazy batches): quantize
 // column i, then W[:, j] -= e * Hinv[i, j] / Hinv[i, i] and eliminate i from Hinv.
-at::Tensor obs_reference(at::Tensor w, const at::Tensor& h, const UniformQuantizer& quantizer,
-                         int group_size, double percdamp) {
+at::Tensor obs_reference(at::Tensor w,
+                         const at::Tensor& h,
+                         const UniformQuantizer& quantizer,
+                         int group_size,
+                         double percdamp) {
   w = w.to(at::kDouble);
   const int64_t columns = w.size(1);
   at::Tensor damped = h.to(at::kDouble);
@@ -111,7 +114,8 @@ TEST(Gptq, MatchesSequentialObsWithLazyBlocks) {
   const GptqResult result = gptq_quantize(w, h, config);
   const at::Tensor expected = obs_reference(w, h, UniformQuantizer(config.quantizer), 4, 0.01);
   EXPECT_TRUE(at::allclose(result.quantized.weight, expected, 1e-5, 1e-5))
-      << result.quantized.weight << "\n" << expected;
+      << result.quantized.weight << "\n"
+      << expected;
   expect_consistent_with_codes(result.quantized);
 }
 
@@ -147,20 +151,23 @@ TEST(Gptq, MatchesReferenceImplementation) {
   static_groups.act_order = true;
   static_groups.static_groups = true;
   const std::vector<Case> cases = {
-      {act_order, 2.1071839332580566,
+      {act_order,
+       2.1071839332580566,
        {{0.339055777f, 0.673537076f, 0.791130126f, 0.785793245f, 0.24890174f, 0.f, -0.855388939f,
          -1.24450874f},
         {-0.728455782f, 0.161858454f, 0.971274376f, 1.1330092f, 0.513127327f, 0.191852614f,
          -0.143889457f, -0.684169769f},
         {-1.10248685f, -0.959025621f, -0.157498121f, 1.27870083f, 1.10735881f, 0.677231312f, 0.f,
          -0.442943543f}}},
-      {mse, 112.63339233398438,
+      {mse,
+       112.63339233398438,
        {{0.24279435f, 0.24279435f, 0.24279435f, 0.24279435f, 1.98565578f, 0.f, 0.f, -1.98565578f},
         {-0.626356065f, 0.f, 0.626356065f, 0.626356065f, 1.04181373f, 1.04181373f, -1.04181373f,
          -1.04181373f},
         {-1.35204089f, -0.676020443f, 0.f, 0.676020443f, 0.875933826f, 0.875933826f, 0.875933826f,
          -0.875933826f}}},
-      {static_groups, 0.09082502126693726,
+      {static_groups,
+       0.09082502126693726,
        {{0.339912117f, 0.728383064f, 0.728383064f, 0.656354129f, 0.421941966f, -0.0468824394f,
          -0.844512701f, -1.26676905f},
         {-0.806765258f, 0.230504364f, 0.922017455f, 0.939534128f, 0.563720465f, 0.187906832f,
@@ -181,8 +188,8 @@ TEST(Gptq, MatchesReferenceImplementation) {
 TEST(Gptq, ActOrderPermutationRoundTrip) {
   at::manual_seed(2);
   const at::Tensor w = at::randn({5, 16});
-  const at::Tensor h = correlated_hessian(16, 64) * at::linspace(0.5, 2.0, 16).sqrt().outer(
-                                                        at::linspace(0.5, 2.0, 16).sqrt());
+  const at::Tensor h = correlated_hessian(16, 64) *
+                       at::linspace(0.5, 2.0, 16).sqrt().outer(at::linspace(0.5, 2.0, 16).sqrt());
   GptqConfig config = make_config(3, false, 4);
   config.act_order = true;
   const GptqResult result = gptq_quantize(w, h, config);

@@ -43,8 +43,8 @@ TEST(PythonRandom, RandomMatchesCPythonSeed42) {
 TEST(PythonRandom, GetrandbitsMatchesCPython) {
   // random.seed(2**40 + 7): a two-chunk init_by_array key.
   PythonRandom rng((int64_t{1} << 40) + 7);
-  for (uint64_t value : {2635837658ULL, 3209733218ULL, 3500038837ULL, 4028389051ULL,
-                         4058793509ULL}) {
+  for (uint64_t value :
+       {2635837658ULL, 3209733218ULL, 3500038837ULL, 4028389051ULL, 4058793509ULL}) {
     EXPECT_EQ(rng.getrandbits(32), value);
   }
   // random.seed(-5) seeds with |-5|; [random.getrandbits(7) for _ in range(5)]
@@ -52,8 +52,7 @@ TEST(PythonRandom, GetrandbitsMatchesCPython) {
   for (uint64_t value : {79ULL, 32ULL, 94ULL, 45ULL, 101ULL}) EXPECT_EQ(rng.getrandbits(7), value);
   // random.seed(123); 3 x getrandbits(64), then 2 x getrandbits(40)
   rng.seed(123);
-  for (uint64_t value : {4937772249435845478ULL, 14184741768772312494ULL,
-                         4917050030189248263ULL}) {
+  for (uint64_t value : {4937772249435845478ULL, 14184741768772312494ULL, 4917050030189248263ULL}) {
     EXPECT_EQ(rng.getrandbits(64), value);
   }
   for (uint64_t value : {919585570314ULL, 961648326706ULL}) EXPECT_EQ(rng.getrandbits(40), value);

@@ -26,8 +26,9 @@ UniformQuantizer make_quantizer(int bits, bool sym, bool mse = false) {
 
 void expect_tensor_eq(const at::Tensor& actual, const at::Tensor& expected) {
   ASSERT_EQ(actual.sizes(), expected.sizes());
-  EXPECT_TRUE(at::equal(actual, expected.to(actual.scalar_type())))
-      << "actual\n" << actual << "\nexpected\n" << expected;
+  EXPECT_TRUE(at::equal(actual, expected.to(actual.scalar_type()))) << "actual\n"
+                                                                    << actual << "\nexpected\n"
+                                                                    << expected;
 }
 
 TEST(Quantizer, AsymmetricMinMaxGrid) {
@@ -104,11 +105,20 @@ TEST(Quantizer, MseSearchMatchesReferenceGrid) {
   };
   const std::vector<Case> cases = {
       // Row 0's outlier 3.0 makes the search shrink to p = 0.8: 3.5 / 3 * 0.8 = 0.93333.
-      {2, false, {0.9333333969116211f, 0.6133333444595337f}, {0, 2},
+      {2,
+       false,
+       {0.9333333969116211f, 0.6133333444595337f},
+       {0, 2},
        {{0, 0, 1, 0, 0, 0, 3, 0}, {3, 0, 3, 1, 2, 2, 2, 3}}},
-      {3, true, {0.8571428656578064f, 0.2742857038974762f}, {4, 4},
+      {3,
+       true,
+       {0.8571428656578064f, 0.2742857038974762f},
+       {4, 4},
        {{4, 4, 5, 4, 4, 4, 7, 3}, {7, 0, 6, 2, 5, 3, 4, 7}}},
-      {4, false, {0.22866667807102203f, 0.13066667318344116f}, {2, 8},
+      {4,
+       false,
+       {0.22866667807102203f, 0.13066667318344116f},
+       {2, 8},
        {{3, 1, 4, 4, 1, 3, 15, 0}, {15, 0, 12, 4, 10, 6, 8, 14}}},
   };
   for (const Case& c : cases) {

@@ -31,9 +31,9 @@ class HessianAccumulator {
 
 struct GptqConfig {
   QuantizerConfig quantizer;
-  int group_size = -1;   // -1: one grid per output row over all of K
+  int group_size = -1;  // -1: one grid per output row over all of K
   double percdamp = 0.01;
-  int block_size = 128;  // lazy-batch width
+  int block_size = 128;        // lazy-batch width
   bool act_order = false;      // process columns by descending diag(H) (desc_act)
   bool static_groups = false;  // group grids from the original W, before any update
   // When the Cholesky factorisation fails, percdamp is multiplied by damp_growth and retried
@@ -66,7 +66,9 @@ DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfi
 // that stay in full precision: they keep their updated value and contribute zero error, as
 // SEPTQ's q[mask] = w[mask]; their codes are those of the kept value on the grid. An all-false
 // mask gives bit-identical results to no mask.
-GptqResult gptq_quantize(const at::Tensor& weight, const at::Tensor& hessian,
-                         const GptqConfig& config, const at::Tensor& keep_mask = at::Tensor());
+GptqResult gptq_quantize(const at::Tensor& weight,
+                         const at::Tensor& hessian,
+                         const GptqConfig& config,
+                         const at::Tensor& keep_mask = at::Tensor());
 
 }  // namespace ptq::quant

@@ -8,13 +8,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <utility>
 
 namespace ptq::quant {
 
 struct QuantizerConfig {
-  int bits = 4;       // 2..8
-  bool sym = false;   // symmetric grid: zero fixed at (maxq + 1) / 2
-  bool mse = false;   // search the clipping range minimising sum |q - x|^norm per row
+  int bits = 4;      // 2..8
+  bool sym = false;  // symmetric grid: zero fixed at (maxq + 1) / 2
+  bool mse = false;  // search the clipping range minimising sum |q - x|^norm per row
   double norm = 2.4;
   int grid = 100;
   double maxshrink = 0.8;
@@ -50,8 +51,11 @@ class UniformQuantizer {
   at::Tensor codes(const at::Tensor& x, const QuantParams& params) const;
 
  private:
-  QuantParams min_max_params(const at::Tensor& x) const;
-  void search_mse_params(const at::Tensor& x, const at::Tensor& xmin, const at::Tensor& xmax,
+  // Per-row [xmin, xmax] of the min-max grid.
+  std::pair<at::Tensor, at::Tensor> min_max_range(const at::Tensor& x) const;
+  void search_mse_params(const at::Tensor& x,
+                         const at::Tensor& xmin,
+                         const at::Tensor& xmax,
                          QuantParams& params) const;
 
   QuantizerConfig _config;
@@ -77,7 +81,8 @@ int64_t group_width(int64_t columns, int group_size);
 at::Tensor sequential_g_idx(int64_t columns, int group_size);
 
 // Round-to-nearest of weight [N, K]: group g's grid comes from W[:, g*gs:(g+1)*gs].
-QuantizedWeight quantize_rtn(const at::Tensor& weight, const UniformQuantizer& quantizer,
+QuantizedWeight quantize_rtn(const at::Tensor& weight,
+                             const UniformQuantizer& quantizer,
                              int group_size);
 
 }  // namespace ptq::quant
