@@ -71,6 +71,7 @@ class SafetensorsReader {
 class SafetensorsWriter {
  public:
   // Stores a contiguous CPU copy of `tensor` (the caller may reuse its tensor afterwards).
+  // Throws InputError for a name added twice, "__metadata__", or a dtype safetensors lacks.
   void add(const std::string& name, const at::Tensor& tensor);
   void set_metadata(const std::string& key, const std::string& value);
   // Writes to `path` + ".tmp", fsyncs and renames, so a crash never leaves a half-written
