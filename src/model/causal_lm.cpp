@@ -72,15 +72,14 @@ void CausalLM::load_weights(const io::Checkpoint& checkpoint,
                     " needs it)");
     const at::Tensor stored = checkpoint.tensor(spec.name);
     const std::string& file = checkpoint.file_of(spec.name);
-    PTQ_CHECK_INPUT(stored.sizes() == at::IntArrayRef(spec.shape), "tensor '", spec.name,
-                    "' in ", file, " has shape ", shape_string(stored.sizes()),
-                    ", config.json implies ", shape_string(spec.shape));
-    PTQ_CHECK_INPUT(at::isFloatingType(stored.scalar_type()), "tensor '", spec.name, "' in ",
-                    file, " has non-floating dtype ", stored.scalar_type());
+    PTQ_CHECK_INPUT(stored.sizes() == at::IntArrayRef(spec.shape), "tensor '", spec.name, "' in ",
+                    file, " has shape ", shape_string(stored.sizes()), ", config.json implies ",
+                    shape_string(spec.shape));
+    PTQ_CHECK_INPUT(at::isFloatingType(stored.scalar_type()), "tensor '", spec.name, "' in ", file,
+                    " has non-floating dtype ", stored.scalar_type());
     // A copy even for fp32: the stored tensor is a read-only view of the mapped file, and
     // callers may overwrite weights (quantization).
-    _weights[spec.name] =
-        stored.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();
+    _weights[spec.name] = stored.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();
   }
 }
 

@@ -149,12 +149,10 @@ void read_gpt_neox(const ConfigReader& in, ModelConfig& config) {
 
 void check_shapes(const ModelConfig& c, const std::string& source) {
   PTQ_CHECK_INPUT(c.vocab_size > 0 && c.hidden_size > 0 && c.intermediate_size > 0 &&
-                      c.num_layers > 0 && c.num_heads > 0 && c.num_kv_heads > 0 &&
-                      c.head_dim > 0,
+                      c.num_layers > 0 && c.num_heads > 0 && c.num_kv_heads > 0 && c.head_dim > 0,
                   source, ": sizes must be positive");
-  PTQ_CHECK_INPUT(c.num_heads % c.num_kv_heads == 0, source, ": num_attention_heads (",
-                  c.num_heads, ") is not a multiple of num_key_value_heads (", c.num_kv_heads,
-                  ")");
+  PTQ_CHECK_INPUT(c.num_heads % c.num_kv_heads == 0, source, ": num_attention_heads (", c.num_heads,
+                  ") is not a multiple of num_key_value_heads (", c.num_kv_heads, ")");
   if (c.family != ArchFamily::Llama) {
     PTQ_CHECK_INPUT(c.head_dim * c.num_heads == c.hidden_size, source, ": hidden_size (",
                     c.hidden_size, ") is not a multiple of num_attention_heads (", c.num_heads,
@@ -172,9 +170,9 @@ void check_shapes(const ModelConfig& c, const std::string& source) {
 ModelConfig parse_model_config(const nlohmann::json& json, const std::string& source) {
   PTQ_CHECK_INPUT(json.is_object(), source, ": expected a JSON object");
   const auto archs = json.find("architectures");
-  PTQ_CHECK_INPUT(archs != json.end() && archs->is_array() && !archs->empty() &&
-                      archs->front().is_string(),
-                  source, ": missing key 'architectures'");
+  PTQ_CHECK_INPUT(
+      archs != json.end() && archs->is_array() && !archs->empty() && archs->front().is_string(),
+      source, ": missing key 'architectures'");
   ModelConfig config;
   config.architecture = archs->front().get<std::string>();
   config.family = find_architecture(config.architecture).family;
@@ -185,9 +183,15 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
   config.eos_token_id = in.token_id("eos_token_id");
   read_common_sizes(in, config);
   switch (config.family) {
-    case ArchFamily::Llama: read_llama(in, config); break;
-    case ArchFamily::Opt: read_opt(in, config); break;
-    case ArchFamily::GptNeoX: read_gpt_neox(in, config); break;
+    case ArchFamily::Llama:
+      read_llama(in, config);
+      break;
+    case ArchFamily::Opt:
+      read_opt(in, config);
+      break;
+    case ArchFamily::GptNeoX:
+      read_gpt_neox(in, config);
+      break;
   }
   if (config.word_embed_proj_dim == 0) config.word_embed_proj_dim = config.hidden_size;
   check_shapes(config, source);

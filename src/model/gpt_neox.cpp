@@ -31,8 +31,8 @@ class GptNeoXModel final : public CausalLM {
                            KVCache* cache,
                            const LinearInputObserver* observer) const override {
     const std::string p = prefix(index);
-    const at::Tensor attn = attention(index, norm(p + "input_layernorm", hidden),
-                                      position_offset, cache, observer);
+    const at::Tensor attn =
+        attention(index, norm(p + "input_layernorm", hidden), position_offset, cache, observer);
     if (_config.use_parallel_residual) {
       return hidden + attn + mlp(index, norm(p + "post_attention_layernorm", hidden), observer);
     }
@@ -41,9 +41,9 @@ class GptNeoXModel final : public CausalLM {
   }
 
   at::Tensor logits(const at::Tensor& hidden) const override {
-    return at::linear(norm("gpt_neox.final_layer_norm", hidden),
-                      weight(_config.tie_word_embeddings ? "gpt_neox.embed_in.weight"
-                                                         : "embed_out.weight"));
+    return at::linear(
+        norm("gpt_neox.final_layer_norm", hidden),
+        weight(_config.tie_word_embeddings ? "gpt_neox.embed_in.weight" : "embed_out.weight"));
   }
 
   std::vector<std::string> linear_names(int64_t index) const override {

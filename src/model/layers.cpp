@@ -35,10 +35,14 @@ Activation parse_activation(const std::string& name) {
 
 at::Tensor activate(const at::Tensor& x, Activation activation) {
   switch (activation) {
-    case Activation::Silu: return at::silu(x);
-    case Activation::Relu: return at::relu(x);
-    case Activation::Gelu: return at::gelu(x);
-    case Activation::GeluTanh: return at::gelu(x, "tanh");
+    case Activation::Silu:
+      return at::silu(x);
+    case Activation::Relu:
+      return at::relu(x);
+    case Activation::Gelu:
+      return at::gelu(x);
+    case Activation::GeluTanh:
+      return at::gelu(x, "tanh");
   }
   TORCH_CHECK(false, "unknown activation");
 }

@@ -47,7 +47,8 @@ std::pair<at::Tensor, at::Tensor> extend_cache(KVCache* cache,
 
 // softmax(q k^T / sqrt(hd) + mask) v for queries at positions offset.. over keys at 0..Tk-1,
 // -> [B, Tq, heads * hd]. q has a multiple of k's heads; kv head j serves query heads
-// j*g..j*g+g-1 (HF repeat_kv). With a window W, query i sees keys i-W < j <= i.
+// j*g..j*g+g-1 (HF repeat_kv). With a window W, query i sees keys i-W < j <= i, as
+// transformers' masking_utils.sliding_window_overlay (kv_idx > q_idx - W).
 at::Tensor causal_attention(const at::Tensor& q,
                             const at::Tensor& k,
                             const at::Tensor& v,

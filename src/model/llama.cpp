@@ -30,8 +30,7 @@ class LlamaModel final : public CausalLM {
     const std::string p = prefix(index);
     const double eps = _config.norm_eps;
     const at::Tensor attn_in = rms_norm(hidden, weight(p + "input_layernorm.weight"), eps);
-    const at::Tensor h =
-        hidden + attention(index, attn_in, position_offset, cache, observer);
+    const at::Tensor h = hidden + attention(index, attn_in, position_offset, cache, observer);
     const at::Tensor mlp_in = rms_norm(h, weight(p + "post_attention_layernorm.weight"), eps);
     const at::Tensor gate = activate(linear(p + "mlp.gate_proj", mlp_in, observer), _activation);
     const at::Tensor up = linear(p + "mlp.up_proj", mlp_in, observer);
@@ -52,9 +51,7 @@ class LlamaModel final : public CausalLM {
   }
 
  private:
-  static std::string prefix(int64_t index) {
-    return "model.layers." + std::to_string(index) + ".";
-  }
+  static std::string prefix(int64_t index) { return "model.layers." + std::to_string(index) + "."; }
 
   at::Tensor attention(int64_t index,
                        const at::Tensor& x,
@@ -66,12 +63,10 @@ class LlamaModel final : public CausalLM {
     const at::Tensor q = split_heads(linear(p + "q_proj", x, observer), c.num_heads);
     const at::Tensor k = split_heads(linear(p + "k_proj", x, observer), c.num_kv_heads);
     const at::Tensor v = split_heads(linear(p + "v_proj", x, observer), c.num_kv_heads);
-    auto [keys, values] = extend_cache(cache, index, c.num_layers,
-                                       apply_rotary(k, c.head_dim, c.rope_theta, offset), v,
-                                       offset);
-    const at::Tensor out =
-        causal_attention(apply_rotary(q, c.head_dim, c.rope_theta, offset), keys, values,
-                         offset, c.sliding_window);
+    auto [keys, values] = extend_cache(
+        cache, index, c.num_layers, apply_rotary(k, c.head_dim, c.rope_theta, offset), v, offset);
+    const at::Tensor out = causal_attention(apply_rotary(q, c.head_dim, c.rope_theta, offset), keys,
+                                            values, offset, c.sliding_window);
     return linear(p + "o_proj", out, observer);
   }
 

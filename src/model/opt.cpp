@@ -33,9 +33,9 @@ class OptModel final : public CausalLM {
                     _config.max_position_embeddings, " of ", _config.architecture);
     at::Tensor tokens = embed_tokens(weight("model.decoder.embed_tokens.weight"), ids);
     if (has_projection()) tokens = linear("model.decoder.project_in", tokens, nullptr);
-    const at::Tensor rows = at::arange(position_offset + kPositionOffset,
-                                       position_offset + kPositionOffset + length,
-                                       at::TensorOptions().dtype(at::kLong));
+    const at::Tensor rows =
+        at::arange(position_offset + kPositionOffset, position_offset + kPositionOffset + length,
+                   at::TensorOptions().dtype(at::kLong));
     return tokens + weight("model.decoder.embed_positions.weight").index_select(0, rows);
   }
 
@@ -64,8 +64,12 @@ class OptModel final : public CausalLM {
 
   std::vector<std::string> linear_names(int64_t index) const override {
     const std::string p = prefix(index);
-    return {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj",
-            p + "self_attn.out_proj", p + "fc1", p + "fc2"};
+    return {p + "self_attn.q_proj",
+            p + "self_attn.k_proj",
+            p + "self_attn.v_proj",
+            p + "self_attn.out_proj",
+            p + "fc1",
+            p + "fc2"};
   }
 
  private:
@@ -102,8 +106,7 @@ class OptModel final : public CausalLM {
     const int64_t d = c.hidden_size, ff = c.intermediate_size, proj = c.word_embed_proj_dim;
     std::vector<TensorSpec> specs = {
         {"model.decoder.embed_tokens.weight", {c.vocab_size, proj}},
-        {"model.decoder.embed_positions.weight",
-         {c.max_position_embeddings + kPositionOffset, d}}};
+        {"model.decoder.embed_positions.weight", {c.max_position_embeddings + kPositionOffset, d}}};
     if (!c.tie_word_embeddings) add_linear_spec(specs, "lm_head", c.vocab_size, proj, false);
     if (has_projection()) {
       add_linear_spec(specs, "model.decoder.project_in", d, proj, /*bias=*/false);

@@ -69,18 +69,17 @@ TEST(ModelTest, LinearNamesAreHuggingFaceModules) {
   EXPECT_EQ(llama->linear_names(1).front(), "model.layers.1.self_attn.q_proj");
   EXPECT_EQ(llama->linear_names(1).size(), 7u);
   const auto opt = load_causal_lm(test::fixture_model("opt"));
-  EXPECT_EQ(opt->linear_names(0),
-            (std::vector<std::string>{"model.decoder.layers.0.self_attn.q_proj",
-                                      "model.decoder.layers.0.self_attn.k_proj",
-                                      "model.decoder.layers.0.self_attn.v_proj",
-                                      "model.decoder.layers.0.self_attn.out_proj",
-                                      "model.decoder.layers.0.fc1", "model.decoder.layers.0.fc2"}));
+  EXPECT_EQ(
+      opt->linear_names(0),
+      (std::vector<std::string>{
+          "model.decoder.layers.0.self_attn.q_proj", "model.decoder.layers.0.self_attn.k_proj",
+          "model.decoder.layers.0.self_attn.v_proj", "model.decoder.layers.0.self_attn.out_proj",
+          "model.decoder.layers.0.fc1", "model.decoder.layers.0.fc2"}));
   const auto neox = load_causal_lm(test::fixture_model("gpt_neox"));
   EXPECT_EQ(neox->linear_names(0),
-            (std::vector<std::string>{"gpt_neox.layers.0.attention.query_key_value",
-                                      "gpt_neox.layers.0.attention.dense",
-                                      "gpt_neox.layers.0.mlp.dense_h_to_4h",
-                                      "gpt_neox.layers.0.mlp.dense_4h_to_h"}));
+            (std::vector<std::string>{
+                "gpt_neox.layers.0.attention.query_key_value", "gpt_neox.layers.0.attention.dense",
+                "gpt_neox.layers.0.mlp.dense_h_to_4h", "gpt_neox.layers.0.mlp.dense_4h_to_h"}));
 }
 
 TEST(ModelTest, WeightsAreWritableFp32Copies) {

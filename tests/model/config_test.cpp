@@ -50,8 +50,7 @@ TEST(ConfigTest, UnknownArchitectureListsTheSupportedOnes) {
 TEST(ConfigTest, SupportedArchitecturesAreSorted) {
   EXPECT_EQ(supported_architectures(),
             (std::vector<std::string>{"GPTNeoXForCausalLM", "LlamaForCausalLM",
-                                      "MistralForCausalLM", "OPTForCausalLM",
-                                      "Qwen2ForCausalLM"}));
+                                      "MistralForCausalLM", "OPTForCausalLM", "Qwen2ForCausalLM"}));
 }
 
 TEST(ConfigTest, WrongTypeNamesTheKey) {

@@ -39,8 +39,7 @@ TEST(LlamaTest, ConfigCarriesFamilyDifferences) {
 }
 
 at::Tensor read_eval_rows(int64_t rows) {
-  const auto path =
-      test::shared_dir() / "models" / "stories260K" / "samples-eval-64x512-seed2.i32";
+  const auto path = test::shared_dir() / "models" / "stories260K" / "samples-eval-64x512-seed2.i32";
   const std::string bytes = test::read_file(path);
   const int64_t length = 512;
   EXPECT_GE(bytes.size(), static_cast<size_t>(rows * length * 4));

@@ -18,7 +18,7 @@ namespace ptq::test {
 // Every fixture directory make_fixtures.py writes.
 inline const std::vector<std::string>& model_fixtures() {
   static const std::vector<std::string> names = {
-      "gpt_neox", "gpt_neox_sequential", "llama",  "llama_sharded", "mistral",
+      "gpt_neox", "gpt_neox_sequential", "llama",       "llama_sharded", "mistral",
       "opt",      "opt_post_ln",         "opt_project", "qwen2"};
   return names;
 }
@@ -33,15 +33,15 @@ struct ReferenceLogits {
 };
 
 inline ReferenceLogits load_reference(const std::string& name) {
-  const io::SafetensorsReader reader((fixtures_dir() / "reference" / (name + ".safetensors")).string());
+  const io::SafetensorsReader reader(
+      (fixtures_dir() / "reference" / (name + ".safetensors")).string());
   return {reader.tensor("input_ids").clone(), reader.tensor("logits").clone()};
 }
 
 // max |got - want| / max |want|, the relative error the fixture tests bound.
 inline double relative_max_diff(const at::Tensor& got, const at::Tensor& want) {
   const at::Tensor ref = want.to(at::kDouble);
-  return (got.to(at::kDouble) - ref).abs().max().item<double>() /
-         ref.abs().max().item<double>();
+  return (got.to(at::kDouble) - ref).abs().max().item<double>() / ref.abs().max().item<double>();
 }
 
 // Loads fixture `name`, runs the full forward on the reference ids and checks the logits

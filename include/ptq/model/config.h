@@ -5,9 +5,8 @@
 //
 //   ptq::model::ModelConfig config = ptq::model::load_model_config("models/opt-125m");
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 
@@ -28,8 +27,8 @@ struct ModelConfig {
   int64_t num_kv_heads = 0;  // == num_heads without grouped-query attention
   int64_t head_dim = 0;
   int64_t max_position_embeddings = 0;
-  double norm_eps = 1e-5;       // rms_norm_eps or layer_norm_eps
-  std::string hidden_act;       // "silu", "relu", "gelu", ...
+  double norm_eps = 1e-5;  // rms_norm_eps or layer_norm_eps
+  std::string hidden_act;  // "silu", "relu", "gelu", ...
   bool tie_word_embeddings = false;
 
   // Which linears carry a bias: q/k/v (or NeoX's fused query_key_value), the attention output
