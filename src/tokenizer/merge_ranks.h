@@ -18,7 +18,6 @@ class MergeRanks {
 
   // -rank, for merge_pairs(); nullopt for a pair not in the list.
   std::optional<double> priority(std::string_view left, std::string_view right) const;
-  size_t size() const { return _ranks.size(); }
 
  private:
   // Key: left + '\0' + right (no token of these vocabularies holds a NUL character: byte-level

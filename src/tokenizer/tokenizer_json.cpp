@@ -29,9 +29,8 @@ const json* find_component(const std::vector<json>& parts, const std::string& ty
 }
 
 TokenIds read_vocab(const json& model, const std::string& path) {
-  PTQ_CHECK_INPUT(model.contains("vocab") && model["vocab"].is_object(), path,
-                  ": model.vocab is missing");
-  return model["vocab"].get<TokenIds>();
+  PTQ_CHECK_INPUT(model.contains("vocab"), path, ": model.vocab is missing");
+  return read_token_ids(model["vocab"], path);
 }
 
 MergePairs read_merges(const json& model, const std::string& path) {
@@ -53,7 +52,7 @@ MergePairs read_merges(const json& model, const std::string& path) {
 SpecialTokens read_added_tokens(const json& root) {
   SpecialTokens specials;
   for (const json& token : root.value("added_tokens", json::array())) {
-    specials.add(token.value("content", ""), token.value("id", -1));
+    specials.add(token.at("content").get<std::string>(), token.at("id").get<int32_t>());
   }
   return specials;
 }
@@ -84,8 +83,8 @@ std::vector<Piece> metaspace_pieces(const json& root, const std::string& path) {
   const json& model = root["model"];
   TokenIds vocab = read_vocab(model, path);
   std::vector<Piece> pieces;
-  auto place = [&pieces](int32_t id, const std::string& text, PieceType type) {
-    if (id < 0) return;
+  auto place = [&](int32_t id, const std::string& text, PieceType type) {
+    PTQ_CHECK_INPUT(id >= 0, path, ": token ", text, " has a negative id");
     if (static_cast<size_t>(id) >= pieces.size()) pieces.resize(id + 1, {"", 0, PieceType::Unused});
     pieces[id] = {text, 0, type};
   };
@@ -96,7 +95,8 @@ std::vector<Piece> metaspace_pieces(const json& root, const std::string& path) {
   }
   for (const json& token : root.value("added_tokens", json::array())) {
     if (token.value("special", false)) {
-      place(token.value("id", -1), token.value("content", ""), PieceType::Control);
+      place(token.at("id").get<int32_t>(), token.at("content").get<std::string>(),
+            PieceType::Control);
     }
   }
   // After the added tokens: the unknown piece is usually one of them but must stay Unknown.

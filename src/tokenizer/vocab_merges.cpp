@@ -12,18 +12,6 @@ namespace {
 
 constexpr const char* kEndOfText = "<|endoftext|>";
 
-std::unordered_map<std::string, int32_t> read_vocab(const std::string& path) {
-  const nlohmann::json vocab = read_json_file(path);
-  PTQ_CHECK_INPUT(vocab.is_object(), path, ": expected a JSON object of token -> id");
-  std::unordered_map<std::string, int32_t> ids;
-  for (const auto& [token, id] : vocab.items()) {
-    PTQ_CHECK_INPUT(id.is_number_integer() && id.get<int64_t>() >= 0, path, ": token ", token,
-                    " has id ", id.dump(), ", not a non-negative integer");
-    ids.emplace(token, id.get<int32_t>());
-  }
-  return ids;
-}
-
 // One "left right" pair per line. Only a first line starting with "#version" is a header:
 // merges such as "# #" also begin with '#'.
 std::vector<std::pair<std::string, std::string>> read_merges(const std::string& path) {
@@ -46,7 +34,8 @@ std::vector<std::pair<std::string, std::string>> read_merges(const std::string& 
 
 std::unique_ptr<Tokenizer> load_vocab_merges(const std::string& vocab_path,
                                              const std::string& merges_path) {
-  std::unordered_map<std::string, int32_t> vocab = read_vocab(vocab_path);
+  std::unordered_map<std::string, int32_t> vocab =
+      read_token_ids(read_json_file(vocab_path), vocab_path);
   SpecialTokens specials;
   const auto end_of_text = vocab.find(kEndOfText);
   std::optional<int32_t> end_of_text_id;
