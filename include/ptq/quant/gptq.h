@@ -31,7 +31,10 @@ class HessianAccumulator {
 
 struct GptqConfig {
   QuantizerConfig quantizer;
-  int group_size = -1;  // -1: one grid per output row over all of K
+  // -1: one grid per output row over all of K. Otherwise a new grid at each group start, found
+  // from W as gptq.py reads it (see GroupGrids in gptq.cpp for the lazy-block subtlety); a
+  // last partial group covers the tail columns.
+  int group_size = -1;
   double percdamp = 0.01;
   int block_size = 128;        // lazy-batch width
   bool act_order = false;      // process columns by descending diag(H) (desc_act)
