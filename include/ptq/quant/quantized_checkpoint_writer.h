@@ -1,0 +1,92 @@
+#pragma once
+// Writes a quantized Hugging Face directory in GPTQ v1 ("gptq") format, which AutoGPTQ,
+// GPTQModel, Transformers and vLLM load (layout: /work/shared/notes/gptq-format.md):
+//
+//   QuantizedCheckpointWriter writer("models/llama", "out/llama-4bit", format, 2ull << 30);
+//   for (...) writer.add_quantized_linear("model.layers.0.mlp.up_proj", quantized, bias);
+//   writer.finish();  // copies the remaining tensors, configs and tokenizer files
+//
+// Invariants:
+// 1. nothing appears at `out_dir` before finish() succeeds: the directory is built in a
+//    sibling "<out_dir>.tmp-<pid>" and renamed into place; the destructor of an unfinished
+//    writer (an error, a crash unwinding) removes it.
+// 2. memory is bounded by one shard: tensors are buffered until the current shard would
+//    exceed max_shard_bytes, then that shard is written and freed (a tensor larger than the
+//    limit gets a shard of its own, as Hugging Face's sharding does).
+// 3. each source tensor appears once: in its source dtype unless replaced, i.e. a quantized
+//    module's .weight (and its .bias when one was given), or a name passed to add_tensor().
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "ptq/io/checkpoint.h"
+#include "ptq/io/safetensors.h"
+#include "ptq/quant/quantized_checkpoint.h"
+#include "ptq/quant/uniform_quantizer.h"
+
+namespace ptq::quant {
+
+// GPTQ checkpoints store scales in fp16 (gptq-format.md), so fake-quantized weights equal what
+// readers dequantize only when computed on these params: the same zero points, the scales
+// rounded to the nearest fp16.
+QuantParams with_fp16_scales(const QuantParams& params);
+
+class QuantizedCheckpointWriter {
+ public:
+  // Throws InputError if `out_dir` exists and is not an empty directory, if its parent is not
+  // a directory, if the temporary directory cannot be created, or if `source_dir` is not a
+  // model directory (config.json and safetensors weights).
+  QuantizedCheckpointWriter(const std::string& source_dir,
+                            const std::string& out_dir,
+                            QuantizationFormat format,
+                            uint64_t max_shard_bytes);
+  ~QuantizedCheckpointWriter();  // removes the temporary directory unless finish() succeeded
+  QuantizedCheckpointWriter(const QuantizedCheckpointWriter&) = delete;
+  QuantizedCheckpointWriter& operator=(const QuantizedCheckpointWriter&) = delete;
+
+  // Stores `module`.qweight, .qzeros, .scales (fp16), .g_idx (pack_gptq at format.bits) and
+  // .bias as fp16 when `bias` is defined. Throws InputError if the source has no
+  // `module`.weight of the codes' shape, or for a module added twice.
+  void add_quantized_linear(const std::string& module,
+                            const QuantizedWeight& weight,
+                            const at::Tensor& bias);
+  // An extra tensor (e.g. a method's side store), stored as given; replaces a source tensor
+  // of the same name.
+  void add_tensor(const std::string& name, const at::Tensor& tensor);
+  // Copies the source tensors not replaced, names the shards (model.safetensors, or
+  // model-0000i-of-0000N.safetensors + model.safetensors.index.json), writes config.json and
+  // quantize_config.json, copies the tokenizer files, and renames the directory into place.
+  void finish();
+
+ private:
+  void add_to_shard(const std::string& name, const at::Tensor& tensor);
+  void flush_shard();
+  void copy_source_tensors();
+  void name_shards() const;
+  void write_configs() const;
+  void copy_tokenizer_files() const;
+
+  std::filesystem::path _source_dir;
+  std::filesystem::path _out_dir;
+  std::filesystem::path _tmp_dir;
+  QuantizationFormat _format;
+  uint64_t _max_shard_bytes;
+  io::Checkpoint _source;
+  nlohmann::json _source_config;  // read up front, so a bad one fails before quantization
+  io::SafetensorsWriter _shard;   // the shard being filled
+  int _shard_tensors = 0;
+  uint64_t _shard_bytes = 0;
+  int _shards_written = 0;
+  std::map<std::string, int> _shard_of;  // tensor name -> shard number (1-based)
+  std::set<std::string> _replaced;       // names stored or not to copy from the source
+  uint64_t _total_bytes = 0;
+  bool _finished = false;
+};
+
+}  // namespace ptq::quant

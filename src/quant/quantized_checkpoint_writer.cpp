@@ -1,0 +1,205 @@
+#include "ptq/quant/quantized_checkpoint_writer.h"
+
+#include <ATen/ATen.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "ptq/common/error.h"
+#include "ptq/common/report.h"
+#include "ptq/quant/gptq_packing.h"
+#include "tokenizer/json_file.h"
+
+namespace ptq::quant {
+namespace {
+
+namespace fs = std::filesystem;
+
+// What Hugging Face's save_pretrained copies beside the weights and loaders look for.
+constexpr const char* kTokenizerFiles[] = {
+    "tokenizer.json", "tokenizer.model", "tokenizer_config.json",  "special_tokens_map.json",
+    "vocab.json",     "merges.txt",      "generation_config.json",
+};
+
+// A trailing slash would make the sibling temp directory a child instead.
+fs::path normalized_dir(const std::string& dir) {
+  fs::path path = fs::path(dir).lexically_normal();
+  return path.has_filename() ? path : path.parent_path();
+}
+
+void check_output_dir(const fs::path& out) {
+  std::error_code error;
+  if (fs::exists(out, error)) {
+    PTQ_CHECK_INPUT(fs::is_directory(out, error), out.string(), " exists and is not a directory");
+    PTQ_CHECK_INPUT(fs::is_empty(out, error), out.string(),
+                    " exists and is not empty; refusing to overwrite it");
+  }
+  const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
+  PTQ_CHECK_INPUT(fs::is_directory(parent, error), "cannot create ", out.string(), ": ",
+                  parent.string(), " is not a directory");
+}
+
+// Shards are numbered while written and named once their count is known.
+fs::path pending_shard(const fs::path& dir, int number) {
+  return dir / ("shard-" + std::to_string(number) + ".safetensors");
+}
+
+// Hugging Face's sharded names: model-00001-of-00003.safetensors.
+std::string shard_name(int number, int count) {
+  char name[64];
+  std::snprintf(name, sizeof(name), "model-%05d-of-%05d.safetensors", number, count);
+  return name;
+}
+
+void rename_file(const fs::path& from, const fs::path& to) {
+  std::error_code error;
+  fs::rename(from, to, error);
+  PTQ_CHECK_INPUT(!error, "cannot rename ", from.string(), " to ", to.string(), ": ",
+                  error.message());
+}
+
+}  // namespace
+
+QuantParams with_fp16_scales(const QuantParams& params) {
+  return {params.scale.to(at::kHalf).to(at::kFloat), params.zero};
+}
+
+QuantizedCheckpointWriter::QuantizedCheckpointWriter(const std::string& source_dir,
+                                                     const std::string& out_dir,
+                                                     QuantizationFormat format,
+                                                     uint64_t max_shard_bytes)
+    : _source_dir(source_dir),
+      _out_dir(normalized_dir(out_dir)),
+      _format(std::move(format)),
+      _max_shard_bytes(max_shard_bytes),
+      _source(source_dir),
+      _source_config(tokenizer::read_json_file((_source_dir / "config.json").string())) {
+  PTQ_CHECK_INPUT(_source_config.is_object(), (_source_dir / "config.json").string(),
+                  ": expected a JSON object");
+  PTQ_CHECK_INPUT(max_shard_bytes > 0, "the shard size limit must be positive");
+  // What readers would reject (bits, group size, method_fields) is rejected before the
+  // hours of quantization that precede finish().
+  parse_quantization_config(quantization_config_json(_format), "the quantization format");
+  check_output_dir(_out_dir);
+  _tmp_dir = _out_dir.string() + ".tmp-" + std::to_string(::getpid());
+  std::error_code error;
+  fs::remove_all(_tmp_dir, error);  // left by a crashed run that had our pid
+  PTQ_CHECK_INPUT(fs::create_directory(_tmp_dir, error), "cannot create ", _tmp_dir.string(), ": ",
+                  error.message());
+}
+
+QuantizedCheckpointWriter::~QuantizedCheckpointWriter() {
+  if (_finished) return;
+  std::error_code error;
+  fs::remove_all(_tmp_dir, error);
+}
+
+void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
+                                                     const QuantizedWeight& weight,
+                                                     const at::Tensor& bias) {
+  const std::string weight_name = module + ".weight";
+  PTQ_CHECK_INPUT(_source.contains(weight_name), "cannot store quantized linear '", module,
+                  "': ", _source.dir(), " has no tensor '", weight_name, "'");
+  const at::Tensor source_weight = _source.tensor(weight_name);  // a view: reads no data
+  PTQ_CHECK_INPUT(weight.codes.sizes() == source_weight.sizes(), "quantized linear '", module,
+                  "' has codes ", weight.codes.sizes(), " but ", weight_name, " in ",
+                  _source.file_of(weight_name), " is ", source_weight.sizes());
+  const GptqPackedWeight packed = pack_gptq(weight, _format.bits);
+  // The original weight is not stored (gptq-format.md); the bias is, in fp16.
+  _replaced.insert(weight_name);
+  add_to_shard(module + ".qweight", packed.qweight);
+  add_to_shard(module + ".qzeros", packed.qzeros);
+  add_to_shard(module + ".scales", packed.scales);
+  add_to_shard(module + ".g_idx", packed.g_idx);
+  if (bias.defined()) add_to_shard(module + ".bias", bias.to(at::kHalf));
+}
+
+void QuantizedCheckpointWriter::add_tensor(const std::string& name, const at::Tensor& tensor) {
+  add_to_shard(name, tensor);
+}
+
+void QuantizedCheckpointWriter::finish() {
+  PTQ_CHECK_INPUT(!_finished, _out_dir.string(), " was already written");
+  copy_source_tensors();
+  if (_shard_tensors > 0 || _shards_written == 0) flush_shard();
+  name_shards();
+  write_configs();
+  copy_tokenizer_files();
+  // rename() replaces an empty directory atomically and fails on a non-empty one.
+  std::error_code error;
+  fs::rename(_tmp_dir, _out_dir, error);
+  PTQ_CHECK_INPUT(!error, "cannot rename ", _tmp_dir.string(), " to ", _out_dir.string(), ": ",
+                  error.message());
+  _finished = true;
+}
+
+void QuantizedCheckpointWriter::add_to_shard(const std::string& name, const at::Tensor& tensor) {
+  PTQ_CHECK_INPUT(!_finished, "cannot add '", name, "': ", _out_dir.string(),
+                  " was already written");
+  PTQ_CHECK_INPUT(_shard_of.count(name) == 0, "tensor '", name, "' added twice to ",
+                  _out_dir.string());
+  const uint64_t bytes = tensor.nbytes();
+  // As Hugging Face shards: a new shard when this tensor would overflow a non-empty one.
+  if (_shard_tensors > 0 && _shard_bytes + bytes > _max_shard_bytes) flush_shard();
+  _shard.add(name, tensor);
+  _shard_of[name] = _shards_written + 1;
+  _replaced.insert(name);
+  ++_shard_tensors;
+  _shard_bytes += bytes;
+  _total_bytes += bytes;
+}
+
+void QuantizedCheckpointWriter::flush_shard() {
+  // save_pretrained's metadata; transformers refuses safetensors files without "format".
+  _shard.set_metadata("format", "pt");
+  _shard.write(pending_shard(_tmp_dir, ++_shards_written).string());
+  _shard = io::SafetensorsWriter();
+  _shard_tensors = 0;
+  _shard_bytes = 0;
+}
+
+void QuantizedCheckpointWriter::copy_source_tensors() {
+  for (const std::string& name : _source.names()) {
+    // add_to_shard copies the mapped bytes, so memory stays bounded by one shard.
+    if (_replaced.count(name) == 0) add_to_shard(name, _source.tensor(name));
+  }
+}
+
+void QuantizedCheckpointWriter::name_shards() const {
+  if (_shards_written == 1) {
+    rename_file(pending_shard(_tmp_dir, 1), _tmp_dir / "model.safetensors");
+    return;
+  }
+  for (int number = 1; number <= _shards_written; ++number) {
+    rename_file(pending_shard(_tmp_dir, number), _tmp_dir / shard_name(number, _shards_written));
+  }
+  nlohmann::json weight_map = nlohmann::json::object();
+  for (const auto& [name, number] : _shard_of) {
+    weight_map[name] = shard_name(number, _shards_written);
+  }
+  write_json_file((_tmp_dir / "model.safetensors.index.json").string(),
+                  {{"metadata", {{"total_size", _total_bytes}}}, {"weight_map", weight_map}});
+}
+
+void QuantizedCheckpointWriter::write_configs() const {
+  const nlohmann::json quantization = quantization_config_json(_format);
+  nlohmann::json config = _source_config;
+  config["quantization_config"] = quantization;
+  config["torch_dtype"] = "float16";  // exllama/fp16 kernels gate on it (gptq-format.md)
+  write_json_file((_tmp_dir / "config.json").string(), config);
+  // For older loaders that read only quantize_config.json (gptq-format.md).
+  write_json_file((_tmp_dir / "quantize_config.json").string(), quantization);
+}
+
+void QuantizedCheckpointWriter::copy_tokenizer_files() const {
+  for (const char* name : kTokenizerFiles) {
+    const fs::path from = _source_dir / name;
+    if (!fs::exists(from)) continue;
+    std::error_code error;
+    fs::copy_file(from, _tmp_dir / name, error);
+    PTQ_CHECK_INPUT(!error, "cannot copy ", from.string(), " to ", (_tmp_dir / name).string(), ": ",
+                    error.message());
+  }
+}
+
+}  // namespace ptq::quant
