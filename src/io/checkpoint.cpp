@@ -89,13 +89,23 @@ const std::string& Checkpoint::file_of(const std::string& name) const {
 }
 
 at::Tensor Checkpoint::tensor(const std::string& name) const {
+  return reader_of(name).tensor(name);
+}
+
+const TensorEntry& Checkpoint::entry(const std::string& name) const {
+  return reader_of(name).entry(name);
+}
+
+void Checkpoint::release(const std::string& name) const { reader_of(name).release(name); }
+
+const SafetensorsReader& Checkpoint::reader_of(const std::string& name) const {
   const std::string& file = file_of(name);
   const SafetensorsReader& reader = reader_for(file);
   if (!reader.contains(name)) {
     PTQ_THROW_INPUT("tensor '", name, "' is mapped to ", file, " by ", kIndexFile,
                     " but that shard does not hold it");
   }
-  return reader.tensor(name);
+  return reader;
 }
 
 const SafetensorsReader& Checkpoint::reader_for(const std::string& file) const {

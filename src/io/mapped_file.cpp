@@ -32,6 +32,18 @@ MappedFile::MappedFile(const std::string& path) {
   }
 }
 
+void MappedFile::release(std::size_t offset, std::size_t length) const {
+  if (length == 0) return;
+  static const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  const std::size_t begin = offset / page * page;
+  // MADV_DONTNEED on a PROT_READ, MAP_PRIVATE file mapping only drops clean pages that were
+  // never copied on write, so nothing is lost: widening the range to whole pages (which may
+  // cover the ends of neighbouring tensors) is safe, and any later access rereads the file.
+  if (::madvise(_data + begin, offset + length - begin, MADV_DONTNEED) != 0) {
+    PTQ_THROW_RUNTIME("madvise(MADV_DONTNEED) of a file mapping failed: ", std::strerror(errno));
+  }
+}
+
 MappedFile::~MappedFile() {
   if (_data != nullptr) ::munmap(_data, _size);
 }

@@ -23,6 +23,10 @@ class MappedFile {
 
   const uint8_t* data() const { return _data; }
   std::size_t size() const { return _size; }
+  // Drops the resident pages of bytes [offset, offset + length) (inside the file), widened
+  // to whole pages, so they stop counting in this process's RSS. The contents do not
+  // change: the next read faults the pages back in from the file.
+  void release(std::size_t offset, std::size_t length) const;
 
  private:
   uint8_t* _data = nullptr;

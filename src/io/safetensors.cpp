@@ -269,6 +269,11 @@ at::Tensor SafetensorsReader::tensor(const std::string& name) const {
   return at::from_blob(data, e.shape, [file = _file](void*) {}, options);
 }
 
+void SafetensorsReader::release(const std::string& name) const {
+  const TensorEntry& e = entry(name);
+  _file->release(_data_offset + e.data_begin, e.data_end - e.data_begin);
+}
+
 void SafetensorsWriter::add(const std::string& name, const at::Tensor& tensor) {
   PTQ_CHECK_INPUT(name != "__metadata__", "'__metadata__' cannot name a tensor");
   PTQ_CHECK_INPUT(_tensors.count(name) == 0, "tensor '", name, "' added twice");

@@ -3,9 +3,11 @@
 #include <ATen/ATen.h>
 
 #include <sstream>
+#include <stdexcept>
 
 #include "ptq/common/error.h"
 #include "ptq/io/checkpoint.h"
+#include "ptq/io/dtype.h"
 #include "ptq/model/architecture.h"
 
 namespace ptq::model {
@@ -64,23 +66,86 @@ void CausalLM::add_norm_spec(std::vector<TensorSpec>& specs,
   if (bias) specs.push_back({module + ".bias", {dim}});
 }
 
-void CausalLM::load_weights(const io::Checkpoint& checkpoint,
-                            const std::vector<TensorSpec>& specs) {
-  for (const TensorSpec& spec : specs) {
-    PTQ_CHECK_INPUT(checkpoint.contains(spec.name), "tensor '", spec.name,
-                    "' not found in checkpoint ", checkpoint.dir(), " (", _config.architecture,
-                    " needs it)");
-    const at::Tensor stored = checkpoint.tensor(spec.name);
-    const std::string& file = checkpoint.file_of(spec.name);
-    PTQ_CHECK_INPUT(stored.sizes() == at::IntArrayRef(spec.shape), "tensor '", spec.name, "' in ",
-                    file, " has shape ", shape_string(stored.sizes()), ", config.json implies ",
-                    shape_string(spec.shape));
-    PTQ_CHECK_INPUT(at::isFloatingType(stored.scalar_type()), "tensor '", spec.name, "' in ", file,
-                    " has non-floating dtype ", stored.scalar_type());
-    // A copy even for fp32: the stored tensor is a read-only view of the mapped file, and
-    // callers may overwrite weights (quantization).
-    _weights[spec.name] = stored.to(at::kFloat, /*non_blocking=*/false, /*copy=*/true).contiguous();
+std::vector<std::string> CausalLM::spec_names(const std::vector<TensorSpec>& specs) {
+  std::vector<std::string> names;
+  for (const TensorSpec& spec : specs) names.push_back(spec.name);
+  return names;
+}
+
+void CausalLM::load_weights(std::shared_ptr<const io::Checkpoint> checkpoint,
+                            const LoadOptions& options,
+                            const std::vector<TensorSpec>& global_specs,
+                            const std::function<std::vector<TensorSpec>(int64_t)>& layer_specs) {
+  _checkpoint = std::move(checkpoint);
+  _global_specs = global_specs;
+  for (int64_t i = 0; i < num_layers(); ++i) _layer_specs[i] = layer_specs(i);
+  // Every layer is checked before any is read, so a broken checkpoint fails before work.
+  for (const TensorSpec& spec : _global_specs) check_tensor(spec);
+  for (const auto& specs : _layer_specs) {
+    for (const TensorSpec& spec : specs) check_tensor(spec);
   }
+  for (const TensorSpec& spec : _global_specs) read_tensor(spec);
+  _layer_loaded.assign(num_layers(), false);
+  if (options.lazy_layers) return;
+  for (int64_t i = 0; i < num_layers(); ++i) load_layer(i);
+}
+
+void CausalLM::check_tensor(const TensorSpec& spec) const {
+  PTQ_CHECK_INPUT(_checkpoint->contains(spec.name), "tensor '", spec.name,
+                  "' not found in checkpoint ", _checkpoint->dir(), " (", _config.architecture,
+                  " needs it)");
+  const io::TensorEntry& stored = _checkpoint->entry(spec.name);
+  const std::string& file = _checkpoint->file_of(spec.name);
+  PTQ_CHECK_INPUT(stored.shape == spec.shape, "tensor '", spec.name, "' in ", file, " has shape ",
+                  shape_string(stored.shape), ", config.json implies ", shape_string(spec.shape));
+  PTQ_CHECK_INPUT(at::isFloatingType(io::to_scalar_type(stored.dtype)), "tensor '", spec.name,
+                  "' in ", file, " has non-floating dtype ", io::dtype_name(stored.dtype));
+}
+
+void CausalLM::read_tensor(const TensorSpec& spec) {
+  // A copy even for fp32: the stored tensor is a read-only view of the mapped file, and
+  // callers may overwrite weights (quantization).
+  _weights[spec.name] = _checkpoint->tensor(spec.name)
+                            .to(at::kFloat, /*non_blocking=*/false, /*copy=*/true)
+                            .contiguous();
+  _checkpoint->release(spec.name);
+}
+
+void CausalLM::check_layer_index(int64_t index) const {
+  PTQ_CHECK_INPUT(index >= 0 && index < num_layers(), "layer ", index,
+                  " is out of range: ", _config.architecture, " has ", num_layers(), " layers");
+}
+
+void CausalLM::load_layer(int64_t index) {
+  check_layer_index(index);
+  if (_layer_loaded[index]) return;
+  for (const TensorSpec& spec : _layer_specs[index]) read_tensor(spec);
+  _layer_loaded[index] = true;
+}
+
+void CausalLM::unload_layer(int64_t index) {
+  check_layer_index(index);
+  for (const std::string& name : layer_weight_names(index)) _weights.erase(name);
+  _layer_loaded[index] = false;
+}
+
+bool CausalLM::layer_loaded(int64_t index) const {
+  check_layer_index(index);
+  return _layer_loaded[index];
+}
+
+std::vector<std::string> CausalLM::layer_weight_names(int64_t index) const {
+  check_layer_index(index);
+  return spec_names(_layer_specs[index]);
+}
+
+std::vector<std::string> CausalLM::global_weight_names() const { return spec_names(_global_specs); }
+
+void CausalLM::check_layer_loaded(int64_t index) const {
+  if (layer_loaded(index)) return;
+  throw std::logic_error(detail::concat("layer ", index, " of ", _config.architecture,
+                                        " is not loaded: call load_layer(", index,
+                                        ") before forward_layer"));
 }
 
 at::Tensor CausalLM::linear(const std::string& module,
@@ -92,11 +157,11 @@ at::Tensor CausalLM::linear(const std::string& module,
                     bias == _weights.end() ? at::Tensor() : bias->second);
 }
 
-std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir) {
+std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& options) {
   ModelConfig config = load_model_config(dir);
-  const io::Checkpoint checkpoint(dir);
+  auto checkpoint = std::make_shared<const io::Checkpoint>(dir);
   const Architecture& arch = find_architecture(config.architecture);
-  return arch.create(std::move(config), checkpoint);
+  return arch.create(std::move(config), std::move(checkpoint), options);
 }
 
 }  // namespace ptq::model

@@ -8,8 +8,14 @@
 
 namespace ptq::model {
 
-std::unique_ptr<CausalLM> create_llama(ModelConfig config, const io::Checkpoint& checkpoint);
-std::unique_ptr<CausalLM> create_opt(ModelConfig config, const io::Checkpoint& checkpoint);
-std::unique_ptr<CausalLM> create_gpt_neox(ModelConfig config, const io::Checkpoint& checkpoint);
+std::unique_ptr<CausalLM> create_llama(ModelConfig config,
+                                       std::shared_ptr<const io::Checkpoint> checkpoint,
+                                       const LoadOptions& options);
+std::unique_ptr<CausalLM> create_opt(ModelConfig config,
+                                     std::shared_ptr<const io::Checkpoint> checkpoint,
+                                     const LoadOptions& options);
+std::unique_ptr<CausalLM> create_gpt_neox(ModelConfig config,
+                                          std::shared_ptr<const io::Checkpoint> checkpoint,
+                                          const LoadOptions& options);
 
 }  // namespace ptq::model

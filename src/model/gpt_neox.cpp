@@ -14,11 +14,14 @@ namespace {
 
 class GptNeoXModel final : public CausalLM {
  public:
-  GptNeoXModel(ModelConfig config, const io::Checkpoint& checkpoint)
+  GptNeoXModel(ModelConfig config,
+               std::shared_ptr<const io::Checkpoint> checkpoint,
+               const LoadOptions& options)
       : CausalLM(std::move(config)),
         _activation(parse_activation(_config.hidden_act)),
         _rotary_dims(static_cast<int64_t>(_config.head_dim * _config.rotary_pct)) {
-    load_weights(checkpoint, tensor_specs());
+    load_weights(std::move(checkpoint), options, global_tensor_specs(),
+                 [this](int64_t i) { return layer_tensor_specs(i); });
   }
 
   at::Tensor embed(const at::Tensor& ids, int64_t /*position_offset*/) const override {
@@ -30,6 +33,7 @@ class GptNeoXModel final : public CausalLM {
                            int64_t position_offset,
                            KVCache* cache,
                            const LinearInputObserver* observer) const override {
+    check_layer_loaded(index);
     const std::string p = prefix(index);
     const at::Tensor attn =
         attention(index, norm(p + "input_layernorm", hidden), position_offset, cache, observer);
@@ -86,21 +90,26 @@ class GptNeoXModel final : public CausalLM {
     return linear(p + "dense_4h_to_h", h, observer);
   }
 
-  std::vector<TensorSpec> tensor_specs() const {
+  std::vector<TensorSpec> global_tensor_specs() const {
     const ModelConfig& c = _config;
-    const int64_t d = c.hidden_size, ff = c.intermediate_size;
+    const int64_t d = c.hidden_size;
     std::vector<TensorSpec> specs = {{"gpt_neox.embed_in.weight", {c.vocab_size, d}}};
     add_norm_spec(specs, "gpt_neox.final_layer_norm", d, /*bias=*/true);
     if (!c.tie_word_embeddings) add_linear_spec(specs, "embed_out", c.vocab_size, d, false);
-    for (int64_t i = 0; i < c.num_layers; ++i) {
-      const std::string p = prefix(i);
-      add_norm_spec(specs, p + "input_layernorm", d, /*bias=*/true);
-      add_norm_spec(specs, p + "post_attention_layernorm", d, /*bias=*/true);
-      add_linear_spec(specs, p + "attention.query_key_value", 3 * d, d, c.attention_bias);
-      add_linear_spec(specs, p + "attention.dense", d, d, c.attention_out_bias);
-      add_linear_spec(specs, p + "mlp.dense_h_to_4h", ff, d, c.mlp_bias);
-      add_linear_spec(specs, p + "mlp.dense_4h_to_h", d, ff, c.mlp_bias);
-    }
+    return specs;
+  }
+
+  std::vector<TensorSpec> layer_tensor_specs(int64_t index) const {
+    const ModelConfig& c = _config;
+    const int64_t d = c.hidden_size, ff = c.intermediate_size;
+    const std::string p = prefix(index);
+    std::vector<TensorSpec> specs;
+    add_norm_spec(specs, p + "input_layernorm", d, /*bias=*/true);
+    add_norm_spec(specs, p + "post_attention_layernorm", d, /*bias=*/true);
+    add_linear_spec(specs, p + "attention.query_key_value", 3 * d, d, c.attention_bias);
+    add_linear_spec(specs, p + "attention.dense", d, d, c.attention_out_bias);
+    add_linear_spec(specs, p + "mlp.dense_h_to_4h", ff, d, c.mlp_bias);
+    add_linear_spec(specs, p + "mlp.dense_4h_to_h", d, ff, c.mlp_bias);
     return specs;
   }
 
@@ -110,8 +119,10 @@ class GptNeoXModel final : public CausalLM {
 
 }  // namespace
 
-std::unique_ptr<CausalLM> create_gpt_neox(ModelConfig config, const io::Checkpoint& checkpoint) {
-  return std::make_unique<GptNeoXModel>(std::move(config), checkpoint);
+std::unique_ptr<CausalLM> create_gpt_neox(ModelConfig config,
+                                          std::shared_ptr<const io::Checkpoint> checkpoint,
+                                          const LoadOptions& options) {
+  return std::make_unique<GptNeoXModel>(std::move(config), std::move(checkpoint), options);
 }
 
 }  // namespace ptq::model

@@ -13,9 +13,12 @@ namespace {
 
 class LlamaModel final : public CausalLM {
  public:
-  LlamaModel(ModelConfig config, const io::Checkpoint& checkpoint)
+  LlamaModel(ModelConfig config,
+             std::shared_ptr<const io::Checkpoint> checkpoint,
+             const LoadOptions& options)
       : CausalLM(std::move(config)), _activation(parse_activation(_config.hidden_act)) {
-    load_weights(checkpoint, tensor_specs());
+    load_weights(std::move(checkpoint), options, global_tensor_specs(),
+                 [this](int64_t i) { return layer_tensor_specs(i); });
   }
 
   at::Tensor embed(const at::Tensor& ids, int64_t /*position_offset*/) const override {
@@ -27,6 +30,7 @@ class LlamaModel final : public CausalLM {
                            int64_t position_offset,
                            KVCache* cache,
                            const LinearInputObserver* observer) const override {
+    check_layer_loaded(index);
     const std::string p = prefix(index);
     const double eps = _config.norm_eps;
     const at::Tensor attn_in = rms_norm(hidden, weight(p + "input_layernorm.weight"), eps);
@@ -70,25 +74,30 @@ class LlamaModel final : public CausalLM {
     return linear(p + "o_proj", out, observer);
   }
 
-  std::vector<TensorSpec> tensor_specs() const {
+  std::vector<TensorSpec> global_tensor_specs() const {
     const ModelConfig& c = _config;
-    const int64_t d = c.hidden_size, ff = c.intermediate_size;
-    const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
+    const int64_t d = c.hidden_size;
     std::vector<TensorSpec> specs = {{"model.embed_tokens.weight", {c.vocab_size, d}}};
     add_norm_spec(specs, "model.norm", d, /*bias=*/false);
     if (!c.tie_word_embeddings) add_linear_spec(specs, "lm_head", c.vocab_size, d, false);
-    for (int64_t i = 0; i < c.num_layers; ++i) {
-      const std::string p = prefix(i);
-      add_norm_spec(specs, p + "input_layernorm", d, /*bias=*/false);
-      add_norm_spec(specs, p + "post_attention_layernorm", d, /*bias=*/false);
-      add_linear_spec(specs, p + "self_attn.q_proj", q_out, d, c.attention_bias);
-      add_linear_spec(specs, p + "self_attn.k_proj", kv_out, d, c.attention_bias);
-      add_linear_spec(specs, p + "self_attn.v_proj", kv_out, d, c.attention_bias);
-      add_linear_spec(specs, p + "self_attn.o_proj", d, q_out, c.attention_out_bias);
-      add_linear_spec(specs, p + "mlp.gate_proj", ff, d, c.mlp_bias);
-      add_linear_spec(specs, p + "mlp.up_proj", ff, d, c.mlp_bias);
-      add_linear_spec(specs, p + "mlp.down_proj", d, ff, c.mlp_bias);
-    }
+    return specs;
+  }
+
+  std::vector<TensorSpec> layer_tensor_specs(int64_t index) const {
+    const ModelConfig& c = _config;
+    const int64_t d = c.hidden_size, ff = c.intermediate_size;
+    const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
+    const std::string p = prefix(index);
+    std::vector<TensorSpec> specs;
+    add_norm_spec(specs, p + "input_layernorm", d, /*bias=*/false);
+    add_norm_spec(specs, p + "post_attention_layernorm", d, /*bias=*/false);
+    add_linear_spec(specs, p + "self_attn.q_proj", q_out, d, c.attention_bias);
+    add_linear_spec(specs, p + "self_attn.k_proj", kv_out, d, c.attention_bias);
+    add_linear_spec(specs, p + "self_attn.v_proj", kv_out, d, c.attention_bias);
+    add_linear_spec(specs, p + "self_attn.o_proj", d, q_out, c.attention_out_bias);
+    add_linear_spec(specs, p + "mlp.gate_proj", ff, d, c.mlp_bias);
+    add_linear_spec(specs, p + "mlp.up_proj", ff, d, c.mlp_bias);
+    add_linear_spec(specs, p + "mlp.down_proj", d, ff, c.mlp_bias);
     return specs;
   }
 
@@ -97,8 +106,10 @@ class LlamaModel final : public CausalLM {
 
 }  // namespace
 
-std::unique_ptr<CausalLM> create_llama(ModelConfig config, const io::Checkpoint& checkpoint) {
-  return std::make_unique<LlamaModel>(std::move(config), checkpoint);
+std::unique_ptr<CausalLM> create_llama(ModelConfig config,
+                                       std::shared_ptr<const io::Checkpoint> checkpoint,
+                                       const LoadOptions& options) {
+  return std::make_unique<LlamaModel>(std::move(config), std::move(checkpoint), options);
 }
 
 }  // namespace ptq::model

@@ -21,9 +21,12 @@ constexpr int64_t kPositionOffset = 2;
 
 class OptModel final : public CausalLM {
  public:
-  OptModel(ModelConfig config, const io::Checkpoint& checkpoint)
+  OptModel(ModelConfig config,
+           std::shared_ptr<const io::Checkpoint> checkpoint,
+           const LoadOptions& options)
       : CausalLM(std::move(config)), _activation(parse_activation(_config.hidden_act)) {
-    load_weights(checkpoint, tensor_specs());
+    load_weights(std::move(checkpoint), options, global_tensor_specs(),
+                 [this](int64_t i) { return layer_tensor_specs(i); });
   }
 
   at::Tensor embed(const at::Tensor& ids, int64_t position_offset) const override {
@@ -44,6 +47,7 @@ class OptModel final : public CausalLM {
                            int64_t position_offset,
                            KVCache* cache,
                            const LinearInputObserver* observer) const override {
+    check_layer_loaded(index);
     const std::string p = prefix(index);
     const bool pre_ln = _config.do_layer_norm_before;
     const at::Tensor attn_in = pre_ln ? norm(p + "self_attn_layer_norm", hidden) : hidden;
@@ -101,9 +105,9 @@ class OptModel final : public CausalLM {
     return linear(p + "out_proj", out, observer);
   }
 
-  std::vector<TensorSpec> tensor_specs() const {
+  std::vector<TensorSpec> global_tensor_specs() const {
     const ModelConfig& c = _config;
-    const int64_t d = c.hidden_size, ff = c.intermediate_size, proj = c.word_embed_proj_dim;
+    const int64_t d = c.hidden_size, proj = c.word_embed_proj_dim;
     std::vector<TensorSpec> specs = {
         {"model.decoder.embed_tokens.weight", {c.vocab_size, proj}},
         {"model.decoder.embed_positions.weight", {c.max_position_embeddings + kPositionOffset, d}}};
@@ -113,17 +117,22 @@ class OptModel final : public CausalLM {
       add_linear_spec(specs, "model.decoder.project_out", proj, d, /*bias=*/false);
     }
     if (has_final_norm()) add_norm_spec(specs, "model.decoder.final_layer_norm", d, true);
-    for (int64_t i = 0; i < c.num_layers; ++i) {
-      const std::string p = prefix(i);
-      for (const char* name : {"q_proj", "k_proj", "v_proj"}) {
-        add_linear_spec(specs, p + "self_attn." + name, d, d, c.attention_bias);
-      }
-      add_linear_spec(specs, p + "self_attn.out_proj", d, d, c.attention_out_bias);
-      add_norm_spec(specs, p + "self_attn_layer_norm", d, /*bias=*/true);
-      add_linear_spec(specs, p + "fc1", ff, d, c.mlp_bias);
-      add_linear_spec(specs, p + "fc2", d, ff, c.mlp_bias);
-      add_norm_spec(specs, p + "final_layer_norm", d, /*bias=*/true);
+    return specs;
+  }
+
+  std::vector<TensorSpec> layer_tensor_specs(int64_t index) const {
+    const ModelConfig& c = _config;
+    const int64_t d = c.hidden_size, ff = c.intermediate_size;
+    const std::string p = prefix(index);
+    std::vector<TensorSpec> specs;
+    for (const char* name : {"q_proj", "k_proj", "v_proj"}) {
+      add_linear_spec(specs, p + "self_attn." + name, d, d, c.attention_bias);
     }
+    add_linear_spec(specs, p + "self_attn.out_proj", d, d, c.attention_out_bias);
+    add_norm_spec(specs, p + "self_attn_layer_norm", d, /*bias=*/true);
+    add_linear_spec(specs, p + "fc1", ff, d, c.mlp_bias);
+    add_linear_spec(specs, p + "fc2", d, ff, c.mlp_bias);
+    add_norm_spec(specs, p + "final_layer_norm", d, /*bias=*/true);
     return specs;
   }
 
@@ -132,8 +141,10 @@ class OptModel final : public CausalLM {
 
 }  // namespace
 
-std::unique_ptr<CausalLM> create_opt(ModelConfig config, const io::Checkpoint& checkpoint) {
-  return std::make_unique<OptModel>(std::move(config), checkpoint);
+std::unique_ptr<CausalLM> create_opt(ModelConfig config,
+                                     std::shared_ptr<const io::Checkpoint> checkpoint,
+                                     const LoadOptions& options) {
+  return std::make_unique<OptModel>(std::move(config), std::move(checkpoint), options);
 }
 
 }  // namespace ptq::model

@@ -32,10 +32,18 @@ class Checkpoint {
   // the directory, or the shard if the index maps the tensor to a shard that lacks it.
   // Safe to call from several threads.
   at::Tensor tensor(const std::string& name) const;
+  // The header entry of `name` (dtype, shape, offsets), read without touching its data;
+  // throws like tensor().
+  const TensorEntry& entry(const std::string& name) const;
+  // Drops the resident file pages of `name` (see SafetensorsReader::release); views of it
+  // stay valid. Call after copying a tensor out, so the copy is all that stays in memory.
+  void release(const std::string& name) const;
   // The shard file (full path) holding `name`.
   const std::string& file_of(const std::string& name) const;
 
  private:
+  // The reader of the shard holding `name`; throws like tensor().
+  const SafetensorsReader& reader_of(const std::string& name) const;
   const SafetensorsReader& reader_for(const std::string& file) const;
 
   std::string _dir;

@@ -58,6 +58,10 @@ class SafetensorsReader {
   // A read-only view of the mapped bytes (see invariant 2); throws InputError naming the
   // tensor and the file if there is no such tensor.
   at::Tensor tensor(const std::string& name) const;
+  // Drops the resident pages holding `name`'s bytes from this process (they stay in the page
+  // cache, which the kernel can reclaim); a later read of them, through any view, faults
+  // them back in from the file. Throws InputError if there is no such tensor.
+  void release(const std::string& name) const;
   const std::map<std::string, std::string>& metadata() const { return _metadata; }
 
  private:

@@ -5,7 +5,7 @@
 // registered in register_builtin_architectures() (src/model/architecture.cpp).
 //
 //   const auto& arch = ptq::model::find_architecture("MistralForCausalLM");
-//   std::unique_ptr<CausalLM> lm = arch.create(config, checkpoint);
+//   std::unique_ptr<CausalLM> lm = arch.create(config, checkpoint, options);
 
 #include <memory>
 #include <string>
@@ -19,10 +19,14 @@ class Checkpoint;
 namespace ptq::model {
 
 class CausalLM;
+struct LoadOptions;
 
-// Builds a model of one family; throws InputError for a missing or mis-shaped tensor.
-using CausalLMFactory = std::unique_ptr<CausalLM> (*)(ModelConfig config,
-                                                      const io::Checkpoint& checkpoint);
+// Builds a model of one family (keeping `checkpoint` for lazily loaded layers); throws
+// InputError for a missing or mis-shaped tensor.
+using CausalLMFactory =
+    std::unique_ptr<CausalLM> (*)(ModelConfig config,
+                                  std::shared_ptr<const io::Checkpoint> checkpoint,
+                                  const LoadOptions& options);
 
 struct Architecture {
   std::string name;  // "LlamaForCausalLM"

@@ -9,14 +9,30 @@
 //   auto lm = ptq::model::load_causal_lm("models/opt-125m");
 //   at::Tensor logits = lm->forward(ids);  // ids [B, T] int64 -> [B, T, vocab] fp32
 //
+// A model larger than RAM is streamed: with LoadOptions::lazy_layers only the non-layer
+// weights are read at load time, and each decoder layer is read when asked for:
+//
+//   auto lm = ptq::model::load_causal_lm(dir, {/*lazy_layers=*/true});
+//   at::Tensor hidden = lm->embed(ids, 0);
+//   for (int64_t i = 0; i < lm->num_layers(); ++i) {
+//     lm->load_layer(i);
+//     hidden = lm->forward_layer(i, hidden, 0, nullptr, nullptr);
+//     lm->unload_layer(i);
+//   }
+//
 // Invariants:
 // 1. weights are fp32 contiguous tensors owned by the model (bf16/f16 checkpoints are
 //    converted on load); they are looked up by their Hugging Face names.
 // 2. forward_layer(i, ...) depends only on layer i's weights, so a caller may replace a
 //    layer's linear weights (quantized) between calls.
+// 3. every tensor of every layer was checked against the checkpoint's headers (presence,
+//    shape, floating dtype) at load time, lazy or not, so load_layer fails only on I/O.
+// 4. the file pages a loaded tensor was copied from are released right after the copy, so
+//    the model's resident memory is its fp32 weights, not also the mapped checkpoint.
 
 #include <ATen/core/Tensor.h>
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -35,6 +51,11 @@ namespace ptq::model {
 // input, [B, T, in_features], just before the product.
 using LinearInputObserver = std::function<void(const std::string& linear, const at::Tensor& input)>;
 
+struct LoadOptions {
+  // Read decoder layers only in load_layer() instead of all at load time.
+  bool lazy_layers = false;
+};
+
 // Keys and values of every layer for the positions seen so far.
 struct KVCache {
   std::vector<at::Tensor> keys;    // per layer [B, kv_heads, T, head_dim]
@@ -52,7 +73,8 @@ class CausalLM {
   // Token ids [B, T] (int64) at positions offset..offset+T-1 -> hidden states [B, T, D].
   virtual at::Tensor embed(const at::Tensor& ids, int64_t position_offset) const = 0;
   // One decoder layer; `cache` (may be null) is read and extended for layer `index`;
-  // `observer` (may be null) sees every linear's input.
+  // `observer` (may be null) sees every linear's input. Throws std::logic_error naming the
+  // layer if it is not loaded.
   virtual at::Tensor forward_layer(int64_t index,
                                    const at::Tensor& hidden,
                                    int64_t position_offset,
@@ -73,6 +95,16 @@ class CausalLM {
   const at::Tensor& weight(const std::string& name) const;
   bool has_weight(const std::string& name) const;
 
+  // Reads layer `index`'s weights from the checkpoint (a no-op if loaded); the weights
+  // quantization wrote into a layer are lost by unloading it. These throw InputError for an
+  // index outside [0, num_layers).
+  void load_layer(int64_t index);
+  void unload_layer(int64_t index);
+  bool layer_loaded(int64_t index) const;
+  // Full HF names of layer `index`'s tensors, and of the rest, in a stable order.
+  std::vector<std::string> layer_weight_names(int64_t index) const;
+  std::vector<std::string> global_weight_names() const;
+
  protected:
   // A tensor the model needs, with the shape config.json implies.
   struct TensorSpec {
@@ -92,12 +124,24 @@ class CausalLM {
                             int64_t dim,
                             bool bias);
 
-  explicit CausalLM(ModelConfig config) : _config(std::move(config)) {}
+  // A model without a checkpoint holds all its layers (it has no weights to read).
+  explicit CausalLM(ModelConfig config)
+      : _config(std::move(config)),
+        _layer_specs(_config.num_layers),
+        _layer_loaded(_config.num_layers, true) {}
 
-  // Copies every tensor of `specs` from the checkpoint into _weights as fp32 contiguous.
-  // Throws InputError naming a missing tensor and the checkpoint, or a mis-shaped one and
-  // its shard file. Tensors the checkpoint holds beyond `specs` are ignored.
-  void load_weights(const io::Checkpoint& checkpoint, const std::vector<TensorSpec>& specs);
+  // Checks every spec (`layer_specs(i)` are layer i's) against the checkpoint's headers, then
+  // copies the global tensors, and unless options.lazy_layers every layer's, into _weights as
+  // fp32 contiguous. Throws InputError naming a missing tensor and the checkpoint, or a
+  // mis-shaped one and its shard file. Tensors the checkpoint holds beyond the specs are
+  // ignored.
+  void load_weights(std::shared_ptr<const io::Checkpoint> checkpoint,
+                    const LoadOptions& options,
+                    const std::vector<TensorSpec>& global_specs,
+                    const std::function<std::vector<TensorSpec>(int64_t)>& layer_specs);
+  // Throws std::logic_error naming layer `index` unless it is loaded; forward_layer
+  // implementations call it first.
+  void check_layer_loaded(int64_t index) const;
 
   // `module`.weight (and `module`.bias if loaded) applied to `input`, after showing the
   // input to `observer`.
@@ -107,12 +151,25 @@ class CausalLM {
 
   ModelConfig _config;
   std::map<std::string, at::Tensor> _weights;
+
+ private:
+  static std::vector<std::string> spec_names(const std::vector<TensorSpec>& specs);
+  void check_tensor(const TensorSpec& spec) const;
+  void read_tensor(const TensorSpec& spec);
+  void check_layer_index(int64_t index) const;
+
+  // Kept for load_layer(); its mappings cost address space, not memory (invariant 4).
+  std::shared_ptr<const io::Checkpoint> _checkpoint;
+  std::vector<TensorSpec> _global_specs;
+  std::vector<std::vector<TensorSpec>> _layer_specs;  // by layer
+  std::vector<bool> _layer_loaded;
 };
 
-// Reads config.json and the safetensors weights of a Hugging Face model directory.
-// Throws InputError for an unsupported architecture (listing the supported ones) or a
-// missing/mis-shaped tensor (naming it and the file expected to hold it).
-std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir);
+// Reads config.json and the safetensors weights of a Hugging Face model directory (only the
+// non-layer weights with options.lazy_layers). Throws InputError for an unsupported
+// architecture (listing the supported ones) or a missing/mis-shaped tensor of any layer
+// (naming it and the file expected to hold it).
+std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& options = {});
 
 // Architectures accepted in config.json "architectures", sorted.
 std::vector<std::string> supported_architectures();
