@@ -22,6 +22,14 @@ void check_packable(int64_t size, int bits, const char* what) {
                   " (", what, " * bits must be a multiple of 32)");
 }
 
+// pack_gptq pads the packed dimension to whole 32-value chunks (see the header).
+int64_t padded_size(int64_t size) { return (size + 31) / 32 * 32; }
+
+// values [R, C] with zero rows appended up to padded_size(R).
+at::Tensor pad_rows(const at::Tensor& values) {
+  return at::constant_pad_nd(values, {0, 0, 0, padded_size(values.size(0)) - values.size(0)});
+}
+
 }  // namespace
 
 at::Tensor pack_rows(const at::Tensor& values, int bits) {
@@ -83,42 +91,54 @@ GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits) {
                   weight.scales.sizes());
   const int64_t out_features = weight.codes.size(0);
   const int64_t in_features = weight.codes.size(1);
-  check_packable(in_features, bits, "input features K");
-  check_packable(out_features, bits, "output features N (qzeros)");
   PTQ_CHECK_INPUT(weight.scales.sizes() == weight.zeros.sizes() &&
                       weight.scales.size(1) == out_features && weight.g_idx.numel() == in_features,
                   "inconsistent quantized weight: codes ", weight.codes.sizes(), ", scales ",
                   weight.scales.sizes(), ", zeros ", weight.zeros.sizes(), ", g_idx ",
                   weight.g_idx.sizes());
+  const int64_t groups = weight.scales.size(0);
+  PTQ_CHECK_INPUT(in_features == 0 || (weight.g_idx.min().item<int64_t>() >= 0 &&
+                                       weight.g_idx.max().item<int64_t>() < groups),
+                  "g_idx refers to groups outside 0..", groups - 1);
   const at::Tensor zeros = weight.zeros.round().to(at::kInt);
   // v1 stores zero - 1 (gptq-format.md, "ZERO OFFSET QUIRK"): a zero point of 0 would be stored
   // as -1 and read back as 2^bits, so it is not representable.
   PTQ_CHECK_INPUT(zeros.min().item<int32_t>() >= 1, "a zero point of 0 cannot be stored in GPTQ ",
                   "v1 format (it stores zero - 1 and readers add 1 back); use a symmetric grid");
   GptqPackedWeight packed;
-  packed.qweight = pack_rows(weight.codes.t(), bits);
-  packed.qzeros = pack_rows((zeros - 1).t(), bits).t().contiguous();
+  packed.qweight = pack_rows(pad_rows(weight.codes.t()), bits);
+  packed.qzeros = pack_rows(pad_rows((zeros - 1).t()), bits).t().contiguous();
   packed.scales = weight.scales.to(at::kHalf).contiguous();
+  PTQ_CHECK_INPUT(packed.scales.isfinite().all().item<bool>(),
+                  "scales beyond the fp16 range cannot be stored in GPTQ v1 format");
   packed.g_idx = weight.g_idx.to(at::kInt).contiguous();
   return packed;
 }
 
 at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits) {
+  check_bits(bits);
   PTQ_CHECK_INPUT(packed.scales.dim() == 2, "scales must be [G, N], got ", packed.scales.sizes());
   const int64_t in_features = packed.g_idx.numel();
   const int64_t out_features = packed.scales.size(1);
   const int64_t groups = packed.scales.size(0);
-  PTQ_CHECK_INPUT(packed.qzeros.dim() == 2 && packed.qzeros.size(0) == groups, "qzeros ",
-                  packed.qzeros.sizes(), " does not match scales ", packed.scales.sizes());
-  PTQ_CHECK_INPUT(packed.qweight.dim() == 2 && packed.qweight.size(1) == out_features, "qweight ",
-                  packed.qweight.sizes(), " does not match scales ", packed.scales.sizes());
+  const int64_t padded_in = padded_size(in_features);
+  const int64_t padded_out = padded_size(out_features);
+  PTQ_CHECK_INPUT(packed.qzeros.dim() == 2 && packed.qzeros.size(0) == groups &&
+                      packed.qzeros.size(1) == padded_out * bits / 32,
+                  "qzeros ", packed.qzeros.sizes(), " does not match scales ",
+                  packed.scales.sizes(), " at ", bits, " bits");
+  PTQ_CHECK_INPUT(packed.qweight.dim() == 2 && packed.qweight.size(0) == padded_in * bits / 32 &&
+                      packed.qweight.size(1) == out_features,
+                  "qweight ", packed.qweight.sizes(), " does not match g_idx (K = ", in_features,
+                  ") and scales ", packed.scales.sizes(), " at ", bits, " bits");
   const at::Tensor g_idx = packed.g_idx.to(at::kLong);
   PTQ_CHECK_INPUT(in_features == 0 ||
                       (g_idx.min().item<int64_t>() >= 0 && g_idx.max().item<int64_t>() < groups),
                   "g_idx refers to groups outside 0..", groups - 1);
-  const at::Tensor codes = unpack_rows(packed.qweight, bits, in_features).to(at::kFloat);
+  const at::Tensor codes =
+      unpack_rows(packed.qweight, bits, padded_in).slice(0, 0, in_features).to(at::kFloat);
   const at::Tensor zeros =
-      unpack_rows(packed.qzeros.t(), bits, out_features).t().to(at::kFloat) + 1;
+      unpack_rows(packed.qzeros.t(), bits, padded_out).slice(0, 0, out_features).t() + 1;
   const at::Tensor scales = packed.scales.to(at::kFloat);
   // [K, N] per v1 forward(): scales[g_idx] * (q - (zeros + 1)[g_idx]).
   const at::Tensor weight = scales.index_select(0, g_idx) * (codes - zeros.index_select(0, g_idx));

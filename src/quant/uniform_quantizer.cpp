@@ -2,6 +2,7 @@
 
 #include <ATen/ATen.h>
 
+#include <cmath>
 #include <limits>
 #include <utility>
 
@@ -57,12 +58,31 @@ std::pair<at::Tensor, at::Tensor> UniformQuantizer::min_max_range(const at::Tens
   return {xmin, xmax};
 }
 
+void UniformQuantizer::fit_checkpoint_format(QuantParams& params, const at::Tensor& xmax) const {
+  if (_config.gptq_v1_zero && !_config.sym) {
+    // Zero 0 means -xmin < scale / 2. Zero 1 with scale xmax / (maxq - 1) keeps the top code at
+    // xmax, and since xmax >= (2 maxq - 1) * -xmin here, its lowest value -scale still covers xmin.
+    const at::Tensor unstorable = params.zero == 0;
+    params.scale = at::where(unstorable, xmax / (maxq() - 1), params.scale);
+    params.zero.masked_fill_(unstorable, 1);
+  }
+  if (_config.fp16_scales) {
+    // Ranges below fp16's smallest subnormal would round to a zero scale; that subnormal (exact in
+    // fp16) keeps codes finite. Ranges beyond fp16 cannot be stored at all.
+    const double smallest_half = std::ldexp(1.0, -24);
+    params.scale = params.scale.to(at::kHalf).to(at::kFloat).clamp_min_(smallest_half);
+    PTQ_CHECK_INPUT(params.scale.isfinite().all().item<bool>(),
+                    "weight range exceeds fp16: a scale above 65504 cannot be stored in fp16");
+  }
+}
+
 void UniformQuantizer::search_mse_params(const at::Tensor& x,
                                          const at::Tensor& xmin,
                                          const at::Tensor& xmax,
                                          QuantParams& params) const {
   // quant.py (mse=True): for i in range(int(maxshrink * grid)): p = 1 - i / grid, shrink the
   // range by p, keep per row the grid with the smallest sum |q - x|^norm (strict improvement).
+  // Candidates are fitted to the checkpoint format first, so the search judges the grids used.
   at::Tensor best = at::full({x.size(0)}, std::numeric_limits<float>::infinity(), x.options());
   const int steps = static_cast<int>(_config.maxshrink * _config.grid);
   for (int i = 0; i < steps; ++i) {
@@ -72,6 +92,7 @@ void UniformQuantizer::search_mse_params(const at::Tensor& x,
     QuantParams candidate;
     candidate.scale = (xmax1 - xmin1) / maxq();
     candidate.zero = _config.sym ? params.zero : at::round(-xmin1 / candidate.scale);
+    fit_checkpoint_format(candidate, xmax1);
     const at::Tensor err = (quantize(x, candidate) - x).abs_().pow_(_config.norm).sum(1);
     const at::Tensor better = err < best;
     best = at::where(better, err, best);
@@ -88,6 +109,7 @@ QuantParams UniformQuantizer::find_params(const at::Tensor& x) const {
   params.scale = (xmax - xmin) / maxq();
   params.zero = _config.sym ? at::full_like(params.scale, (maxq() + 1) / 2.0)
                             : at::round(-xmin / params.scale);
+  fit_checkpoint_format(params, xmax);
   if (_config.mse) search_mse_params(x, xmin, xmax, params);
   return params;
 }

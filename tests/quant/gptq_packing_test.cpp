@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "ptq/common/error.h"
+#include "ptq/quant/gptq.h"
 
 namespace ptq::quant {
 namespace {
@@ -46,6 +47,13 @@ QuantizedWeight random_quantized(int64_t n, int64_t k, int group_size, int bits)
   return q;
 }
 
+// What a v1 reader computes: fp16 scale * (code - zero) of each column's group.
+at::Tensor expected_dequantized(const QuantizedWeight& q) {
+  const at::Tensor g = q.g_idx.to(at::kLong);
+  const at::Tensor scales = q.scales.to(at::kHalf).to(at::kFloat).index_select(0, g).t();
+  return scales * (q.codes.to(at::kFloat) - q.zeros.index_select(0, g).t());
+}
+
 TEST(Packing, RoundTripAllBitWidths) {
   at::manual_seed(0);
   for (int bits : {2, 3, 4, 8}) {
@@ -57,20 +65,46 @@ TEST(Packing, RoundTripAllBitWidths) {
     EXPECT_EQ(packed.scales.scalar_type(), at::kHalf);
     EXPECT_TRUE(at::equal(unpack_rows(packed.qweight, bits, 96), q.codes.t().to(at::kInt)));
     // Dequantized weight = fp16 scale * (code - zero), with zero = stored + 1.
-    const at::Tensor g = q.g_idx.to(at::kLong);
-    const at::Tensor scales = q.scales.to(at::kHalf).to(at::kFloat).index_select(0, g).t();
-    const at::Tensor expected = scales * (q.codes.to(at::kFloat) - q.zeros.index_select(0, g).t());
-    EXPECT_TRUE(at::equal(dequantize_gptq(packed, bits), expected));
+    EXPECT_TRUE(at::equal(dequantize_gptq(packed, bits), expected_dequantized(q)));
+  }
+}
+
+TEST(Packing, PadsWidthsNotMultipleOf32) {
+  // stories260K has K = N = 172; 40 is below one 32-value chunk past a multiple of 32.
+  at::manual_seed(1);
+  for (int64_t k : {172, 64, 40}) {
+    for (int64_t n : {172, 64, 40}) {
+      for (int bits : {2, 3, 4, 8}) {
+        SCOPED_TRACE(testing::Message() << "K " << k << ", N " << n << ", " << bits << " bits");
+        const QuantizedWeight q = random_quantized(n, k, 32, bits);
+        const GptqPackedWeight packed = pack_gptq(q, bits);
+        const int64_t padded_k = (k + 31) / 32 * 32;
+        const int64_t padded_n = (n + 31) / 32 * 32;
+        const int64_t groups = (k + 31) / 32;
+        ASSERT_EQ(packed.qweight.sizes(), (at::IntArrayRef{padded_k / 32 * bits, n}));
+        ASSERT_EQ(packed.qzeros.sizes(), (at::IntArrayRef{groups, padded_n / 32 * bits}));
+        EXPECT_EQ(packed.scales.sizes(), (at::IntArrayRef{groups, n}));
+        EXPECT_EQ(packed.g_idx.numel(), k);
+        // Padding codes are zero bits; the real codes and stored zeros round-trip.
+        const at::Tensor codes = unpack_rows(packed.qweight, bits, padded_k);
+        EXPECT_TRUE(at::equal(codes.slice(0, 0, k), q.codes.t().to(at::kInt)));
+        EXPECT_TRUE((codes.slice(0, k) == 0).all().item<bool>());
+        const at::Tensor zeros = unpack_rows(packed.qzeros.t(), bits, padded_n);
+        EXPECT_TRUE(at::equal(zeros.slice(0, 0, n), q.zeros.t().to(at::kInt) - 1));
+        EXPECT_TRUE((zeros.slice(0, n) == 0).all().item<bool>());
+        EXPECT_TRUE(at::equal(dequantize_gptq(packed, bits), expected_dequantized(q)));
+      }
+    }
   }
 }
 
 TEST(Packing, StoresZeroMinusOne) {
   // Symmetric 4-bit: zero 8 is stored as 7 -> 0x77777777 (gptq-format.md, zero offset quirk).
-  QuantizedWeight q = random_quantized(8, 32, -1, 4);
+  QuantizedWeight q = random_quantized(32, 32, -1, 4);
   q.zeros.fill_(8);
   const GptqPackedWeight packed = pack_gptq(q, 4);
-  ASSERT_EQ(packed.qzeros.sizes(), (at::IntArrayRef{1, 1}));
-  EXPECT_EQ(static_cast<uint32_t>(packed.qzeros.item<int32_t>()), 0x77777777U);
+  ASSERT_EQ(packed.qzeros.sizes(), (at::IntArrayRef{1, 4}));
+  EXPECT_TRUE((packed.qzeros == static_cast<int32_t>(0x77777777U)).all().item<bool>());
   // Symmetric 3-bit over N = 32: zero 4 stored as 3 in every 3-bit slot.
   q = random_quantized(32, 32, -1, 3);
   q.zeros.fill_(4);
@@ -87,15 +121,59 @@ void expect_input_error(const QuantizedWeight& q, int bits, const std::string& n
   }
 }
 
-TEST(Packing, RejectsUnpackableShapes) {
-  // 3 bits: K and N must be multiples of 32; 4 bits: multiples of 8.
-  expect_input_error(random_quantized(32, 16, -1, 3), 3, "input features K = 16");
-  expect_input_error(random_quantized(8, 32, -1, 3), 3, "output features N (qzeros) = 8");
-  expect_input_error(random_quantized(8, 12, -1, 4), 4, "multiple of 8");
-  expect_input_error(random_quantized(8, 32, -1, 4), 5, "2, 3, 4 or 8 bits");
+TEST(Packing, RejectsInconsistentShapes) {
   QuantizedWeight q = random_quantized(8, 32, -1, 4);
+  q.g_idx = q.g_idx.slice(0, 0, 31);
+  expect_input_error(q, 4, "inconsistent quantized weight");
+  q = random_quantized(8, 32, -1, 4);
+  q.scales = at::rand({1, 9});
+  expect_input_error(q, 4, "inconsistent quantized weight");
+  q = random_quantized(8, 32, 16, 4);
+  q.g_idx[5] = 2;
+  expect_input_error(q, 4, "g_idx refers to groups outside 0..1");
+  expect_input_error(random_quantized(8, 32, -1, 4), 5, "2, 3, 4 or 8 bits");
+  q = random_quantized(8, 32, -1, 4);
   q.zeros[0][3] = 0;
   expect_input_error(q, 4, "zero point of 0");
+  // The reader checks the packed shapes against K = g_idx.numel() and N = scales.size(1).
+  GptqPackedWeight packed = pack_gptq(random_quantized(8, 40, -1, 4), 4);
+  packed.qweight = packed.qweight.slice(0, 0, 5);  // 40 values need ceil(40 / 32) * 4 = 8 words
+  EXPECT_THROW(dequantize_gptq(packed, 4), InputError);
+}
+
+// Weight [n, k] with a quarter of the rows non-negative, where asymmetric grids hit zero 0.
+at::Tensor weight_with_positive_rows(int64_t n, int64_t k) {
+  at::Tensor w = at::randn({n, k}) * 0.05;
+  w.slice(0, 0, n / 4).abs_();
+  return w;
+}
+
+TEST(Packing, ReloadsQuantizerOutputsExactly) {
+  // Default quantizer flags (v1 zero points, fp16 scales): the checkpoint dequantizes to exactly
+  // the weights used in memory, for RTN and GPTQ.
+  at::manual_seed(2);
+  for (int64_t width : {172, 64}) {
+    const at::Tensor w = weight_with_positive_rows(width, width);
+    HessianAccumulator hessian(width);
+    hessian.add_batch(at::randn({4, 64, width}));
+    for (int bits : {3, 4}) {
+      for (int group_size : {-1, 32}) {
+        for (bool sym : {false, true}) {
+          SCOPED_TRACE(testing::Message() << "K = N = " << width << ", " << bits << " bits, group "
+                                          << group_size << ", sym " << sym);
+          GptqConfig config;
+          config.quantizer.bits = bits;
+          config.quantizer.sym = sym;
+          config.group_size = group_size;
+          const QuantizedWeight rtn =
+              quantize_rtn(w, UniformQuantizer(config.quantizer), group_size);
+          EXPECT_TRUE(at::equal(dequantize_gptq(pack_gptq(rtn, bits), bits), rtn.weight));
+          const QuantizedWeight gptq = gptq_quantize(w, hessian.hessian(), config).quantized;
+          EXPECT_TRUE(at::equal(dequantize_gptq(pack_gptq(gptq, bits), bits), gptq.weight));
+        }
+      }
+    }
+  }
 }
 
 }  // namespace

@@ -131,6 +131,14 @@ std::pair<at::Tensor, at::Tensor> reference_problem() {
   return {w, 2.0 * at::matmul(x.t(), x)};
 }
 
+// quant.py's grids exactly: zero 0 allowed, fp32 scales.
+GptqConfig reference_config(int bits, bool sym, int group_size) {
+  GptqConfig config = make_config(bits, sym, group_size);
+  config.quantizer.gptq_v1_zero = false;
+  config.quantizer.fp16_scales = false;
+  return config;
+}
+
 // Expected values: IST-DASLab/gptq gptq.py fasterquant + quant.py Quantizer transcribed for CPU
 // and run by hand under Debian's python3-torch 1.13 on reference_problem().
 TEST(Gptq, MatchesReferenceImplementation) {
@@ -140,13 +148,13 @@ TEST(Gptq, MatchesReferenceImplementation) {
     double loss;
     std::vector<std::vector<float>> q;
   };
-  GptqConfig act_order = make_config(3, false, 2);  // groups start inside lazy blocks of 4
+  GptqConfig act_order = reference_config(3, false, 2);  // groups start inside lazy blocks of 4
   act_order.block_size = 4;
   act_order.act_order = true;
-  GptqConfig mse = make_config(2, true, 4);
+  GptqConfig mse = reference_config(2, true, 4);
   mse.block_size = 4;
   mse.quantizer.mse = true;
-  GptqConfig static_groups = make_config(4, false, 3);  // partial last group
+  GptqConfig static_groups = reference_config(4, false, 3);  // partial last group
   static_groups.block_size = 4;
   static_groups.act_order = true;
   static_groups.static_groups = true;

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "ptq/common/error.h"
+#include "ptq/quant/gptq_packing.h"
 
 namespace ptq::quant {
 namespace {
@@ -16,11 +17,23 @@ at::Tensor matrix(const std::vector<std::vector<float>>& rows) {
   return at::stack(tensors);
 }
 
-UniformQuantizer make_quantizer(int bits, bool sym, bool mse = false) {
+QuantizerConfig make_config(int bits, bool sym, bool mse = false) {
   QuantizerConfig config;
   config.bits = bits;
   config.sym = sym;
   config.mse = mse;
+  return config;
+}
+
+UniformQuantizer make_quantizer(int bits, bool sym, bool mse = false) {
+  return UniformQuantizer(make_config(bits, sym, mse));
+}
+
+// quant.py's grids exactly: zero 0 allowed, fp32 scales.
+UniformQuantizer reference_quantizer(int bits, bool sym, bool mse = false) {
+  QuantizerConfig config = make_config(bits, sym, mse);
+  config.gptq_v1_zero = false;
+  config.fp16_scales = false;
   return UniformQuantizer(config);
 }
 
@@ -39,7 +52,7 @@ TEST(Quantizer, AsymmetricMinMaxGrid) {
   //   codes [0, 1, 1, 3].
   // Row 2 all zero: range forced to [-1, 1] -> scale 2/3, zero round(1.5) = 2; codes 2, values 0.
   const at::Tensor x = matrix({{-1, 0, 0.5, 2}, {0.25, 0.75, 1.25, 3}, {0, 0, 0, 0}});
-  const UniformQuantizer quantizer = make_quantizer(2, false);
+  const UniformQuantizer quantizer = reference_quantizer(2, false);
   const QuantParams params = quantizer.find_params(x);
   expect_tensor_eq(params.scale, at::tensor({1.0f, 1.0f, 2.0f / 3.0f}));
   expect_tensor_eq(params.zero, at::tensor({1.0f, 0.0f, 2.0f}));
@@ -56,7 +69,7 @@ TEST(Quantizer, SymmetricMinMaxGrid) {
   // Row 1 [1, 2, 15, 0.5] has no negative value, so quant.py keeps xmin = 0: scale 15/15 = 1
   //   and zero 8 clip the positive side at (15 - 8) * 1 = 7: codes [9, 10, 15, 8] (0.5 -> 0).
   const at::Tensor x = matrix({{-3, 1, 7.5, 0}, {1, 2, 15, 0.5}});
-  const UniformQuantizer quantizer = make_quantizer(4, true);
+  const UniformQuantizer quantizer = reference_quantizer(4, true);
   const QuantParams params = quantizer.find_params(x);
   expect_tensor_eq(params.scale, at::tensor({1.0f, 1.0f}));
   expect_tensor_eq(params.zero, at::tensor({8.0f, 8.0f}));
@@ -71,7 +84,7 @@ TEST(Quantizer, GroupsIncludingPartialLastGroup) {
   // Group 1: row 0 [3, 6] -> xmin 0, scale 6/3 = 2, zero 0, codes [round(1.5) = 2, 3] -> [4, 6];
   //          row 1 [-3, -1.5] -> xmax 0, scale 1, zero 3, codes [0, round(-1.5) = -2 + 3 = 1].
   const at::Tensor w = matrix({{-1, 0, 1, 2, 3, 6}, {0, 0, 0, 3, -3, -1.5}});
-  const QuantizedWeight q = quantize_rtn(w, make_quantizer(2, false), 4);
+  const QuantizedWeight q = quantize_rtn(w, reference_quantizer(2, false), 4);
   expect_tensor_eq(q.scales, matrix({{1, 1}, {2, 1}}));
   expect_tensor_eq(q.zeros, matrix({{1, 0}, {0, 3}}));
   expect_tensor_eq(q.g_idx, at::tensor({0, 0, 0, 0, 1, 1}, at::kInt));
@@ -123,7 +136,7 @@ TEST(Quantizer, MseSearchMatchesReferenceGrid) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(testing::Message() << c.bits << " bits, sym " << c.sym);
-    const UniformQuantizer quantizer = make_quantizer(c.bits, c.sym, true);
+    const UniformQuantizer quantizer = reference_quantizer(c.bits, c.sym, true);
     const QuantParams params = quantizer.find_params(x);
     expect_tensor_eq(params.scale, at::tensor(c.scale));
     expect_tensor_eq(params.zero, at::tensor(c.zero));
@@ -142,6 +155,45 @@ TEST(Quantizer, MseSearchNeverWorseThanMinMax) {
     };
     EXPECT_TRUE((error(mse) <= error(minmax)).all().item<bool>()) << "sym " << sym;
   }
+}
+
+TEST(Quantizer, GptqV1ZeroKeepsNonNegativeRowsStorable) {
+  // 2 bits, maxq 3. Row 0 [0.5, 1, 3, 2.25] has xmin 0, so quant.py's zero is 0, which v1
+  // cannot store. The v1 grid has zero 1 and scale 3 / (3 - 1) = 1.5 (exact in fp16), so the top
+  // code 3 gives 1.5 * 2 = 3 = xmax; codes round(x / 1.5) + 1 = [1, 2, 3, round(1.5) = 2 + 1 = 3].
+  // Row 1 [-1, 0, 0.5, 2] keeps the reference grid (scale 1, zero 1).
+  const at::Tensor x = matrix({{0.5, 1, 3, 2.25}, {-1, 0, 0.5, 2}});
+  const UniformQuantizer quantizer = make_quantizer(2, false);
+  const QuantParams params = quantizer.find_params(x);
+  expect_tensor_eq(params.scale, at::tensor({1.5f, 1.0f}));
+  expect_tensor_eq(params.zero, at::tensor({1.0f, 1.0f}));
+  expect_tensor_eq(quantizer.codes(x, params), matrix({{1, 2, 3, 3}, {0, 1, 1, 3}}).to(at::kByte));
+  expect_tensor_eq(quantizer.quantize(x, params), matrix({{0, 1.5, 3, 3}, {-1, 0, 0, 2}}));
+  EXPECT_NO_THROW(pack_gptq(quantize_rtn(x, quantizer, -1), 2));
+  // The reference grid has zero 0 and is rejected by the packer.
+  EXPECT_EQ(reference_quantizer(2, false).find_params(x).zero[0].item<float>(), 0.0f);
+  EXPECT_THROW(pack_gptq(quantize_rtn(x, reference_quantizer(2, false), -1), 2), InputError);
+  // Every MSE candidate is fitted too: non-negative rows never end with zero 0.
+  at::manual_seed(7);
+  const at::Tensor positive = at::rand({16, 64});
+  const UniformQuantizer mse = make_quantizer(3, false, true);
+  EXPECT_TRUE((mse.find_params(positive).zero >= 1).all().item<bool>());
+  EXPECT_NO_THROW(pack_gptq(quantize_rtn(positive, mse, 32), 3));
+}
+
+TEST(Quantizer, Fp16ScalesAreRepresentable) {
+  at::manual_seed(8);
+  const at::Tensor x = at::randn({32, 48}) * at::rand({32, 1}) * 3;
+  for (bool sym : {false, true}) {
+    for (bool mse : {false, true}) {
+      SCOPED_TRACE(testing::Message() << "sym " << sym << ", mse " << mse);
+      const at::Tensor scale = make_quantizer(4, sym, mse).find_params(x).scale;
+      EXPECT_TRUE(at::equal(scale, scale.to(at::kHalf).to(at::kFloat)));
+    }
+  }
+  // A range below fp16's smallest subnormal keeps a positive scale instead of rounding to 0.
+  const at::Tensor tiny = at::full({1, 4}, 1e-9f);
+  EXPECT_GT(make_quantizer(4, false).find_params(tiny).scale.item<float>(), 0.0f);
 }
 
 TEST(Quantizer, RejectsInvalidConfigurations) {

@@ -8,9 +8,10 @@
 
 namespace ptq::quant {
 
+// K and N are padded with zero codes to multiples of 32 in the packed dimension (see pack_gptq).
 struct GptqPackedWeight {
-  at::Tensor qweight;  // int32 [K * bits / 32, N], codes packed along the input dim
-  at::Tensor qzeros;   // int32 [G, N * bits / 32], (zero - 1) packed along the output dim
+  at::Tensor qweight;  // int32 [ceil(K / 32) * bits, N], codes packed along the input dim
+  at::Tensor qzeros;   // int32 [G, ceil(N / 32) * bits], (zero - 1) packed along the output dim
   at::Tensor scales;   // fp16 [G, N]
   at::Tensor g_idx;    // int32 [K]
 };
@@ -23,10 +24,15 @@ at::Tensor pack_rows(const at::Tensor& values, int bits);
 at::Tensor unpack_rows(const at::Tensor& packed, int bits, int64_t rows);
 
 // Packs a quantized weight (codes [N, K], scales/zeros [G, N], g_idx [K]) into GPTQ v1 tensors.
-// Throws InputError when the shapes or zero points cannot be stored in v1 format.
+// The packed dimensions K (qweight) and N (qzeros) are padded with zero codes to the next
+// multiple of 32 so that any width packs into whole words (3 bits: 32 values per 3 words).
+// AutoGPTQ-family kernels need K and N multiples of 32 anyway, which every real LLM width is, so
+// the padding only matters for toy widths (stories260K: 172), whose checkpoints ptq reads back.
+// Throws InputError when the shapes are inconsistent or a zero point cannot be stored in v1.
 GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits);
 // fp32 [N, K] weight of GPTQ v1 tensors, as v1 readers compute it:
-// W[n, i] = scales[g, n] * (q[i, n] - (qzeros[g, n] + 1)) with g = g_idx[i].
+// W[n, i] = scales[g, n] * (q[i, n] - (qzeros[g, n] + 1)) with g = g_idx[i]. K is g_idx.numel()
+// and N is scales.size(1); the padding of pack_gptq is ignored.
 at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits);
 
 }  // namespace ptq::quant

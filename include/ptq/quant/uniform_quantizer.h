@@ -19,6 +19,15 @@ struct QuantizerConfig {
   double norm = 2.4;
   int grid = 100;
   double maxshrink = 0.8;
+  // GPTQ v1 checkpoints store zero - 1 and readers add 1 back, so an asymmetric zero of 0 cannot
+  // be stored (/work/shared/notes/gptq-format.md, "ZERO OFFSET QUIRK"). With this flag a grid
+  // whose zero rounds to 0 (rows with min >= -scale / 2) gets zero 1 and scale xmax / (maxq - 1)
+  // instead, which still reaches xmax. false: quant.py's grids, for comparisons with it.
+  bool gptq_v1_zero = true;
+  // v1 stores scales in fp16: grids use fp16-representable scales so that the codes computed in
+  // memory dequantize to the same weights after a checkpoint round trip. false: fp32 scales as
+  // quant.py.
+  bool fp16_scales = true;
 };
 
 // One affine grid per row: code = clamp(round(x / scale) + zero, 0, maxq),
@@ -43,7 +52,8 @@ class UniformQuantizer {
   const QuantizerConfig& config() const { return _config; }
   int maxq() const { return (1 << _config.bits) - 1; }
 
-  // Per-row grid of x [rows, cols] (fp32), as Quantizer.find_params(x, weight=True).
+  // Per-row grid of x [rows, cols] (fp32), as Quantizer.find_params(x, weight=True), adjusted
+  // by gptq_v1_zero and fp16_scales.
   QuantParams find_params(const at::Tensor& x) const;
   // Fake-quantized x [rows, cols] (fp32) on the grid `params`.
   at::Tensor quantize(const at::Tensor& x, const QuantParams& params) const;
@@ -53,6 +63,8 @@ class UniformQuantizer {
  private:
   // Per-row [xmin, xmax] of the min-max grid.
   std::pair<at::Tensor, at::Tensor> min_max_range(const at::Tensor& x) const;
+  // Applies gptq_v1_zero and fp16_scales to a grid whose range ends at xmax.
+  void fit_checkpoint_format(QuantParams& params, const at::Tensor& xmax) const;
   void search_mse_params(const at::Tensor& x,
                          const at::Tensor& xmin,
                          const at::Tensor& xmax,
