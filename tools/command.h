@@ -17,6 +17,7 @@ struct Command {
 Command add_convert_command(CLI::App& parent);
 Command add_eval_command(CLI::App& parent);
 Command add_generate_command(CLI::App& parent);
+Command add_quantize_command(CLI::App& parent);
 Command add_tokenize_command(CLI::App& parent);
 
 }  // namespace ptq::cli

@@ -48,6 +48,7 @@ int run(int argc, char** argv) {
       ptq::cli::add_convert_command(app),
       ptq::cli::add_eval_command(app),
       ptq::cli::add_generate_command(app),
+      ptq::cli::add_quantize_command(app),
       ptq::cli::add_tokenize_command(app),
   };
   // Global options may also follow the subcommand name.

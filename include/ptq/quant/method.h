@@ -1,0 +1,74 @@
+#pragma once
+// A quantization method: what it needs from calibration, how it quantizes one linear layer,
+// and what it adds to the checkpoint's quantization_config. Methods live in src/methods/<name>/
+// and register in register_builtin_methods() (src/quant/method_registry.cpp):
+//
+//   MethodOptions options;
+//   options.quantizer.bits = 4;
+//   std::unique_ptr<QuantMethod> gptq = create_method("gptq", options);
+//   QuantizedLinear q = gptq->quantize_linear("model.layers.0.mlp.up_proj", w, stats);
+
+#include <ATen/core/Tensor.h>
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "ptq/quant/uniform_quantizer.h"
+
+namespace ptq::quant {
+
+// What calibration collected for one linear: H = 2/n sum X^T X over n samples (gptq.py).
+struct LinearStats {
+  at::Tensor hessian;  // fp32 [K, K]; undefined when the method does not need it
+  int64_t samples = 0;
+};
+
+struct QuantizedLinear {
+  QuantizedWeight quantized;
+  double loss = 0;      // the method's own objective (gptq.py's error for GPTQ; 0 for RTN)
+  double percdamp = 0;  // relative damping used (after retries); 0 without a Hessian
+  double damp = 0;      // absolute damping added to diag(H)
+  std::map<std::string, at::Tensor> extra_tensors;  // by suffix, stored as <module>.<suffix>
+};
+
+// The settings shared by the built-in methods; defaults are the GPTQ reference's
+// (eval-protocol.md: asym, per-channel, min-max, percdamp .01, blocksize 128).
+struct MethodOptions {
+  QuantizerConfig quantizer;
+  int group_size = -1;
+  double percdamp = 0.01;
+  int block_size = 128;
+  bool act_order = false;
+  bool static_groups = false;
+};
+
+class QuantMethod {
+ public:
+  virtual ~QuantMethod() = default;
+
+  virtual std::string name() const = 0;
+  // Whether quantize_linear reads stats.hessian (the pipeline skips collecting it if not).
+  virtual bool needs_hessian() const = 0;
+  // weight: fp32 [N, K] of linear `module`. Throws std::runtime_error when the method cannot
+  // quantize this linear (e.g. a Hessian that stays indefinite); the pipeline then falls
+  // back to RTN.
+  virtual QuantizedLinear quantize_linear(const std::string& module,
+                                          const at::Tensor& weight,
+                                          const LinearStats& stats) const = 0;
+  // Keys the method adds to quantization_config's "meta" (e.g. SEPTQ's keep fraction).
+  virtual nlohmann::json config_fields() const { return nlohmann::json::object(); }
+};
+
+using MethodFactory = std::function<std::unique_ptr<QuantMethod>(const MethodOptions&)>;
+
+// Throws InputError listing method_names() for an unknown name.
+std::unique_ptr<QuantMethod> create_method(const std::string& name, const MethodOptions& options);
+// Registered names, sorted.
+std::vector<std::string> method_names();
+
+}  // namespace ptq::quant

@@ -1,0 +1,93 @@
+#pragma once
+// Layer-by-layer post-training quantization of a causal LM, as the GPTQ reference's
+// llama_sequential / opt_sequential do (eval-protocol.md):
+//
+//   hidden = embed(calibration ids)
+//   for each decoder layer: collect what the method needs from each linear's inputs,
+//     quantize the linears, put the dequantized weights into the model, and recompute the
+//     layer's outputs with them (the next layer's inputs).
+//
+//   PipelineResult r = quantize_model(*lm, ids, *create_method("gptq", options), {}, sink);
+//
+// Memory holds the current layer's weights (with lazily loaded models) and two activation
+// buffers of nsamples x seqlen x hidden, in fp16 when fp32 would exceed the budget.
+
+#include <ATen/core/Tensor.h>
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "ptq/model/causal_lm.h"
+#include "ptq/quant/method.h"
+
+namespace ptq::quant {
+
+struct PipelineOptions {
+  // Groups of linears quantized in turn, each with Hessians from a forward pass through the
+  // already quantized earlier groups (llama.py --true-sequential): q/k/v, o, gate/up, down.
+  // Off: every linear's Hessian comes from one pass through the unquantized layer (opt.py).
+  bool true_sequential = true;
+  int64_t batch_size = 0;               // samples per forward pass; 0: automatic
+  int64_t activation_budget_mb = 4096;  // both activation buffers; above it they are fp16
+  // Free each layer after quantizing it (bounded memory with a lazily loaded model); off
+  // keeps the quantized model in memory, e.g. to evaluate it afterwards.
+  bool unload_layers = false;
+  // Checked between linears: once it reads true, quantize_model throws Interrupted (a SIGINT
+  // handler sets it; std::atomic<bool> is lock-free, so that is async-signal-safe).
+  const std::atomic<bool>* stop = nullptr;
+};
+
+struct LinearRecord {
+  std::string name;  // HF module name
+  int64_t out_features = 0;
+  int64_t in_features = 0;
+  double loss = 0;
+  // ||WX - QX||^2 / ||WX||^2 over the calibration inputs, from H:
+  // tr((W - Q) H (W - Q)^T) / tr(W H W^T); 0 when no Hessian was collected.
+  double relative_error = 0;
+  double percdamp = 0;
+  double damp = 0;
+  double seconds = 0;
+  bool rtn_fallback = false;  // the method failed on this linear and RTN was used instead
+};
+
+struct LayerRecord {
+  int64_t index = 0;
+  double seconds = 0;
+  std::vector<LinearRecord> linears;
+};
+
+struct PipelineResult {
+  std::vector<LayerRecord> layers;
+  double seconds = 0;
+  bool fp16_activations = false;
+};
+
+// Called once per quantized linear, while its layer is loaded (so its bias can be read).
+using QuantizedLinearSink =
+    std::function<void(const std::string& module, const QuantizedLinear& linear)>;
+
+class Interrupted : public std::runtime_error {
+ public:
+  Interrupted() : std::runtime_error("quantization interrupted") {}
+};
+
+// The linear groups of decoder layer `layer` in quantization order.
+std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
+                                                    int64_t layer,
+                                                    bool true_sequential);
+
+// ids: int64 [nsamples, seqlen]. `fallback` quantizes a linear on which `method` throws
+// std::runtime_error (logged and recorded). Throws Interrupted.
+PipelineResult quantize_model(model::CausalLM& lm,
+                              const at::Tensor& ids,
+                              const QuantMethod& method,
+                              const QuantMethod& fallback,
+                              const PipelineOptions& options,
+                              const QuantizedLinearSink& sink);
+
+}  // namespace ptq::quant

@@ -1,0 +1,243 @@
+#include "ptq/quant/pipeline.h"
+
+#include <ATen/ATen.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+
+#include "ptq/common/error.h"
+#include "ptq/common/logging.h"
+#include "ptq/quant/gptq.h"
+
+namespace ptq::quant {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// A batch's attention scores and MLP activations should stay near this size.
+constexpr int64_t kBatchBytes = int64_t{512} << 20;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void check_not_stopped(const PipelineOptions& options) {
+  if (options.stop != nullptr && options.stop->load()) throw Interrupted();
+}
+
+// Position in llama.py's sequential list ([q,k,v], [o], [up,gate], [down]) and its OPT and
+// GPT-NeoX counterparts, by the module's last name component.
+int sequential_stage(const std::string& module) {
+  static const std::map<std::string, int> stages = {
+      {"q_proj", 0},    {"k_proj", 0},       {"v_proj", 0},        {"query_key_value", 0},
+      {"o_proj", 1},    {"out_proj", 1},     {"dense", 1},         {"gate_proj", 2},
+      {"up_proj", 2},   {"fc1", 2},          {"dense_h_to_4h", 2}, {"down_proj", 3},
+      {"fc2", 3},       {"dense_4h_to_h", 3}};
+  const std::string leaf = module.substr(module.rfind('.') + 1);
+  const auto it = stages.find(leaf);
+  PTQ_CHECK_INPUT(it != stages.end(), "no true-sequential stage for linear ", module);
+  return it->second;
+}
+
+// The two activation buffers of the reference's inps/outs, swapped after each layer.
+struct Activations {
+  at::Tensor inputs;   // [nsamples, seqlen, hidden]
+  at::Tensor outputs;  // same shape and dtype
+};
+
+Activations embed_calibration(const model::CausalLM& lm,
+                              const at::Tensor& ids,
+                              const PipelineOptions& options,
+                              PipelineResult& result) {
+  const int64_t n = ids.size(0);
+  const int64_t t = ids.size(1);
+  const int64_t d = lm.config().hidden_size;
+  const int64_t fp32_bytes = 2 * n * t * d * 4;
+  result.fp16_activations = fp32_bytes > (options.activation_budget_mb << 20);
+  const at::ScalarType dtype = result.fp16_activations ? at::kHalf : at::kFloat;
+  if (result.fp16_activations) {
+    spdlog::info("calibration activations stored in fp16: fp32 needs {} MiB, budget {} MiB",
+                 fp32_bytes >> 20, options.activation_budget_mb);
+  }
+  Activations act{at::empty({n, t, d}, at::TensorOptions().dtype(dtype)),
+                  at::empty({n, t, d}, at::TensorOptions().dtype(dtype))};
+  for (int64_t s = 0; s < n; ++s) {
+    act.inputs[s].copy_(lm.embed(ids.slice(0, s, s + 1), 0)[0]);
+  }
+  return act;
+}
+
+int64_t batch_size(const model::CausalLM& lm, int64_t nsamples, int64_t seqlen,
+                   const PipelineOptions& options) {
+  if (options.batch_size > 0) return std::min(options.batch_size, nsamples);
+  const model::ModelConfig& c = lm.config();
+  const int64_t width = std::max(c.hidden_size, c.intermediate_size);
+  const int64_t per_sample = 4 * seqlen * (seqlen * std::max<int64_t>(c.num_heads, 1) + 4 * width);
+  return std::clamp<int64_t>(kBatchBytes / std::max<int64_t>(per_sample, 1), 1, nsamples);
+}
+
+// Runs layer `index` over all inputs, in batches; outputs are stored when `outputs` is defined.
+void run_layer(const model::CausalLM& lm,
+               int64_t index,
+               const at::Tensor& inputs,
+               const at::Tensor& outputs,
+               int64_t batch,
+               const model::LinearInputObserver* observer) {
+  for (int64_t begin = 0; begin < inputs.size(0); begin += batch) {
+    const int64_t end = std::min(begin + batch, inputs.size(0));
+    const at::Tensor x = inputs.slice(0, begin, end).to(at::kFloat);
+    const at::Tensor y = lm.forward_layer(index, x, 0, nullptr, observer);
+    if (outputs.defined()) outputs.slice(0, begin, end).copy_(y);
+  }
+}
+
+// gptq.py add_batch per linear of `group`, each sample counted once.
+std::map<std::string, HessianAccumulator> collect_hessians(const model::CausalLM& lm,
+                                                           int64_t index,
+                                                           const std::vector<std::string>& group,
+                                                           const at::Tensor& inputs,
+                                                           int64_t batch) {
+  std::map<std::string, HessianAccumulator> hessians;
+  for (const std::string& name : group) {
+    hessians.emplace(name, HessianAccumulator(lm.weight(name + ".weight").size(1)));
+  }
+  const model::LinearInputObserver observer = [&](const std::string& name,
+                                                  const at::Tensor& input) {
+    const auto it = hessians.find(name);
+    if (it != hessians.end()) it->second.add_batch(input);
+  };
+  run_layer(lm, index, inputs, at::Tensor(), batch, &observer);
+  return hessians;
+}
+
+// tr((W - Q) H (W - Q)^T) / tr(W H W^T), in fp64.
+double relative_error(const at::Tensor& weight, const at::Tensor& quantized, const at::Tensor& h) {
+  const at::Tensor w = weight.to(at::kDouble);
+  const at::Tensor hd = h.to(at::kDouble);
+  const at::Tensor diff = w - quantized.to(at::kDouble);
+  const double den = (at::matmul(w, hd) * w).sum().item<double>();
+  const double num = (at::matmul(diff, hd) * diff).sum().item<double>();
+  return den > 0 ? num / den : 0.0;
+}
+
+struct LayerContext {
+  model::CausalLM& lm;
+  const QuantMethod& method;
+  const QuantMethod& fallback;
+  const QuantizedLinearSink& sink;
+};
+
+QuantizedLinear quantize_or_fall_back(const LayerContext& ctx,
+                                      const std::string& name,
+                                      const at::Tensor& weight,
+                                      const LinearStats& stats,
+                                      LinearRecord& record) {
+  try {
+    return ctx.method.quantize_linear(name, weight, stats);
+  } catch (const InputError&) {
+    throw;
+  } catch (const std::runtime_error& e) {
+    spdlog::warn("{}: {} failed ({}); using {} for this linear", name, ctx.method.name(),
+                 e.what(), ctx.fallback.name());
+    record.rtn_fallback = true;
+    return ctx.fallback.quantize_linear(name, weight, stats);
+  }
+}
+
+LinearRecord quantize_linear(const LayerContext& ctx,
+                             const std::string& name,
+                             const LinearStats& stats) {
+  const auto start = Clock::now();
+  at::Tensor& weight = ctx.lm.weight(name + ".weight");
+  LinearRecord record;
+  record.name = name;
+  record.out_features = weight.size(0);
+  record.in_features = weight.size(1);
+  const QuantizedLinear q = quantize_or_fall_back(ctx, name, weight, stats, record);
+  if (stats.hessian.defined()) {
+    record.relative_error = relative_error(weight, q.quantized.weight, stats.hessian);
+  }
+  record.loss = q.loss;
+  record.percdamp = q.percdamp;
+  record.damp = q.damp;
+  weight.copy_(q.quantized.weight);
+  if (ctx.sink) ctx.sink(name, q);
+  record.seconds = seconds_since(start);
+  spdlog::info("{} [{}x{}] loss {:.4g} rel.err {:.4g} percdamp {:g}{} {:.2f}s", name,
+               record.out_features, record.in_features, record.loss, record.relative_error,
+               record.percdamp, record.rtn_fallback ? " (RTN fallback)" : "", record.seconds);
+  return record;
+}
+
+LayerRecord quantize_layer(const LayerContext& ctx,
+                           int64_t index,
+                           Activations& act,
+                           int64_t batch,
+                           const PipelineOptions& options) {
+  const auto start = Clock::now();
+  LayerRecord record;
+  record.index = index;
+  const bool hessian = ctx.method.needs_hessian();
+  // Without Hessians no forward pass sees a partly quantized layer, so grouping is moot.
+  for (const auto& group : linear_groups(ctx.lm, index, hessian && options.true_sequential)) {
+    std::map<std::string, HessianAccumulator> hessians;
+    if (hessian) hessians = collect_hessians(ctx.lm, index, group, act.inputs, batch);
+    for (const std::string& name : group) {
+      check_not_stopped(options);
+      LinearStats stats;
+      const auto it = hessians.find(name);
+      if (it != hessians.end()) stats = {it->second.hessian(), it->second.samples()};
+      record.linears.push_back(quantize_linear(ctx, name, stats));
+    }
+  }
+  run_layer(ctx.lm, index, act.inputs, act.outputs, batch, nullptr);
+  std::swap(act.inputs, act.outputs);
+  record.seconds = seconds_since(start);
+  return record;
+}
+
+void log_progress(int64_t done, int64_t total, double layer_seconds, double elapsed) {
+  const double eta = elapsed / static_cast<double>(done) * static_cast<double>(total - done);
+  spdlog::info("layer {}/{} done in {:.2f}s, elapsed {:.1f}s, ETA {:.1f}s", done, total,
+               layer_seconds, elapsed, eta);
+}
+
+}  // namespace
+
+std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
+                                                    int64_t layer,
+                                                    bool true_sequential) {
+  const std::vector<std::string> names = lm.linear_names(layer);
+  if (!true_sequential) return {names};
+  std::map<int, std::vector<std::string>> by_stage;
+  for (const std::string& name : names) by_stage[sequential_stage(name)].push_back(name);
+  std::vector<std::vector<std::string>> groups;
+  for (auto& entry : by_stage) groups.push_back(std::move(entry.second));
+  return groups;
+}
+
+PipelineResult quantize_model(model::CausalLM& lm,
+                              const at::Tensor& ids,
+                              const QuantMethod& method,
+                              const QuantMethod& fallback,
+                              const PipelineOptions& options,
+                              const QuantizedLinearSink& sink) {
+  PTQ_CHECK_INPUT(ids.dim() == 2 && ids.size(0) > 0, "calibration ids must be [nsamples, seqlen]");
+  const auto start = Clock::now();
+  PipelineResult result;
+  Activations act = embed_calibration(lm, ids, options, result);
+  const int64_t batch = batch_size(lm, ids.size(0), ids.size(1), options);
+  const LayerContext ctx{lm, method, fallback, sink};
+  for (int64_t i = 0; i < lm.num_layers(); ++i) {
+    check_not_stopped(options);
+    lm.load_layer(i);
+    result.layers.push_back(quantize_layer(ctx, i, act, batch, options));
+    if (options.unload_layers) lm.unload_layer(i);
+    log_progress(i + 1, lm.num_layers(), result.layers.back().seconds, seconds_since(start));
+  }
+  result.seconds = seconds_since(start);
+  return result;
+}
+
+}  // namespace ptq::quant

@@ -1,0 +1,278 @@
+// ptq quantize: layer-by-layer post-training quantization of a Hugging Face model into a GPTQ
+// v1 directory (gptq-format.md), with a JSON report of what happened to every linear.
+
+#include <ATen/Parallel.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "command.h"
+#include "ptq/common/error.h"
+#include "ptq/common/logging.h"
+#include "ptq/common/report.h"
+#include "ptq/data/dataset.h"
+#include "ptq/eval/perplexity.h"
+#include "ptq/model/causal_lm.h"
+#include "ptq/quant/calibration.h"
+#include "ptq/quant/method.h"
+#include "ptq/quant/pipeline.h"
+#include "ptq/quant/quantized_checkpoint_writer.h"
+#include "ptq/tokenizer/tokenizer.h"
+
+namespace ptq::cli {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Text windows default to the reference's 2048 or the model's limit if shorter.
+constexpr int64_t kDefaultTextSeqlen = 2048;
+constexpr char kTokenPrefix[] = "tokens:";
+
+struct QuantizeOptions {
+  std::string model;
+  std::string method = "gptq";
+  quant::MethodOptions method_options;
+  std::optional<bool> true_sequential;  // default: on for the LLaMA family (llama.py)
+  quant::CalibrationOptions calib{"", 128, 0, 0};  // seqlen 0: default_seqlen()
+  std::string out;
+  std::string max_shard_size = "2GB";
+  std::string report;
+  std::string eval;
+};
+
+// Hugging Face's convert_file_size_to_int: "2GB" = 2e9 bytes, "2GiB" = 2^31.
+uint64_t parse_size(const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && (std::isdigit(text[digits]) || text[digits] == '.')) ++digits;
+  PTQ_CHECK_INPUT(digits > 0, "--max-shard-size '", text, "' is not a size like 2GB or 500MiB");
+  const double value = std::stod(text.substr(0, digits));
+  std::string unit = text.substr(digits);
+  std::transform(unit.begin(), unit.end(), unit.begin(), ::toupper);
+  const std::pair<const char*, double> units[] = {
+      {"", 1.0},          {"B", 1.0},           {"KB", 1e3},          {"MB", 1e6},
+      {"GB", 1e9},        {"KIB", 1024.0},      {"MIB", 1048576.0},   {"GIB", 1073741824.0}};
+  for (const auto& [name, factor] : units) {
+    if (unit == name) return static_cast<uint64_t>(value * factor);
+  }
+  PTQ_THROW_INPUT("--max-shard-size '", text, "': unknown unit '", unit, "'");
+}
+
+void validate(const QuantizeOptions& options) {
+  const int bits = options.method_options.quantizer.bits;
+  PTQ_CHECK_INPUT(bits == 2 || bits == 3 || bits == 4 || bits == 8, "--wbits ", bits,
+                  " is not supported: GPTQ v1 checkpoints store 2, 3, 4 or 8 bits");
+  const int group = options.method_options.group_size;
+  PTQ_CHECK_INPUT(group == -1 || group >= 1, "--group-size must be -1 (per channel) or >= 1, got ",
+                  group);
+  PTQ_CHECK_INPUT(!options.method_options.static_groups || group > 0,
+                  "--static-groups needs a --group-size");
+  quant::create_method(options.method, options.method_options);  // unknown name -> InputError
+}
+
+int64_t default_seqlen(const std::string& spec, const model::ModelConfig& config) {
+  const int64_t positions = config.max_position_embeddings;
+  if (data::is_token_spec(spec)) return positions;
+  return positions > 0 ? std::min(kDefaultTextSeqlen, positions) : kDefaultTextSeqlen;
+}
+
+quant::QuantizationFormat output_format(const QuantizeOptions& options,
+                                        const quant::QuantMethod& method,
+                                        bool true_sequential) {
+  quant::QuantizationFormat format;
+  format.bits = options.method_options.quantizer.bits;
+  format.group_size = options.method_options.group_size;
+  format.sym = options.method_options.quantizer.sym;
+  format.desc_act = options.method_options.act_order;
+  format.static_groups = options.method_options.static_groups;
+  format.true_sequential = true_sequential;
+  format.damp_percent = options.method_options.percdamp;
+  format.method = method.name();
+  format.method_fields = method.config_fields();
+  return format;
+}
+
+void write_linear(quant::QuantizedCheckpointWriter& writer,
+                  const model::CausalLM& lm,
+                  const std::string& module,
+                  const quant::QuantizedLinear& linear) {
+  const std::string bias = module + ".bias";
+  writer.add_quantized_linear(module, linear.quantized,
+                              lm.has_weight(bias) ? lm.weight(bias) : at::Tensor());
+  for (const auto& [suffix, tensor] : linear.extra_tensors) {
+    writer.add_tensor(module + "." + suffix, tensor);
+  }
+}
+
+eval::PerplexityResult evaluate(const model::CausalLM& lm, const QuantizeOptions& options) {
+  const int64_t seqlen = default_seqlen(options.eval, lm.config());
+  if (data::is_token_spec(options.eval)) {
+    const auto rows = data::load_token_rows(options.eval.substr(sizeof(kTokenPrefix) - 1), seqlen);
+    return eval::evaluate_rows(lm, rows, {});
+  }
+  eval::PerplexityOptions ppl;
+  ppl.seqlen = seqlen;
+  const auto tokenizer = tokenizer::load_tokenizer(options.model);
+  return eval::evaluate_perplexity(lm, tokenizer->encode(data::load_text(options.eval)), ppl);
+}
+
+nlohmann::json linear_json(const quant::LinearRecord& r) {
+  return {{"name", r.name},          {"shape", {r.out_features, r.in_features}},
+          {"loss", r.loss},          {"relative_error", r.relative_error},
+          {"percdamp", r.percdamp},  {"damp", r.damp},
+          {"seconds", r.seconds},    {"rtn_fallback", r.rtn_fallback}};
+}
+
+nlohmann::json layers_json(const quant::PipelineResult& result) {
+  nlohmann::json layers = nlohmann::json::array();
+  for (const quant::LayerRecord& layer : result.layers) {
+    nlohmann::json linears = nlohmann::json::array();
+    for (const auto& linear : layer.linears) linears.push_back(linear_json(linear));
+    layers.push_back({{"index", layer.index}, {"seconds", layer.seconds}, {"linears", linears}});
+  }
+  return layers;
+}
+
+nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequential) {
+  const quant::MethodOptions& m = options.method_options;
+  return {{"model", options.model},           {"method", options.method},
+          {"wbits", m.quantizer.bits},        {"group_size", m.group_size},
+          {"sym", m.quantizer.sym},           {"mse", m.quantizer.mse},
+          {"damp", m.percdamp},               {"block_size", m.block_size},
+          {"act_order", m.act_order},         {"static_groups", m.static_groups},
+          {"true_sequential", true_sequential}, {"calib", options.calib.spec},
+          {"nsamples", options.calib.nsamples}, {"seqlen", options.calib.seqlen},
+          {"seed", options.calib.seed},       {"out", options.out},
+          {"max_shard_size", options.max_shard_size}, {"eval", options.eval},
+          {"threads", at::get_num_threads()}};
+}
+
+double peak_rss_mb() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+std::atomic<bool> g_interrupted{false};
+
+void on_sigint(int) { g_interrupted = true; }
+
+int run_quantize(QuantizeOptions options) {
+  const auto start = Clock::now();
+  validate(options);
+  std::signal(SIGINT, on_sigint);  // from here on, stop at the next linear and clean up
+  auto lm = model::load_causal_lm(options.model, {/*lazy_layers=*/true});
+  const bool true_sequential =
+      options.true_sequential.value_or(lm->config().family == model::ArchFamily::Llama);
+  if (options.calib.seqlen <= 0) options.calib.seqlen = default_seqlen(options.calib.spec,
+                                                                       lm->config());
+  const auto method = quant::create_method(options.method, options.method_options);
+  const auto rtn = quant::create_method("rtn", options.method_options);
+  // Constructed before calibration so a bad output directory fails before any real work.
+  quant::QuantizedCheckpointWriter writer(options.model, options.out,
+                                          output_format(options, *method, true_sequential),
+                                          parse_size(options.max_shard_size));
+  const at::Tensor ids = quant::load_calibration(options.calib, options.model);
+  spdlog::info("quantizing {} with {} at {} bits, group size {}, {} samples x {} tokens{}",
+               options.model, options.method, options.method_options.quantizer.bits,
+               options.method_options.group_size, ids.size(0), ids.size(1),
+               true_sequential ? ", true-sequential" : "");
+  quant::PipelineOptions pipeline;
+  pipeline.true_sequential = true_sequential;
+  pipeline.unload_layers = options.eval.empty();  // --eval scores the in-memory model
+  pipeline.stop = &g_interrupted;
+  const auto sink = [&](const std::string& module, const quant::QuantizedLinear& linear) {
+    write_linear(writer, *lm, module, linear);
+  };
+  quant::PipelineResult result;
+  try {
+    result = quant::quantize_model(*lm, ids, *method, *rtn, pipeline, sink);
+  } catch (const quant::Interrupted&) {
+    spdlog::error("interrupted: no output written to {}", options.out);
+    return kExitInterrupted;  // the writer's destructor removes its temporary directory
+  }
+  std::signal(SIGINT, SIG_DFL);
+  writer.finish();
+  nlohmann::json report = {{"settings", settings_json(options, true_sequential)},
+                           {"versions", report_versions()},
+                           {"layers", layers_json(result)},
+                           {"fp16_activations", result.fp16_activations},
+                           {"quantize_seconds", result.seconds}};
+  if (!options.eval.empty()) {
+    const eval::PerplexityResult ppl = evaluate(*lm, options);
+    std::printf("perplexity %.6f\n", ppl.perplexity);
+    report["eval"] = {{"dataset", options.eval}, {"perplexity", ppl.perplexity},
+                      {"mean_nll", ppl.mean_nll}, {"tokens", ppl.tokens}};
+  }
+  report["peak_rss_mb"] = peak_rss_mb();
+  report["total_seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
+  spdlog::info("wrote {} in {:.1f}s, peak RSS {:.0f} MiB", options.out,
+               report["total_seconds"].get<double>(), report["peak_rss_mb"].get<double>());
+  if (!options.report.empty()) write_json_file(options.report, report);
+  return kExitOk;
+}
+
+}  // namespace
+
+Command add_quantize_command(CLI::App& parent) {
+  auto options = std::make_shared<QuantizeOptions>();
+  Command command;
+  command.app = parent.add_subcommand(
+      "quantize",
+      "Post-training quantization, layer by layer, into a GPTQ v1 directory; defaults follow "
+      "the GPTQ reference (asymmetric, per channel, min-max, damp 0.01, block 128, 128 "
+      "samples, seed 0)");
+  CLI::App& app = *command.app;
+  quant::MethodOptions& m = options->method_options;
+  app.add_option("--model", options->model, "Hugging Face model directory")->required();
+  app.add_option("--method", options->method, "rtn | gptq")->capture_default_str();
+  app.add_option("--wbits", m.quantizer.bits, "Weight bits: 2, 3, 4 or 8")->required();
+  app.add_option("--group-size", m.group_size,
+                 "Input columns per grid; -1: one grid per output channel")
+      ->capture_default_str();
+  app.add_flag("--sym", m.quantizer.sym, "Symmetric grid (default asymmetric)");
+  app.add_flag("--mse", m.quantizer.mse, "MSE-searched clipping (default min-max)");
+  app.add_option("--damp", m.percdamp, "GPTQ damping, a fraction of mean(diag H)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--block-size", m.block_size, "GPTQ lazy-batch width")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--act-order", m.act_order, "Columns by descending diag(H) (desc_act)");
+  app.add_flag("--static-groups", m.static_groups, "Group grids from the unupdated weight");
+  app.add_flag_function(
+      "--true-sequential,!--no-true-sequential",
+      [options](int64_t count) { options->true_sequential = count > 0; },
+      "Quantize q/k/v, o, gate/up, down in turn (default: on for LLaMA-family models, as "
+      "llama.py; off for OPT and GPT-NeoX, as opt.py)");
+  app.add_option("--calib", options->calib.spec,
+                 "c4 | wikitext2 | ptb | PATH | tokens:PATH (int32 rows)")
+      ->required();
+  app.add_option("--nsamples", options->calib.nsamples, "Calibration windows")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
+  app.add_option("--seqlen", options->calib.seqlen,
+                 "Window length (default: min(2048, max_position_embeddings); tokens:PATH rows "
+                 "default to max_position_embeddings)")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
+  app.add_option("--seed", options->calib.seed, "random.seed of the window draws")
+      ->capture_default_str();
+  app.add_option("--out", options->out, "Output directory (must not exist or be empty)")
+      ->required();
+  app.add_option("--max-shard-size", options->max_shard_size, "Shard size, e.g. 2GB, 500MiB")
+      ->capture_default_str();
+  app.add_option("--report", options->report, "Write a JSON report here");
+  app.add_option("--eval", options->eval,
+                 "Perplexity of the quantized model on this data set (as ptq eval --dataset)");
+  command.run = [options] { return run_quantize(*options); };
+  return command;
+}
+
+}  // namespace ptq::cli
