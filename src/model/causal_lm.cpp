@@ -9,6 +9,7 @@
 #include "ptq/io/checkpoint.h"
 #include "ptq/io/dtype.h"
 #include "ptq/model/architecture.h"
+#include "ptq/quant/quantized_checkpoint.h"
 
 namespace ptq::model {
 namespace {
@@ -91,6 +92,9 @@ void CausalLM::load_weights(std::shared_ptr<const io::Checkpoint> checkpoint,
 }
 
 void CausalLM::check_tensor(const TensorSpec& spec) const {
+  // A GPTQ directory stores a quantized linear's weight as .qweight/.qzeros/.scales/.g_idx
+  // (/work/shared/notes/gptq-format.md); it is read back dequantized.
+  if (quant::check_quantized_weight(*_checkpoint, spec.name, spec.shape)) return;
   PTQ_CHECK_INPUT(_checkpoint->contains(spec.name), "tensor '", spec.name,
                   "' not found in checkpoint ", _checkpoint->dir(), " (", _config.architecture,
                   " needs it)");
@@ -103,6 +107,10 @@ void CausalLM::check_tensor(const TensorSpec& spec) const {
 }
 
 void CausalLM::read_tensor(const TensorSpec& spec) {
+  if (auto dequantized = quant::load_quantized_weight(*_checkpoint, spec.name)) {
+    _weights[spec.name] = std::move(*dequantized);
+    return;
+  }
   // A copy even for fp32: the stored tensor is a read-only view of the mapped file, and
   // callers may overwrite weights (quantization).
   _weights[spec.name] = _checkpoint->tensor(spec.name)

@@ -60,10 +60,6 @@ void rename_file(const fs::path& from, const fs::path& to) {
 
 }  // namespace
 
-QuantParams with_fp16_scales(const QuantParams& params) {
-  return {params.scale.to(at::kHalf).to(at::kFloat), params.zero};
-}
-
 QuantizedCheckpointWriter::QuantizedCheckpointWriter(const std::string& source_dir,
                                                      const std::string& out_dir,
                                                      QuantizationFormat format,

@@ -32,11 +32,6 @@
 
 namespace ptq::quant {
 
-// GPTQ checkpoints store scales in fp16 (gptq-format.md), so fake-quantized weights equal what
-// readers dequantize only when computed on these params: the same zero points, the scales
-// rounded to the nearest fp16.
-QuantParams with_fp16_scales(const QuantParams& params);
-
 class QuantizedCheckpointWriter {
  public:
   // Throws InputError if `out_dir` exists and is not an empty directory, if its parent is not
