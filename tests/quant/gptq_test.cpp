@@ -7,15 +7,12 @@
 #include <vector>
 
 #include "ptq/common/error.h"
+#include "quant/quant_test_helpers.h"
 
 namespace ptq::quant {
 namespace {
 
-at::Tensor matrix(const std::vector<std::vector<float>>& rows) {
-  std::vector<at::Tensor> tensors;
-  for (const auto& row : rows) tensors.push_back(at::tensor(row, at::kFloat));
-  return at::stack(tensors);
-}
+using test_helpers::matrix;
 
 GptqConfig make_config(int bits, bool sym, int group_size = -1) {
   GptqConfig config;

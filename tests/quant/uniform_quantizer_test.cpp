@@ -6,16 +6,13 @@
 #include <vector>
 
 #include "ptq/common/error.h"
+#include "quant/quant_test_helpers.h"
 #include "ptq/quant/gptq_packing.h"
 
 namespace ptq::quant {
 namespace {
 
-at::Tensor matrix(const std::vector<std::vector<float>>& rows) {
-  std::vector<at::Tensor> tensors;
-  for (const auto& row : rows) tensors.push_back(at::tensor(row, at::kFloat));
-  return at::stack(tensors);
-}
+using test_helpers::matrix;
 
 QuantizerConfig make_config(int bits, bool sym, bool mse = false) {
   QuantizerConfig config;
