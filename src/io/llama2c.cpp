@@ -1,7 +1,6 @@
 #include "ptq/io/llama2c.h"
 
 #include <ATen/ops/from_blob.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -12,6 +11,7 @@
 #include <vector>
 
 #include "io/mapped_file.h"
+#include "io/staged_directory.h"
 #include "ptq/common/error.h"
 #include "ptq/io/safetensors.h"
 
@@ -202,48 +202,15 @@ void write_text(const fs::path& path, const std::string& text) {
   if (!out) PTQ_THROW_INPUT(path.string(), ": cannot write");
 }
 
-// A trailing slash would make the sibling temp directory a child instead.
-fs::path normalized_dir(const std::string& dir) {
-  fs::path path = fs::path(dir).lexically_normal();
-  return path.has_filename() ? path : path.parent_path();
-}
-
-void check_output_dir(const fs::path& out) {
-  std::error_code error;
-  if (fs::exists(out, error)) {
-    PTQ_CHECK_INPUT(fs::is_directory(out, error), out.string(), " exists and is not a directory");
-    PTQ_CHECK_INPUT(fs::is_empty(out, error), out.string(),
-                    " exists and is not empty; refusing to overwrite it");
-  }
-  const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
-  PTQ_CHECK_INPUT(fs::is_directory(parent, error), "cannot create ", out.string(), ": ",
-                  parent.string(), " is not a directory");
-}
-
 }  // namespace
 
 void convert_llama2c(const std::string& bin_path, const std::string& out_dir) {
   const MappedFile file(bin_path);
   const Llama2cConfig config = read_config(file, bin_path);
-  const fs::path out = normalized_dir(out_dir);
-  check_output_dir(out);
-  const fs::path tmp = out.string() + ".tmp-" + std::to_string(::getpid());
-  std::error_code error;
-  fs::remove_all(tmp, error);  // left by a crashed run that had our pid
-  if (!fs::create_directory(tmp, error)) {
-    PTQ_THROW_INPUT("cannot create ", tmp.string(), ": ", error.message());
-  }
-  try {
-    write_weights(file, config, tmp / "model.safetensors");
-    write_text(tmp / "config.json", hf_config(config).dump(2) + "\n");
-    // rename() replaces an empty directory atomically and fails on a non-empty one.
-    fs::rename(tmp, out, error);
-    if (error) PTQ_THROW_INPUT("cannot rename ", tmp.string(), " to ", out.string(), ": ",
-                               error.message());
-  } catch (...) {
-    fs::remove_all(tmp, error);
-    throw;
-  }
+  StagedDirectory staged(out_dir);
+  write_weights(file, config, staged.path() / "model.safetensors");
+  write_text(staged.path() / "config.json", hf_config(config).dump(2) + "\n");
+  staged.commit();
 }
 
 }  // namespace ptq::io

@@ -1,10 +1,10 @@
 #include "ptq/quant/quantized_checkpoint_writer.h"
 
 #include <ATen/ATen.h>
-#include <unistd.h>
 
 #include <cstdio>
 
+#include "io/staged_directory.h"
 #include "ptq/common/error.h"
 #include "ptq/common/report.h"
 #include "ptq/quant/gptq_packing.h"
@@ -20,24 +20,6 @@ constexpr const char* kTokenizerFiles[] = {
     "tokenizer.json", "tokenizer.model", "tokenizer_config.json",  "special_tokens_map.json",
     "vocab.json",     "merges.txt",      "generation_config.json",
 };
-
-// A trailing slash would make the sibling temp directory a child instead.
-fs::path normalized_dir(const std::string& dir) {
-  fs::path path = fs::path(dir).lexically_normal();
-  return path.has_filename() ? path : path.parent_path();
-}
-
-void check_output_dir(const fs::path& out) {
-  std::error_code error;
-  if (fs::exists(out, error)) {
-    PTQ_CHECK_INPUT(fs::is_directory(out, error), out.string(), " exists and is not a directory");
-    PTQ_CHECK_INPUT(fs::is_empty(out, error), out.string(),
-                    " exists and is not empty; refusing to overwrite it");
-  }
-  const fs::path parent = out.has_parent_path() ? out.parent_path() : fs::path(".");
-  PTQ_CHECK_INPUT(fs::is_directory(parent, error), "cannot create ", out.string(), ": ",
-                  parent.string(), " is not a directory");
-}
 
 // Shards are numbered while written and named once their count is known.
 fs::path pending_shard(const fs::path& dir, int number) {
@@ -65,7 +47,6 @@ QuantizedCheckpointWriter::QuantizedCheckpointWriter(const std::string& source_d
                                                      QuantizationFormat format,
                                                      uint64_t max_shard_bytes)
     : _source_dir(source_dir),
-      _out_dir(normalized_dir(out_dir)),
       _format(std::move(format)),
       _max_shard_bytes(max_shard_bytes),
       _source(source_dir),
@@ -76,19 +57,12 @@ QuantizedCheckpointWriter::QuantizedCheckpointWriter(const std::string& source_d
   // What readers would reject (bits, group size, method_fields) is rejected before the
   // hours of quantization that precede finish().
   parse_quantization_config(quantization_config_json(_format), "the quantization format");
-  check_output_dir(_out_dir);
-  _tmp_dir = _out_dir.string() + ".tmp-" + std::to_string(::getpid());
-  std::error_code error;
-  fs::remove_all(_tmp_dir, error);  // left by a crashed run that had our pid
-  PTQ_CHECK_INPUT(fs::create_directory(_tmp_dir, error), "cannot create ", _tmp_dir.string(), ": ",
-                  error.message());
+  _staged = std::make_unique<io::StagedDirectory>(out_dir);
 }
 
-QuantizedCheckpointWriter::~QuantizedCheckpointWriter() {
-  if (_finished) return;
-  std::error_code error;
-  fs::remove_all(_tmp_dir, error);
-}
+// Out of line: StagedDirectory is incomplete in the header. Its destructor removes the
+// temporary directory unless finish() succeeded.
+QuantizedCheckpointWriter::~QuantizedCheckpointWriter() = default;
 
 void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
                                                      const QuantizedWeight& weight,
@@ -115,25 +89,20 @@ void QuantizedCheckpointWriter::add_tensor(const std::string& name, const at::Te
 }
 
 void QuantizedCheckpointWriter::finish() {
-  PTQ_CHECK_INPUT(!_finished, _out_dir.string(), " was already written");
+  PTQ_CHECK_INPUT(!_staged->committed(), _staged->target().string(), " was already written");
   copy_source_tensors();
   if (_shard_tensors > 0 || _shards_written == 0) flush_shard();
   name_shards();
   write_configs();
   copy_tokenizer_files();
-  // rename() replaces an empty directory atomically and fails on a non-empty one.
-  std::error_code error;
-  fs::rename(_tmp_dir, _out_dir, error);
-  PTQ_CHECK_INPUT(!error, "cannot rename ", _tmp_dir.string(), " to ", _out_dir.string(), ": ",
-                  error.message());
-  _finished = true;
+  _staged->commit();
 }
 
 void QuantizedCheckpointWriter::add_to_shard(const std::string& name, const at::Tensor& tensor) {
-  PTQ_CHECK_INPUT(!_finished, "cannot add '", name, "': ", _out_dir.string(),
+  PTQ_CHECK_INPUT(!_staged->committed(), "cannot add '", name, "': ", _staged->target().string(),
                   " was already written");
   PTQ_CHECK_INPUT(_shard_of.count(name) == 0, "tensor '", name, "' added twice to ",
-                  _out_dir.string());
+                  _staged->target().string());
   const uint64_t bytes = tensor.nbytes();
   // As Hugging Face shards: a new shard when this tensor would overflow a non-empty one.
   if (_shard_tensors > 0 && _shard_bytes + bytes > _max_shard_bytes) flush_shard();
@@ -148,7 +117,7 @@ void QuantizedCheckpointWriter::add_to_shard(const std::string& name, const at::
 void QuantizedCheckpointWriter::flush_shard() {
   // save_pretrained's metadata; transformers refuses safetensors files without "format".
   _shard.set_metadata("format", "pt");
-  _shard.write(pending_shard(_tmp_dir, ++_shards_written).string());
+  _shard.write(pending_shard(_staged->path(), ++_shards_written).string());
   _shard = io::SafetensorsWriter();
   _shard_tensors = 0;
   _shard_bytes = 0;
@@ -163,17 +132,18 @@ void QuantizedCheckpointWriter::copy_source_tensors() {
 
 void QuantizedCheckpointWriter::name_shards() const {
   if (_shards_written == 1) {
-    rename_file(pending_shard(_tmp_dir, 1), _tmp_dir / "model.safetensors");
+    rename_file(pending_shard(_staged->path(), 1), _staged->path() / "model.safetensors");
     return;
   }
   for (int number = 1; number <= _shards_written; ++number) {
-    rename_file(pending_shard(_tmp_dir, number), _tmp_dir / shard_name(number, _shards_written));
+    rename_file(pending_shard(_staged->path(), number),
+                _staged->path() / shard_name(number, _shards_written));
   }
   nlohmann::json weight_map = nlohmann::json::object();
   for (const auto& [name, number] : _shard_of) {
     weight_map[name] = shard_name(number, _shards_written);
   }
-  write_json_file((_tmp_dir / "model.safetensors.index.json").string(),
+  write_json_file((_staged->path() / "model.safetensors.index.json").string(),
                   {{"metadata", {{"total_size", _total_bytes}}}, {"weight_map", weight_map}});
 }
 
@@ -182,9 +152,9 @@ void QuantizedCheckpointWriter::write_configs() const {
   nlohmann::json config = _source_config;
   config["quantization_config"] = quantization;
   config["torch_dtype"] = "float16";  // exllama/fp16 kernels gate on it (gptq-format.md)
-  write_json_file((_tmp_dir / "config.json").string(), config);
+  write_json_file((_staged->path() / "config.json").string(), config);
   // For older loaders that read only quantize_config.json (gptq-format.md).
-  write_json_file((_tmp_dir / "quantize_config.json").string(), quantization);
+  write_json_file((_staged->path() / "quantize_config.json").string(), quantization);
 }
 
 void QuantizedCheckpointWriter::copy_tokenizer_files() const {
@@ -192,8 +162,9 @@ void QuantizedCheckpointWriter::copy_tokenizer_files() const {
     const fs::path from = _source_dir / name;
     if (!fs::exists(from)) continue;
     std::error_code error;
-    fs::copy_file(from, _tmp_dir / name, error);
-    PTQ_CHECK_INPUT(!error, "cannot copy ", from.string(), " to ", (_tmp_dir / name).string(), ": ",
+    const fs::path to = _staged->path() / name;
+    fs::copy_file(from, to, error);
+    PTQ_CHECK_INPUT(!error, "cannot copy ", from.string(), " to ", to.string(), ": ",
                     error.message());
   }
 }

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -29,6 +30,10 @@
 #include "ptq/io/safetensors.h"
 #include "ptq/quant/quantized_checkpoint.h"
 #include "ptq/quant/uniform_quantizer.h"
+
+namespace ptq::io {
+class StagedDirectory;
+}  // namespace ptq::io
 
 namespace ptq::quant {
 
@@ -68,8 +73,7 @@ class QuantizedCheckpointWriter {
   void copy_tokenizer_files() const;
 
   std::filesystem::path _source_dir;
-  std::filesystem::path _out_dir;
-  std::filesystem::path _tmp_dir;
+  std::unique_ptr<io::StagedDirectory> _staged;  // the output, built in "<out_dir>.tmp-<pid>"
   QuantizationFormat _format;
   uint64_t _max_shard_bytes;
   io::Checkpoint _source;
@@ -81,7 +85,6 @@ class QuantizedCheckpointWriter {
   std::map<std::string, int> _shard_of;  // tensor name -> shard number (1-based)
   std::set<std::string> _replaced;       // names stored or not to copy from the source
   uint64_t _total_bytes = 0;
-  bool _finished = false;
 };
 
 }  // namespace ptq::quant
