@@ -81,7 +81,7 @@ std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
                                                     int64_t layer,
                                                     bool true_sequential);
 
-// ids: int64 [nsamples, seqlen]. `fallback` quantizes a linear on which `method` throws
+// ids: int64 [nsamples, seqlen], unused (no forward pass) when !method.needs_hessian(). `fallback` quantizes a linear on which `method` throws
 // std::runtime_error (logged and recorded). Throws Interrupted.
 PipelineResult quantize_model(model::CausalLM& lm,
                               const at::Tensor& ids,
