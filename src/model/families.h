@@ -1,21 +1,15 @@
 #pragma once
 // Factories of the model families, one per source file (llama.cpp, opt.cpp, gpt_neox.cpp),
-// referenced only by the architecture table in architecture.cpp.
+// referenced only by the architecture table in architecture.cpp. They are constant-initialized
+// function pointers (create_family<Model> from family_helpers.h), so they are set before any
+// code runs.
 
-#include <memory>
-
-#include "ptq/model/causal_lm.h"
+#include "ptq/model/architecture.h"
 
 namespace ptq::model {
 
-std::unique_ptr<CausalLM> create_llama(ModelConfig config,
-                                       std::shared_ptr<const io::Checkpoint> checkpoint,
-                                       const LoadOptions& options);
-std::unique_ptr<CausalLM> create_opt(ModelConfig config,
-                                     std::shared_ptr<const io::Checkpoint> checkpoint,
-                                     const LoadOptions& options);
-std::unique_ptr<CausalLM> create_gpt_neox(ModelConfig config,
-                                          std::shared_ptr<const io::Checkpoint> checkpoint,
-                                          const LoadOptions& options);
+extern const CausalLMFactory create_llama;
+extern const CausalLMFactory create_opt;
+extern const CausalLMFactory create_gpt_neox;
 
 }  // namespace ptq::model

@@ -9,6 +9,7 @@
 #include <ATen/ATen.h>
 
 #include "model/families.h"
+#include "model/family_helpers.h"
 #include "model/layers.h"
 #include "ptq/common/error.h"
 
@@ -19,14 +20,13 @@ namespace {
 // 0-1 belonged to the padding index), so the table has max_position_embeddings + 2 rows.
 constexpr int64_t kPositionOffset = 2;
 
-class OptModel final : public CausalLM {
+class OptModel final : public DecoderFamily {
  public:
   OptModel(ModelConfig config,
            std::shared_ptr<const io::Checkpoint> checkpoint,
            const LoadOptions& options)
-      : CausalLM(std::move(config)), _activation(parse_activation(_config.hidden_act)) {
-    load_weights(std::move(checkpoint), options, global_tensor_specs(),
-                 [this](int64_t i) { return layer_tensor_specs(i); });
+      : DecoderFamily(std::move(config), "model.decoder.layers.") {
+    load(std::move(checkpoint), options);
   }
 
   at::Tensor embed(const at::Tensor& ids, int64_t position_offset) const override {
@@ -42,28 +42,10 @@ class OptModel final : public CausalLM {
     return tokens + weight("model.decoder.embed_positions.weight").index_select(0, rows);
   }
 
-  at::Tensor forward_layer(int64_t index,
-                           const at::Tensor& hidden,
-                           int64_t position_offset,
-                           KVCache* cache,
-                           const LinearInputObserver* observer) const override {
-    check_layer_loaded(index);
-    const std::string p = prefix(index);
-    const bool pre_ln = _config.do_layer_norm_before;
-    const at::Tensor attn_in = pre_ln ? norm(p + "self_attn_layer_norm", hidden) : hidden;
-    at::Tensor h = hidden + attention(index, attn_in, position_offset, cache, observer);
-    if (!pre_ln) h = norm(p + "self_attn_layer_norm", h);
-    const at::Tensor mlp_in = pre_ln ? norm(p + "final_layer_norm", h) : h;
-    const at::Tensor act = activate(linear(p + "fc1", mlp_in, observer), _activation);
-    at::Tensor out = h + linear(p + "fc2", act, observer);
-    return pre_ln ? out : norm(p + "final_layer_norm", out);
-  }
-
   at::Tensor logits(const at::Tensor& hidden) const override {
     at::Tensor h = has_final_norm() ? norm("model.decoder.final_layer_norm", hidden) : hidden;
     if (has_projection()) h = linear("model.decoder.project_out", h, nullptr);
-    return at::linear(h, weight(_config.tie_word_embeddings ? "model.decoder.embed_tokens.weight"
-                                                            : "lm_head.weight"));
+    return at::linear(h, head_weight("model.decoder.embed_tokens.weight", "lm_head.weight"));
   }
 
   std::vector<std::string> linear_names(int64_t index) const override {
@@ -77,54 +59,53 @@ class OptModel final : public CausalLM {
   }
 
  private:
-  static std::string prefix(int64_t index) {
-    return "model.decoder.layers." + std::to_string(index) + ".";
-  }
-
   bool has_projection() const { return _config.word_embed_proj_dim != _config.hidden_size; }
   bool has_final_norm() const {
     return _config.do_layer_norm_before && !_config.remove_final_layer_norm;
   }
 
-  at::Tensor norm(const std::string& module, const at::Tensor& x) const {
-    return layer_norm(x, weight(module + ".weight"), weight(module + ".bias"), _config.norm_eps);
+  at::Tensor decoder_layer(const LayerCall& call, const at::Tensor& hidden) const override {
+    const std::string& p = call.prefix;
+    const bool pre_ln = _config.do_layer_norm_before;
+    const at::Tensor attn_in = pre_ln ? norm(p + "self_attn_layer_norm", hidden) : hidden;
+    at::Tensor h = hidden + attention(call, attn_in);
+    if (!pre_ln) h = norm(p + "self_attn_layer_norm", h);
+    const at::Tensor mlp_in = pre_ln ? norm(p + "final_layer_norm", h) : h;
+    const at::Tensor act = activate(linear(p + "fc1", mlp_in, call.observer), _activation);
+    at::Tensor out = h + linear(p + "fc2", act, call.observer);
+    return pre_ln ? out : norm(p + "final_layer_norm", out);
   }
 
-  at::Tensor attention(int64_t index,
-                       const at::Tensor& x,
-                       int64_t offset,
-                       KVCache* cache,
-                       const LinearInputObserver* observer) const {
+  at::Tensor attention(const LayerCall& call, const at::Tensor& x) const {
     const int64_t heads = _config.num_heads;
-    const std::string p = prefix(index) + "self_attn.";
+    const std::string p = call.prefix + "self_attn.";
+    const auto* observer = call.observer;
+    const int64_t offset = call.offset;
     const at::Tensor q = split_heads(linear(p + "q_proj", x, observer), heads);
     const at::Tensor k = split_heads(linear(p + "k_proj", x, observer), heads);
     const at::Tensor v = split_heads(linear(p + "v_proj", x, observer), heads);
-    auto [keys, values] = extend_cache(cache, index, _config.num_layers, k, v, offset);
+    auto [keys, values] = extend_cache(call.cache, call.index, _config.num_layers, k, v, offset);
     const at::Tensor out = causal_attention(q, keys, values, offset, std::nullopt);
     return linear(p + "out_proj", out, observer);
   }
 
-  std::vector<TensorSpec> global_tensor_specs() const {
+  void add_global_specs(std::vector<TensorSpec>& specs) const override {
     const ModelConfig& c = _config;
     const int64_t d = c.hidden_size, proj = c.word_embed_proj_dim;
-    std::vector<TensorSpec> specs = {
-        {"model.decoder.embed_tokens.weight", {c.vocab_size, proj}},
-        {"model.decoder.embed_positions.weight", {c.max_position_embeddings + kPositionOffset, d}}};
+    specs.push_back({"model.decoder.embed_tokens.weight", {c.vocab_size, proj}});
+    specs.push_back(
+        {"model.decoder.embed_positions.weight", {c.max_position_embeddings + kPositionOffset, d}});
     if (!c.tie_word_embeddings) add_linear_spec(specs, "lm_head", c.vocab_size, proj, false);
     if (has_projection()) {
       add_linear_spec(specs, "model.decoder.project_in", d, proj, /*bias=*/false);
       add_linear_spec(specs, "model.decoder.project_out", proj, d, /*bias=*/false);
     }
     if (has_final_norm()) add_norm_spec(specs, "model.decoder.final_layer_norm", d, true);
-    return specs;
   }
 
-  std::vector<TensorSpec> layer_tensor_specs(int64_t index) const {
+  void add_layer_specs(std::vector<TensorSpec>& specs, const std::string& p) const override {
     const ModelConfig& c = _config;
     const int64_t d = c.hidden_size, ff = c.intermediate_size;
-    const std::string p = prefix(index);
-    std::vector<TensorSpec> specs;
     for (const char* name : {"q_proj", "k_proj", "v_proj"}) {
       add_linear_spec(specs, p + "self_attn." + name, d, d, c.attention_bias);
     }
@@ -133,18 +114,11 @@ class OptModel final : public CausalLM {
     add_linear_spec(specs, p + "fc1", ff, d, c.mlp_bias);
     add_linear_spec(specs, p + "fc2", d, ff, c.mlp_bias);
     add_norm_spec(specs, p + "final_layer_norm", d, /*bias=*/true);
-    return specs;
   }
-
-  Activation _activation;
 };
 
 }  // namespace
 
-std::unique_ptr<CausalLM> create_opt(ModelConfig config,
-                                     std::shared_ptr<const io::Checkpoint> checkpoint,
-                                     const LoadOptions& options) {
-  return std::make_unique<OptModel>(std::move(config), std::move(checkpoint), options);
-}
+const CausalLMFactory create_opt = &create_family<OptModel>;
 
 }  // namespace ptq::model
