@@ -1,3 +1,4 @@
+#include <ATen/Parallel.h>
 #include <gtest/gtest.h>
 
 #include "ptq/common/logging.h"
@@ -5,5 +6,7 @@
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
   ptq::set_log_level(ptq::LogLevel::Warning);
+  // CTest runs one test process per core: a single intra-op thread each avoids oversubscription.
+  at::set_num_threads(1);
   return RUN_ALL_TESTS();
 }

@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "test_utils.h"
@@ -17,12 +18,22 @@ std::string stories_tokens(const std::string& file) {
   return "tokens:" + (shared_dir() / "models" / "stories260K" / file).string();
 }
 
+// The base command line with each "--option value" pair of `extra` replacing the option's base
+// value (CLI11 rejects an option given twice) or appended when the base lacks it.
 std::vector<std::string> quantize_args(const fs::path& out, std::vector<std::string> extra) {
   std::vector<std::string> args = {"quantize", "--model", stories_hf(), "--method", "gptq",
                                    "--wbits", "4", "--calib",
                                    stories_tokens("samples-calib-128x512-seed1.i32"),
                                    "--nsamples", "8", "--out", out.string()};
-  args.insert(args.end(), extra.begin(), extra.end());
+  for (size_t i = 0; i + 1 < extra.size(); i += 2) {
+    const auto at = std::find(args.begin(), args.end(), extra[i]);
+    if (at != args.end()) {
+      *(at + 1) = extra[i + 1];
+    } else {
+      args.push_back(extra[i]);
+      args.push_back(extra[i + 1]);
+    }
+  }
   return args;
 }
 

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 
 #include "model/model_test_utils.h"
 #include "ptq/data/dataset.h"
@@ -156,16 +157,21 @@ double quantized_perplexity(const std::string& method, int bits, int group_size)
   return eval::evaluate_rows(*lm, eval, options).perplexity;
 }
 
-TEST(Pipeline, GptqBeatsRtnOnStories260K) {
-  for (const int group_size : {-1, 32}) {
-    for (const int bits : {8, 4, 3, 2}) {
-      const double rtn = quantized_perplexity("rtn", bits, group_size);
-      const double gptq = quantized_perplexity("gptq", bits, group_size);
-      std::printf("stories260K w%d g%d: RTN %.4f GPTQ %.4f\n", bits, group_size, rtn, gptq);
-      EXPECT_LT(gptq, rtn) << bits << " bits, group " << group_size;
-    }
-  }
+// One instance per (bits, group size), so CTest runs them in parallel and each stays short.
+class GptqBeatsRtnOnStories260K : public ::testing::TestWithParam<std::tuple<int, int>> {};
+
+TEST_P(GptqBeatsRtnOnStories260K, PerplexityIsLower) {
+  const auto [bits, group_size] = GetParam();
+  const double rtn = quantized_perplexity("rtn", bits, group_size);
+  const double gptq = quantized_perplexity("gptq", bits, group_size);
+  std::printf("stories260K w%d g%d: RTN %.4f GPTQ %.4f\n", bits, group_size, rtn, gptq);
+  EXPECT_LT(gptq, rtn) << bits << " bits, group " << group_size;
 }
+
+INSTANTIATE_TEST_SUITE_P(Pipeline,
+                         GptqBeatsRtnOnStories260K,
+                         ::testing::Combine(::testing::Values(8, 4, 3, 2),
+                                            ::testing::Values(-1, 32)));
 
 }  // namespace
 }  // namespace ptq::quant
