@@ -25,7 +25,6 @@ using Clock = std::chrono::steady_clock;
 
 // The reference protocol evaluates 2048-token windows, or the model's limit if shorter.
 constexpr int64_t kDefaultSeqlen = 2048;
-constexpr char kTokenPrefix[] = "tokens:";
 
 struct EvalOptions {
   std::string model;
@@ -56,7 +55,7 @@ int64_t checked_seqlen(int64_t seqlen, const model::ModelConfig& config) {
 
 // Reads tokens:PATH as rows of --seqlen (default: the model's positions) tokens each.
 data::TokenRows load_rows(const EvalOptions& options, const model::ModelConfig& config) {
-  const std::string path = options.dataset.substr(sizeof(kTokenPrefix) - 1);
+  const std::string path = data::token_spec_path(options.dataset);
   const int64_t row_len =
       checked_seqlen(options.seqlen > 0 ? options.seqlen : config.max_position_embeddings, config);
   std::error_code ec;

@@ -34,7 +34,6 @@ using Clock = std::chrono::steady_clock;
 
 // Text windows default to the reference's 2048 or the model's limit if shorter.
 constexpr int64_t kDefaultTextSeqlen = 2048;
-constexpr char kTokenPrefix[] = "tokens:";
 
 struct QuantizeOptions {
   std::string model;
@@ -114,7 +113,7 @@ void write_linear(quant::QuantizedCheckpointWriter& writer,
 eval::PerplexityResult evaluate(const model::CausalLM& lm, const QuantizeOptions& options) {
   const int64_t seqlen = default_seqlen(options.eval, lm.config());
   if (data::is_token_spec(options.eval)) {
-    const auto rows = data::load_token_rows(options.eval.substr(sizeof(kTokenPrefix) - 1), seqlen);
+    const auto rows = data::load_token_rows(data::token_spec_path(options.eval), seqlen);
     return eval::evaluate_rows(lm, rows, {});
   }
   eval::PerplexityOptions ppl;

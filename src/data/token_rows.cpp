@@ -10,6 +10,11 @@ constexpr std::string_view kTokenPrefix = "tokens:";
 
 bool is_token_spec(const std::string& spec) { return spec.rfind(kTokenPrefix, 0) == 0; }
 
+std::string token_spec_path(const std::string& spec) {
+  PTQ_CHECK_INPUT(is_token_spec(spec), "'", spec, "' is not a tokens:PATH data set");
+  return spec.substr(kTokenPrefix.size());
+}
+
 TokenRows load_token_rows(const std::string& path, int64_t row_len) {
   PTQ_CHECK_INPUT(row_len > 0, "row length must be positive for ", path, ", got ", row_len);
   const std::string bytes = read_file_bytes(path);

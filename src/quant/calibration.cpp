@@ -11,7 +11,6 @@
 namespace ptq::quant {
 namespace {
 
-constexpr char kTokenPrefix[] = "tokens:";
 
 void check_options(const CalibrationOptions& options) {
   PTQ_CHECK_INPUT(options.nsamples >= 1, "--nsamples must be at least 1, got ", options.nsamples);
@@ -100,7 +99,7 @@ at::Tensor sample_document_windows(const std::vector<std::string>& documents,
 at::Tensor load_calibration(const CalibrationOptions& options, const std::string& tokenizer_path) {
   check_options(options);
   if (data::is_token_spec(options.spec)) {
-    return token_rows(options.spec.substr(sizeof(kTokenPrefix) - 1), options);
+    return token_rows(data::token_spec_path(options.spec), options);
   }
   const auto tokenizer = tokenizer::load_tokenizer(tokenizer_path);
   if (options.spec == "c4") {

@@ -28,6 +28,8 @@ std::string shared_data_dir();
 
 // True for "tokens:PATH" specs.
 bool is_token_spec(const std::string& spec);
+// The PATH of a "tokens:PATH" spec (the spec must be one).
+std::string token_spec_path(const std::string& spec);
 
 // `spec`: a named set or a PATH.
 //   wikitext2  wikitext-2-raw test rows, joined with "\n\n" (GPTQ's wikitext2)
