@@ -7,16 +7,12 @@
 #include "ptq/common/error.h"
 #include "ptq/quant/gptq.h"
 #include "ptq/quant/method.h"
+#include "quant/quant_test_helpers.h"
 
 namespace ptq::quant {
 namespace {
 
-MethodOptions options(int bits, int group_size) {
-  MethodOptions o;
-  o.quantizer.bits = bits;
-  o.group_size = group_size;
-  return o;
-}
+using test_helpers::method_options;
 
 at::Tensor hessian_of(const at::Tensor& x) {
   HessianAccumulator acc(x.size(-1));
@@ -38,7 +34,7 @@ TEST(Methods, RtnEqualsGroupwiseUniformQuantizer) {
   at::manual_seed(1);
   const at::Tensor w = at::randn({8, 40});
   for (const int group : {-1, 16}) {
-    const auto rtn = create_method("rtn", options(3, group));
+    const auto rtn = create_method("rtn", method_options(3, group));
     EXPECT_FALSE(rtn->needs_hessian());
     const QuantizedLinear q = rtn->quantize_linear("m", w, {});
     QuantizerConfig config;
@@ -55,7 +51,7 @@ TEST(Methods, GptqEqualsGptqQuantize) {
   at::manual_seed(2);
   const at::Tensor w = at::randn({8, 40});
   const at::Tensor h = hessian_of(at::randn({3, 64, 40}));
-  MethodOptions o = options(4, 16);
+  MethodOptions o = method_options(4, 16);
   o.act_order = true;
   const auto gptq = create_method("gptq", o);
   EXPECT_TRUE(gptq->needs_hessian());

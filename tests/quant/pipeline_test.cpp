@@ -12,18 +12,14 @@
 #include <tuple>
 
 #include "model/model_test_utils.h"
+#include "quant/quant_test_helpers.h"
 #include "ptq/data/dataset.h"
 #include "ptq/eval/perplexity.h"
 
 namespace ptq::quant {
 namespace {
 
-MethodOptions method_options(int bits, int group_size) {
-  MethodOptions o;
-  o.quantizer.bits = bits;
-  o.group_size = group_size;
-  return o;
-}
+using test_helpers::method_options;
 
 at::Tensor random_ids(const model::CausalLM& lm, int64_t n, int64_t t) {
   at::manual_seed(0);

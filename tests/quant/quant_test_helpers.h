@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "ptq/quant/method.h"
+
 namespace ptq::quant::test_helpers {
 
 // A float matrix from its rows.
@@ -12,6 +14,14 @@ inline at::Tensor matrix(const std::vector<std::vector<float>>& rows) {
   std::vector<at::Tensor> tensors;
   for (const auto& row : rows) tensors.push_back(at::tensor(row, at::kFloat));
   return at::stack(tensors);
+}
+
+// Method options at `bits` and `group_size`, the rest at their defaults.
+inline MethodOptions method_options(int bits, int group_size) {
+  MethodOptions o;
+  o.quantizer.bits = bits;
+  o.group_size = group_size;
+  return o;
 }
 
 }  // namespace ptq::quant::test_helpers
