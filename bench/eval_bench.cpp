@@ -27,6 +27,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/common/progress.h"
 #include "ptq/eval/perplexity.h"
 #include "ptq/io/safetensors.h"
 #include "ptq/model/causal_lm.h"
@@ -197,7 +198,6 @@ int run(const BenchOptions& o) {
   const std::vector<int32_t> tokens(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
   ptq::eval::PerplexityOptions options;
   options.seqlen = o.seqlen;
-  options.progress_every = o.segments + 1;
   options.max_segments = 1;
   ptq::eval::evaluate_perplexity(*lm, tokens, options);  // warm-up
   options.max_segments = 0;
@@ -221,6 +221,7 @@ int run(const BenchOptions& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  ptq::set_progress_style(ptq::ProgressStyle::None);  // the timed runs print their own lines
   CLI::App app{"eval_bench: eval throughput against the fp32 GEMM peak"};
   BenchOptions o;
   app.add_option("--threads", o.threads, "Intra-op threads (default: LibTorch's)");

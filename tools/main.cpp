@@ -14,6 +14,7 @@
 #include "command.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
+#include "ptq/common/progress.h"
 
 namespace {
 
@@ -21,6 +22,7 @@ struct GlobalOptions {
   int threads = 0;  // 0 = all cores
   bool verbose = false;
   bool quiet = false;
+  std::string progress = "auto";
 };
 
 void apply_global_options(const GlobalOptions& options) {
@@ -28,6 +30,7 @@ void apply_global_options(const GlobalOptions& options) {
   if (options.verbose) level = ptq::LogLevel::Debug;
   if (options.quiet) level = ptq::LogLevel::Warning;
   ptq::set_log_level(ptq::log_level_from_env(level));
+  ptq::set_progress_style(ptq::parse_progress_style(options.progress));
   const int cores = static_cast<int>(std::thread::hardware_concurrency());
   const int threads = options.threads > 0 ? options.threads : std::max(1, cores);
   // LibTorch's intra-op pool; in Debian's build this also sets OpenMP's (and so OpenBLAS's).
@@ -43,6 +46,10 @@ int run(int argc, char** argv) {
       ->check(CLI::NonNegativeNumber);
   auto* verbose = app.add_flag("-v,--verbose", global.verbose, "Debug logging");
   app.add_flag("-q,--quiet", global.quiet, "Warnings and errors only")->excludes(verbose);
+  app.add_option("--progress", global.progress,
+                 "auto | bar | plain | json | none (auto: a bar on a terminal, log lines "
+                 "otherwise)")
+      ->capture_default_str();
 
   const std::vector<ptq::cli::Command> commands = {
       ptq::cli::add_convert_command(app),

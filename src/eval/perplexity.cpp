@@ -9,6 +9,7 @@
 
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
+#include "ptq/common/progress.h"
 
 namespace ptq::eval {
 namespace {
@@ -72,11 +73,9 @@ double batch_nll_sum(const model::CausalLM& lm, const at::Tensor& batch) {
   return -log_probs.gather(-1, targets).to(at::kDouble).sum().item<double>();
 }
 
-void log_progress(int64_t done, int64_t total, double nll_sum, int64_t seqlen, double elapsed) {
-  const double per_segment = elapsed / static_cast<double>(done);
-  spdlog::info("perplexity: {}/{} segments, running ppl {:.4f}, {:.2f} s/segment, ETA {:.0f} s",
-               done, total, std::exp(nll_sum / static_cast<double>(done * (seqlen - 1))),
-               per_segment, per_segment * static_cast<double>(total - done));
+std::string running_perplexity(double nll_sum, int64_t done, int64_t seqlen) {
+  return fmt::format("running ppl {:.4f}",
+                     std::exp(nll_sum / static_cast<double>(done * (seqlen - 1))));
 }
 
 // The reference accumulates nll_i = mean_loss_i * seqlen and reports
@@ -94,15 +93,12 @@ PerplexityResult score_segments(const model::CausalLM& lm,
   spdlog::info("perplexity: {} segments of {} tokens, {} per batch", total, seqlen, batch);
 
   double nll_sum = 0.0;
-  int64_t logged = 0;
+  Progress progress("perplexity", total);
   for (int64_t done = 0; done < total;) {
     const int64_t size = std::min(batch, total - done);
     nll_sum += batch_nll_sum(lm, segments.narrow(0, done, size));
     done += size;
-    if (done - logged >= options.progress_every || done == total) {
-      log_progress(done, total, nll_sum, seqlen, seconds_since(start));
-      logged = done;
-    }
+    progress.advance(size, running_perplexity(nll_sum, done, seqlen));
   }
 
   PerplexityResult result;

@@ -8,6 +8,7 @@
 
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
+#include "ptq/common/progress.h"
 #include "ptq/quant/gptq.h"
 
 namespace ptq::quant {
@@ -112,13 +113,12 @@ std::map<std::string, HessianAccumulator> collect_hessians(const model::CausalLM
   return hessians;
 }
 
-// tr((W - Q) H (W - Q)^T) / tr(W H W^T), in fp64.
+// tr((W - Q) H (W - Q)^T) / tr(W H W^T). fp32 GEMMs (the products cost as much as GPTQ's own
+// updates, and fp64 would double that) with the sums taken in fp64: a diagnostic needs ~1e-5.
 double relative_error(const at::Tensor& weight, const at::Tensor& quantized, const at::Tensor& h) {
-  const at::Tensor w = weight.to(at::kDouble);
-  const at::Tensor hd = h.to(at::kDouble);
-  const at::Tensor diff = w - quantized.to(at::kDouble);
-  const double den = (at::matmul(w, hd) * w).sum().item<double>();
-  const double num = (at::matmul(diff, hd) * diff).sum().item<double>();
+  const at::Tensor diff = weight - quantized;
+  const double den = (at::matmul(weight, h) * weight).sum(at::kDouble).item<double>();
+  const double num = (at::matmul(diff, h) * diff).sum(at::kDouble).item<double>();
   return den > 0 ? num / den : 0.0;
 }
 
@@ -127,6 +127,7 @@ struct LayerContext {
   const QuantMethod& method;
   const QuantMethod& fallback;
   const QuantizedLinearSink& sink;
+  Progress& progress;  // one step per decoder layer
 };
 
 QuantizedLinear quantize_or_fall_back(const LayerContext& ctx,
@@ -150,6 +151,7 @@ LinearRecord quantize_linear(const LayerContext& ctx,
                              const std::string& name,
                              const LinearStats& stats) {
   const auto start = Clock::now();
+  ctx.progress.note(name);
   at::Tensor& weight = ctx.lm.weight(name + ".weight");
   LinearRecord record;
   record.name = name;
@@ -195,6 +197,10 @@ LayerRecord quantize_layer(const LayerContext& ctx,
   return record;
 }
 
+void report_layer_done(Progress& progress, const LayerRecord& layer) {
+  progress.advance(1, fmt::format("layer {} in {:.2f} s", layer.index, layer.seconds));
+}
+
 // A method without statistics (RTN) sees no activations, so no forward pass is needed.
 PipelineResult quantize_without_data(model::CausalLM& lm,
                                      const QuantMethod& method,
@@ -202,7 +208,8 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
                                      const QuantizedLinearSink& sink) {
   const auto start = Clock::now();
   PipelineResult result;
-  const LayerContext ctx{lm, method, method, sink};
+  Progress progress("quantize", lm.num_layers());
+  const LayerContext ctx{lm, method, method, sink, progress};
   for (int64_t i = 0; i < lm.num_layers(); ++i) {
     const auto layer_start = Clock::now();
     lm.load_layer(i);
@@ -215,16 +222,12 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
     if (options.unload_layers) lm.unload_layer(i);
     layer.seconds = seconds_since(layer_start);
     result.layers.push_back(std::move(layer));
+    report_layer_done(progress, result.layers.back());
   }
   result.seconds = seconds_since(start);
   return result;
 }
 
-void log_progress(int64_t done, int64_t total, double layer_seconds, double elapsed) {
-  const double eta = elapsed / static_cast<double>(done) * static_cast<double>(total - done);
-  spdlog::info("layer {}/{} done in {:.2f}s, elapsed {:.1f}s, ETA {:.1f}s", done, total,
-               layer_seconds, elapsed, eta);
-}
 
 }  // namespace
 
@@ -252,13 +255,14 @@ PipelineResult quantize_model(model::CausalLM& lm,
   if (!method.needs_hessian()) return quantize_without_data(lm, method, options, sink);
   Activations act = embed_calibration(lm, ids, options, result);
   const int64_t batch = batch_size(lm, ids.size(0), ids.size(1), options);
-  const LayerContext ctx{lm, method, fallback, sink};
+  Progress progress("quantize", lm.num_layers());
+  const LayerContext ctx{lm, method, fallback, sink, progress};
   for (int64_t i = 0; i < lm.num_layers(); ++i) {
     check_not_stopped(options);
     lm.load_layer(i);
     result.layers.push_back(quantize_layer(ctx, i, act, batch, options));
     if (options.unload_layers) lm.unload_layer(i);
-    log_progress(i + 1, lm.num_layers(), result.layers.back().seconds, seconds_since(start));
+    report_layer_done(progress, result.layers.back());
   }
   result.seconds = seconds_since(start);
   return result;

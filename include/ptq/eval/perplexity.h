@@ -23,7 +23,6 @@ struct PerplexityOptions {
   int64_t max_segments = 0;         // evaluate the first N segments only; 0 = all
   int64_t batch_size = 0;           // segments per forward pass; 0 = as many as fit the budget
   int64_t memory_budget_mb = 1024;  // activations of one batch, for the automatic batch size
-  int64_t progress_every = 16;      // log progress after the batch that completes N more
 };
 
 struct PerplexityResult {
