@@ -1,8 +1,10 @@
 #include "test_utils.h"
 
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -49,14 +51,22 @@ std::string read_file(const fs::path& path) {
   return ss.str();
 }
 
-CliResult run_cli(const std::vector<std::string>& args) {
+CliResult run_cli(const std::vector<std::string>& args,
+                  const std::function<void()>& before_exec) {
   TempDir capture;
   const fs::path out_path = capture / "stdout";
   const fs::path err_path = capture / "stderr";
+  std::fflush(nullptr);  // or the child would flush the parent's buffered output again
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
     if (!freopen(out_path.c_str(), "w", stdout) || !freopen(err_path.c_str(), "w", stderr)) _exit(127);
+    try {
+      if (before_exec) before_exec();
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "before exec: %s\n", e.what());
+      _exit(127);
+    }
     std::vector<char*> argv;
     std::string program = PTQ_CLI_PATH;
     argv.push_back(program.data());
@@ -67,8 +77,10 @@ CliResult run_cli(const std::vector<std::string>& args) {
     _exit(127);
   }
   int status = 0;
-  waitpid(pid, &status, 0);
+  struct rusage usage {};
+  wait4(pid, &status, 0, &usage);
   CliResult result;
+  result.max_rss_bytes = static_cast<int64_t>(usage.ru_maxrss) * 1024;  // ru_maxrss is in KiB
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.out = read_file(out_path);
   result.err = read_file(err_path);

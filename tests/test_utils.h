@@ -2,7 +2,9 @@
 // Shared helpers for ptq's tests: where the shared models/data and the generated reference
 // fixtures live, temporary directories, and running the ptq executable.
 
+#include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,13 +30,17 @@ class TempDir {
 };
 
 struct CliResult {
-  int exit_code = -1;
-  std::string out;  // stdout
-  std::string err;  // stderr
+  int exit_code = -1;  // 128 + N when killed by signal N, as shells report it
+  std::string out;     // stdout
+  std::string err;     // stderr
+  int64_t max_rss_bytes = 0;  // the process's peak resident set
 };
 
 // Runs the ptq executable with `args` (no shell interpretation) and captures its output.
-CliResult run_cli(const std::vector<std::string>& args);
+// `before_exec`, if given, runs in the child just before exec (e.g. to join a cgroup); the
+// child exits 127 if it throws.
+CliResult run_cli(const std::vector<std::string>& args,
+                  const std::function<void()>& before_exec = {});
 
 void write_file(const std::filesystem::path& path, const std::string& bytes);
 std::string read_file(const std::filesystem::path& path);

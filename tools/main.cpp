@@ -4,6 +4,7 @@
 
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
+#include <malloc.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -77,6 +78,12 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // glibc raises its mmap threshold to the largest block freed (up to 32 MiB); layer-sized
+  // tensors then come from the heap, fragment it and are not returned: streaming 72 layers of
+  // a 512-wide model grew RSS by 190 MB (a malloc_trim per layer still left 50 MB peaks). A
+  // fixed threshold gives such tensors their own mappings, unmapped on free, so memory stays
+  // bounded by one layer however many layers are streamed.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
   ptq::set_log_level(ptq::LogLevel::Info);
   try {
     return run(argc, argv);

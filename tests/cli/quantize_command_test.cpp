@@ -1,10 +1,16 @@
 // End-to-end checks of `ptq quantize` on the real stories260K checkpoint: a run that writes a
-// loadable GPTQ directory and a report, and bad input that exits 2 leaving no output behind.
+// loadable GPTQ directory and a report, bad input that exits 2 leaving no output behind, an
+// interrupted run, and the progress styles (bar on a terminal, plain lines, JSON lines).
 
 #include <gtest/gtest.h>
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "test_utils.h"
 
@@ -24,7 +30,9 @@ std::vector<std::string> quantize_args(const fs::path& out, std::vector<std::str
   std::vector<std::string> args = {"quantize", "--model", stories_hf(), "--method", "gptq",
                                    "--wbits", "4", "--calib",
                                    stories_tokens("samples-calib-128x512-seed1.i32"),
-                                   "--nsamples", "8", "--out", out.string()};
+                                   "--nsamples", "8", "--out", out.string(),
+                                   // one intra-op thread: ctest runs tests side by side
+                                   "--threads", "1"};
   for (size_t i = 0; i + 1 < extra.size(); i += 2) {
     const auto at = std::find(args.begin(), args.end(), extra[i]);
     if (at != args.end()) {
@@ -37,15 +45,20 @@ std::vector<std::string> quantize_args(const fs::path& out, std::vector<std::str
   return args;
 }
 
+// Nothing named out* is left in `dir` (no output, no temporary directory).
+void expect_no_output(const TempDir& dir) {
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    EXPECT_NE(entry.path().filename().string().rfind("out", 0), 0u) << entry.path();
+  }
+}
+
 // Exit 2, the message mentions `needle`, and nothing at or beside `out` is left behind.
 void expect_bad_input(const TempDir& tmp, const fs::path& out,
                       const std::vector<std::string>& extra, const std::string& needle) {
   const CliResult r = run_cli(quantize_args(out, extra));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
-  for (const auto& entry : fs::directory_iterator(tmp.path())) {
-    EXPECT_NE(entry.path().filename().string().rfind("out", 0), 0u) << entry.path();
-  }
+  expect_no_output(tmp);
 }
 
 TEST(QuantizeCommand, WritesAGptqDirectoryAndReport) {
@@ -65,7 +78,7 @@ TEST(QuantizeCommand, WritesAGptqDirectoryAndReport) {
   const double in_memory = json.at("eval").at("perplexity").get<double>();
   EXPECT_GT(in_memory, 15.68);
   // ptq eval of the written directory dequantizes on load: the same model.
-  const CliResult e = run_cli({"eval", "--model", out.string(), "--dataset",
+  const CliResult e = run_cli({"--threads", "1", "eval", "--model", out.string(), "--dataset",
                                stories_tokens("samples-eval-64x512-seed2.i32")});
   ASSERT_EQ(e.exit_code, 0) << e.err;
   EXPECT_NE(e.out.find("perplexity"), std::string::npos);
@@ -94,6 +107,110 @@ TEST(QuantizeCommand, RefusesUnwritableOrNonEmptyOutput) {
   EXPECT_EQ(full.exit_code, 2) << full.err;
   EXPECT_EQ(read_file(tmp / "full" / "keep"), "x");
   EXPECT_EQ(std::distance(fs::directory_iterator(tmp.path()), fs::directory_iterator()), 2);
+}
+
+std::vector<char*> argv_of(std::vector<std::string>& args) {
+  std::vector<char*> argv;
+  argv.push_back(const_cast<char*>(PTQ_CLI_PATH));
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
+// A real run, SIGINT once the first layer is done: exit 130, nothing left behind.
+TEST(QuantizeCommand, SigintStopsTheRunAndLeavesNoOutput) {
+  TempDir tmp;
+  std::vector<std::string> args = quantize_args(tmp / "out", {"--nsamples", "128"});
+  args.insert(args.begin(), {"--progress", "plain"});
+  int pipe_fds[2];
+  ASSERT_EQ(::pipe(pipe_fds), 0);
+  std::fflush(nullptr);
+  const pid_t pid = ::fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::dup2(pipe_fds[1], STDERR_FILENO);
+    ::close(pipe_fds[0]);
+    ::execv(PTQ_CLI_PATH, argv_of(args).data());
+    ::_exit(127);
+  }
+  ::close(pipe_fds[1]);
+  std::string err;
+  bool signalled = false;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) {
+    err.append(buffer, static_cast<size_t>(n));
+    if (!signalled && err.find("quantize 1/5") != std::string::npos) {
+      ::kill(pid, SIGINT);
+      signalled = true;
+    }
+  }
+  ::close(pipe_fds[0]);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(signalled) << err;
+  ASSERT_TRUE(WIFEXITED(status)) << err;
+  EXPECT_EQ(WEXITSTATUS(status), 130) << err;
+  EXPECT_NE(err.find("interrupted"), std::string::npos) << err;
+  EXPECT_EQ(err.find("quantize 5/5"), std::string::npos) << "the run finished before SIGINT";
+  expect_no_output(tmp);
+}
+
+TEST(QuantizeCommand, JsonProgressLinesCountLayers) {
+  TempDir tmp;
+  std::vector<std::string> args = quantize_args(tmp / "out", {});
+  args.insert(args.begin(), {"--progress", "json"});
+  const CliResult r = run_cli(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(r.err);
+  int64_t expected = 0;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.empty() || line[0] != '{') continue;
+    const auto json = nlohmann::json::parse(line);
+    EXPECT_EQ(json.at("progress"), "quantize");
+    EXPECT_EQ(json.at("done"), ++expected);
+    EXPECT_EQ(json.at("total"), 5);
+    EXPECT_GE(json.at("eta_s").get<double>(), 0.0);
+  }
+  EXPECT_EQ(expected, 5) << r.err;
+}
+
+TEST(QuantizeCommand, PlainProgressWithoutATerminal) {
+  TempDir tmp;
+  const CliResult r = run_cli(quantize_args(tmp / "out", {}));  // stderr is a file
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (int layer = 1; layer <= 5; ++layer) {
+    EXPECT_NE(r.err.find("quantize " + std::to_string(layer) + "/5: layer"), std::string::npos)
+        << r.err;
+  }
+  EXPECT_NE(r.err.find("ETA"), std::string::npos);
+  EXPECT_EQ(r.err.find('\r'), std::string::npos);
+}
+
+// Under a pseudo-terminal the default style draws a bar redrawn in place ("\r" + erase line),
+// ending at 5/5 with its time estimate.
+TEST(QuantizeCommand, BarProgressOnATerminal) {
+  TempDir tmp;
+  std::vector<std::string> args = quantize_args(tmp / "out", {});
+  std::fflush(nullptr);
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    ::execv(PTQ_CLI_PATH, argv_of(args).data());
+    ::_exit(127);
+  }
+  std::string terminal;
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(master, buffer, sizeof buffer)) > 0;) {
+    terminal.append(buffer, static_cast<size_t>(n));  // EIO once the child has exited
+  }
+  ::close(master);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0) << terminal;
+  EXPECT_NE(terminal.find("\r\033[Kquantize [######"), std::string::npos) << terminal;
+  EXPECT_NE(terminal.find("] 100%  5/5  "), std::string::npos) << terminal;
+  EXPECT_EQ(terminal.find("quantize 5/5:"), std::string::npos) << "plain lines on a terminal";
 }
 
 }  // namespace

@@ -10,16 +10,16 @@
 #include <unistd.h>
 
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "memory_cgroup.h"
 #include "model/model_test_utils.h"
+#include "model/random_llama.h"
 #include "ptq/common/error.h"
 #include "ptq/io/safetensors.h"
 #include "ptq/model/causal_lm.h"
@@ -27,7 +27,12 @@
 namespace ptq::model {
 namespace {
 
-namespace fs = std::filesystem;
+using test::fp32_bytes;
+using test::llama_global_tensors;
+using test::llama_layers_bytes;
+using test::LlamaShape;
+using test::MemoryCgroup;
+using test::write_random_llama;
 
 constexpr LoadOptions kLazy{/*lazy_layers=*/true};
 
@@ -81,80 +86,6 @@ TEST(LazyLoadingTest, UnloadedLayerThrows) {
   EXPECT_THROW(lm->load_layer(lm->num_layers()), InputError);
 }
 
-struct LlamaShape {
-  int64_t hidden;
-  int64_t intermediate;
-  int64_t layers;
-  int64_t vocab;
-  int64_t heads;
-};
-
-using TensorShapes = std::vector<std::pair<std::string, std::vector<int64_t>>>;
-
-// The tensors outside the layers of a LLaMA with an untied head.
-TensorShapes llama_global_tensors(const LlamaShape& s) {
-  return {{"model.embed_tokens.weight", {s.vocab, s.hidden}},
-          {"model.norm.weight", {s.hidden}},
-          {"lm_head.weight", {s.vocab, s.hidden}}};
-}
-
-TensorShapes llama_layer_tensors(const LlamaShape& s, int64_t layer) {
-  const std::string p = "model.layers." + std::to_string(layer) + ".";
-  const int64_t d = s.hidden, ff = s.intermediate;
-  return {{p + "input_layernorm.weight", {d}},     {p + "post_attention_layernorm.weight", {d}},
-          {p + "self_attn.q_proj.weight", {d, d}}, {p + "self_attn.k_proj.weight", {d, d}},
-          {p + "self_attn.v_proj.weight", {d, d}}, {p + "self_attn.o_proj.weight", {d, d}},
-          {p + "mlp.gate_proj.weight", {ff, d}},   {p + "mlp.up_proj.weight", {ff, d}},
-          {p + "mlp.down_proj.weight", {d, ff}}};
-}
-
-int64_t fp32_bytes(const TensorShapes& tensors) {
-  int64_t bytes = 0;
-  for (const auto& [name, shape] : tensors) {
-    int64_t numel = 1;
-    for (const int64_t dim : shape) numel *= dim;
-    bytes += numel * 4;
-  }
-  return bytes;
-}
-
-int64_t llama_layers_bytes(const LlamaShape& s) {
-  int64_t bytes = 0;
-  for (int64_t i = 0; i < s.layers; ++i) bytes += fp32_bytes(llama_layer_tensors(s, i));
-  return bytes;
-}
-
-// config.json and a random fp32 model.safetensors in `dir`; `mis_shaped` (if named) is
-// written with one row too few.
-void write_random_llama(const fs::path& dir,
-                        const LlamaShape& s,
-                        const std::string& mis_shaped = "") {
-  const nlohmann::json config = {{"architectures", {"LlamaForCausalLM"}},
-                                 {"model_type", "llama"},
-                                 {"hidden_act", "silu"},
-                                 {"hidden_size", s.hidden},
-                                 {"intermediate_size", s.intermediate},
-                                 {"max_position_embeddings", 128},
-                                 {"num_attention_heads", s.heads},
-                                 {"num_hidden_layers", s.layers},
-                                 {"num_key_value_heads", s.heads},
-                                 {"rms_norm_eps", 1e-5},
-                                 {"rope_theta", 10000.0},
-                                 {"tie_word_embeddings", false},
-                                 {"vocab_size", s.vocab}};
-  test::write_file(dir / "config.json", config.dump(2));
-  TensorShapes tensors = llama_global_tensors(s);
-  for (int64_t i = 0; i < s.layers; ++i) {
-    for (auto& tensor : llama_layer_tensors(s, i)) tensors.push_back(std::move(tensor));
-  }
-  io::SafetensorsWriter writer;
-  for (auto& [name, shape] : tensors) {
-    if (name == mis_shaped) --shape[0];
-    writer.add(name, at::randn(shape) * 0.02);
-  }
-  writer.write((dir / "model.safetensors").string());
-}
-
 TEST(LazyLoadingTest, MisShapedLayerFailsAtLoad) {
   test::TempDir dir;
   const std::string victim = "model.layers.3.mlp.up_proj.weight";
@@ -172,44 +103,6 @@ TEST(LazyLoadingTest, MisShapedLayerFailsAtLoad) {
     }
   }
 }
-
-// A cgroup v1 memory cgroup with a hard limit, removed with the object. usable() is false
-// when the memory hierarchy is not writable (not root, cgroup v2, no such controller).
-class MemoryCgroup {
- public:
-  MemoryCgroup(const std::string& name, int64_t limit_bytes)
-      : _path(fs::path("/sys/fs/cgroup/memory") / name) {
-    std::error_code error;
-    _created = fs::create_directory(_path, error);
-    _usable = _created && write("memory.limit_in_bytes", limit_bytes);
-  }
-  ~MemoryCgroup() {
-    std::error_code error;  // rmdir succeeds once empty: callers reap the child first
-    if (_created) fs::remove(_path, error);
-  }
-  MemoryCgroup(const MemoryCgroup&) = delete;
-  MemoryCgroup& operator=(const MemoryCgroup&) = delete;
-
-  bool usable() const { return _usable; }
-  // Moves the calling process in (from the child, so no work runs outside the limit).
-  bool join() const { return write("cgroup.procs", ::getpid()); }
-  int64_t read(const std::string& file) const {
-    int64_t value = -1;
-    std::ifstream(_path / file) >> value;
-    return value;
-  }
-
- private:
-  bool write(const std::string& file, int64_t value) const {
-    std::ofstream out(_path / file);
-    out << value << std::flush;
-    return static_cast<bool>(out);
-  }
-
-  fs::path _path;
-  bool _created = false;
-  bool _usable = false;
-};
 
 struct ChildRun {
   int status = 0;
