@@ -14,6 +14,7 @@ struct Command {
 };
 
 // Each lives in tools/<name>_command.cpp.
+Command add_compare_command(CLI::App& parent);
 Command add_convert_command(CLI::App& parent);
 Command add_eval_command(CLI::App& parent);
 Command add_generate_command(CLI::App& parent);

@@ -53,6 +53,7 @@ int run(int argc, char** argv) {
       ->capture_default_str();
 
   const std::vector<ptq::cli::Command> commands = {
+      ptq::cli::add_compare_command(app),
       ptq::cli::add_convert_command(app),
       ptq::cli::add_eval_command(app),
       ptq::cli::add_generate_command(app),
