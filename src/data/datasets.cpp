@@ -1,7 +1,7 @@
 #include <filesystem>
 
 #include "data/json_lines.h"
-#include "data/read_file.h"
+#include "io/read_file.h"
 #include "ptq/common/error.h"
 #include "ptq/data/dataset.h"
 
@@ -41,7 +41,7 @@ std::vector<std::string_view> lines_with_newline(std::string_view bytes) {
 Corpus wikitext2(const fs::path& dir) {
   const std::string path = dir / "wikitext-2-raw" / "wiki.test.raw";
   Corpus corpus{{}, "\n\n", path};
-  const std::string bytes = read_file_bytes(path);
+  const std::string bytes = io::read_file_bytes(path);
   for (const std::string_view line : lines_with_newline(bytes)) {
     corpus.rows.emplace_back(strip(line).empty() ? std::string_view() : line);
   }
@@ -53,7 +53,7 @@ Corpus wikitext2(const fs::path& dir) {
 Corpus ptb(const fs::path& dir, const std::string& file, const std::string& separator) {
   const std::string path = dir / "ptb" / file;
   Corpus corpus{{}, separator, path};
-  const std::string bytes = read_file_bytes(path);
+  const std::string bytes = io::read_file_bytes(path);
   for (const std::string_view line : lines_with_newline(bytes)) {
     corpus.rows.emplace_back(strip(line));
   }
@@ -82,7 +82,7 @@ Corpus resolve(const std::string& spec) {
   PTQ_CHECK_INPUT(fs::exists(spec), "unknown data set '", spec,
                   "' (expected wikitext2, ptb, ptb-new, c4 or an existing file)");
   if (is_json_lines(spec)) return {read_json_lines_text(spec), "\n\n", spec};
-  return {{read_file_bytes(spec)}, "", spec};
+  return {{io::read_file_bytes(spec)}, "", spec};
 }
 
 Corpus load_corpus(const std::string& spec) {

@@ -32,7 +32,7 @@ std::string record_text(const std::string& line, const std::string& path, size_t
   nlohmann::json record;
   try {
     record = nlohmann::json::parse(line);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse errors and out-of-range numbers
     PTQ_THROW_INPUT(path, ":", number, ": malformed JSON line: ", e.what());
   }
   PTQ_CHECK_INPUT(record.is_object() && record.contains("text") && record["text"].is_string(), path,

@@ -1,4 +1,4 @@
-#include "data/read_file.h"
+#include "io/read_file.h"
 #include "ptq/common/error.h"
 #include "ptq/data/dataset.h"
 
@@ -17,7 +17,7 @@ std::string token_spec_path(const std::string& spec) {
 
 TokenRows load_token_rows(const std::string& path, int64_t row_len) {
   PTQ_CHECK_INPUT(row_len > 0, "row length must be positive for ", path, ", got ", row_len);
-  const std::string bytes = read_file_bytes(path);
+  const std::string bytes = io::read_file_bytes(path);
   const auto row_bytes = static_cast<size_t>(row_len) * sizeof(int32_t);
   PTQ_CHECK_INPUT(!bytes.empty() && bytes.size() % row_bytes == 0, path, ": ", bytes.size(),
                   " bytes is not a whole number of rows of ", row_len, " int32 tokens");

@@ -1,10 +1,10 @@
 #include "ptq/io/checkpoint.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "io/read_file.h"
 #include "ptq/common/error.h"
 
 namespace ptq::io {
@@ -15,16 +15,6 @@ namespace fs = std::filesystem;
 constexpr const char* kSingleFile = "model.safetensors";
 constexpr const char* kIndexFile = "model.safetensors.index.json";
 
-nlohmann::json read_json(const fs::path& path) {
-  std::ifstream in(path);
-  if (!in) PTQ_THROW_INPUT(path.string(), ": cannot open");
-  try {
-    return nlohmann::json::parse(in);
-  } catch (const nlohmann::json::parse_error& e) {
-    PTQ_THROW_INPUT(path.string(), ": not valid JSON: ", e.what());
-  }
-}
-
 // Shard names come from a possibly untrusted file: only plain names inside `dir` are allowed.
 bool is_plain_file_name(const std::string& name) {
   return !name.empty() && name != "." && name != ".." && name.find('/') == std::string::npos;
@@ -34,7 +24,7 @@ bool is_plain_file_name(const std::string& name) {
 std::map<std::string, std::string> read_weight_map(const fs::path& dir) {
   const fs::path index_path = dir / kIndexFile;
   const std::string where = index_path.string();
-  const nlohmann::json index = read_json(index_path);
+  const nlohmann::json index = read_json_file(index_path.string());
   if (!index.is_object() || !index.contains("weight_map") || !index["weight_map"].is_object()) {
     PTQ_THROW_INPUT(where, ": expected an object with a \"weight_map\" object");
   }

@@ -224,7 +224,7 @@ SafetensorsReader::SafetensorsReader(const std::string& path)
   json header;
   try {
     header = json::parse(header_begin, header_begin + header_size);
-  } catch (const json::parse_error& e) {
+  } catch (const json::exception& e) {  // parse errors and out-of-range numbers
     PTQ_THROW_INPUT(path, ": header is not valid JSON: ", e.what());
   }
   if (!header.is_object()) PTQ_THROW_INPUT(path, ": header is not a JSON object");

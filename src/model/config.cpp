@@ -1,8 +1,8 @@
 #include "ptq/model/config.h"
 
 #include <filesystem>
-#include <fstream>
 
+#include "io/read_file.h"
 #include "model/layers.h"
 #include "ptq/common/error.h"
 #include "ptq/model/architecture.h"
@@ -207,15 +207,7 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
 ModelConfig load_model_config(const std::string& path) {
   namespace fs = std::filesystem;
   const fs::path file = fs::is_directory(path) ? fs::path(path) / "config.json" : fs::path(path);
-  std::ifstream in(file);
-  PTQ_CHECK_INPUT(in, "cannot read ", file.string());
-  nlohmann::json json;
-  try {
-    in >> json;
-  } catch (const nlohmann::json::exception& e) {
-    PTQ_THROW_INPUT(file.string(), ": invalid JSON: ", e.what());
-  }
-  return parse_model_config(json, file.string());
+  return parse_model_config(io::read_json_file(file.string()), file.string());
 }
 
 }  // namespace ptq::model

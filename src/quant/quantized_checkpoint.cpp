@@ -9,7 +9,7 @@
 #include "ptq/common/error.h"
 #include "ptq/io/checkpoint.h"
 #include "ptq/quant/gptq_packing.h"
-#include "tokenizer/json_file.h"
+#include "io/read_file.h"
 
 namespace ptq::quant {
 namespace {
@@ -66,7 +66,7 @@ int read_bits(const json& config, const std::string& source) {
 
 std::optional<QuantizationFormat> read_config_file(const fs::path& path) {
   const std::string source = path.string();
-  const json config = tokenizer::read_json_file(source);
+  const json config = io::read_json_file(source);
   if (path.filename() != "config.json") return parse_quantization_config(config, source);
   if (!config.is_object() || !config.contains("quantization_config")) return std::nullopt;
   return parse_quantization_config(config["quantization_config"],

@@ -8,7 +8,7 @@
 #include "ptq/common/error.h"
 #include "ptq/common/report.h"
 #include "ptq/quant/gptq_packing.h"
-#include "tokenizer/json_file.h"
+#include "io/read_file.h"
 
 namespace ptq::quant {
 namespace {
@@ -50,7 +50,7 @@ QuantizedCheckpointWriter::QuantizedCheckpointWriter(const std::string& source_d
       _format(std::move(format)),
       _max_shard_bytes(max_shard_bytes),
       _source(source_dir),
-      _source_config(tokenizer::read_json_file((_source_dir / "config.json").string())) {
+      _source_config(io::read_json_file((_source_dir / "config.json").string())) {
   PTQ_CHECK_INPUT(_source_config.is_object(), (_source_dir / "config.json").string(),
                   ": expected a JSON object");
   PTQ_CHECK_INPUT(max_shard_bytes > 0, "the shard size limit must be positive");

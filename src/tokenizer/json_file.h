@@ -1,5 +1,5 @@
 #pragma once
-// JSON configuration files of Hugging Face tokenizers.
+// Vocabulary objects of Hugging Face tokenizer files.
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
@@ -7,9 +7,6 @@
 #include <unordered_map>
 
 namespace ptq::tokenizer {
-
-// The parsed document; throws InputError naming `path` when it is missing or malformed.
-nlohmann::json read_json_file(const std::string& path);
 
 // A vocabulary object {"token": id, ...}; throws InputError naming `path` unless every id is a
 // non-negative integer.

@@ -1,6 +1,6 @@
 #include "tokenizer/sentencepiece_model.h"
 
-#include "data/read_file.h"
+#include "io/read_file.h"
 #include "ptq/common/error.h"
 #include "tokenizer/protobuf_wire.h"
 #include "tokenizer/sentencepiece_bpe.h"
@@ -88,7 +88,7 @@ std::optional<int32_t> valid_id(int32_t id, size_t piece_count) {
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
-  const std::string bytes = data::read_file_bytes(path);
+  const std::string bytes = io::read_file_bytes(path);
   std::vector<Piece> pieces;
   TrainerSpec trainer;
   SentencePieceOptions options = default_options();

@@ -1,7 +1,7 @@
 #include "tokenizer/tokenizer_config.h"
 
 #include "ptq/common/error.h"
-#include "tokenizer/json_file.h"
+#include "io/read_file.h"
 
 namespace ptq::tokenizer {
 namespace {
@@ -26,7 +26,7 @@ std::optional<int32_t> special_token_id(const json& config,
 }  // namespace
 
 void apply_tokenizer_config(const std::string& path, Tokenizer& tokenizer) {
-  const json config = read_json_file(path);
+  const json config = io::read_json_file(path);
   PTQ_CHECK_INPUT(config.is_object(), path, ": expected a JSON object");
   if (config.contains("bos_token")) {
     tokenizer.set_bos_id(special_token_id(config, "bos_token", tokenizer, path));

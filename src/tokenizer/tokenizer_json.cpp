@@ -2,6 +2,7 @@
 
 #include "ptq/common/error.h"
 #include "tokenizer/byte_level_bpe.h"
+#include "io/read_file.h"
 #include "tokenizer/json_file.h"
 #include "tokenizer/sentencepiece_bpe.h"
 
@@ -169,7 +170,7 @@ std::unique_ptr<Tokenizer> make_tokenizer(const json& root, const std::string& p
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
-  const json root = read_json_file(path);
+  const json root = io::read_json_file(path);
   try {
     std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(root, path);
     set_template_bos(root, *tokenizer);

@@ -2,7 +2,7 @@
 
 #include <sstream>
 
-#include "data/read_file.h"
+#include "io/read_file.h"
 #include "ptq/common/error.h"
 #include "tokenizer/byte_level_bpe.h"
 #include "tokenizer/json_file.h"
@@ -15,7 +15,7 @@ constexpr const char* kEndOfText = "<|endoftext|>";
 // One "left right" pair per line. Only a first line starting with "#version" is a header:
 // merges such as "# #" also begin with '#'.
 std::vector<std::pair<std::string, std::string>> read_merges(const std::string& path) {
-  std::istringstream lines(data::read_file_bytes(path));
+  std::istringstream lines(io::read_file_bytes(path));
   std::vector<std::pair<std::string, std::string>> pairs;
   std::string line;
   for (int number = 1; std::getline(lines, line); ++number) {
@@ -35,7 +35,7 @@ std::vector<std::pair<std::string, std::string>> read_merges(const std::string& 
 std::unique_ptr<Tokenizer> load_vocab_merges(const std::string& vocab_path,
                                              const std::string& merges_path) {
   std::unordered_map<std::string, int32_t> vocab =
-      read_token_ids(read_json_file(vocab_path), vocab_path);
+      read_token_ids(io::read_json_file(vocab_path), vocab_path);
   SpecialTokens specials;
   const auto end_of_text = vocab.find(kEndOfText);
   std::optional<int32_t> end_of_text_id;

@@ -7,12 +7,14 @@
 #include "ptq/common/error.h"
 #include "ptq/tokenizer/tokenizer.h"
 #include "test_utils.h"
+#include "tokenizer/tokenizer_json_samples.h"
 
 namespace ptq::tokenizer {
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
+using test::metaspace_tokenizer_json;
 
 // tokenizer.json for the shared GPT-2 files, laid out as Hugging Face writes GPT-2's.
 json gpt2_tokenizer_json() {
@@ -64,48 +66,6 @@ TEST(TokenizerJson, ByteLevelWithSplitRegexAndPrefixSpace) {
   test::TempDir dir;
   // " Hello world" under the published algorithm.
   EXPECT_EQ(load_json(dir, document)->encode("Hello world"), (std::vector<int32_t>{18435, 995}));
-}
-
-// A hand-made LLaMA-style tokenizer.json; expected ids worked out by hand from its merges.
-json metaspace_tokenizer_json() {
-  const std::string s = "\u2581";
-  return {
-      {"added_tokens",
-       {{{"id", 0}, {"content", "<unk>"}, {"special", true}},
-        {{"id", 1}, {"content", "<s>"}, {"special", true}},
-        {{"id", 2}, {"content", "</s>"}, {"special", true}}}},
-      {"normalizer",
-       {{"type", "Sequence"},
-        {"normalizers",
-         {{{"type", "Prepend"}, {"prepend", s}},
-          {{"type", "Replace"}, {"pattern", {{"String", " "}}}, {"content", s}}}}}},
-      {"pre_tokenizer", nullptr},
-      {"post_processor",
-       {{"type", "TemplateProcessing"},
-        {"single",
-         {{{"SpecialToken", {{"id", "<s>"}, {"type_id", 0}}}},
-          {{"Sequence", {{"id", "A"}, {"type_id", 0}}}}}}}},
-      {"model",
-       {{"type", "BPE"},
-        {"byte_fallback", true},
-        {"unk_token", "<unk>"},
-        {"vocab",
-         {{"<unk>", 0},
-          {"<s>", 1},
-          {"</s>", 2},
-          {"<0x0A>", 3},
-          {"<0xC3>", 4},
-          {"<0xA9>", 5},
-          {s, 6},
-          {"a", 7},
-          {"b", 8},
-          {"c", 9},
-          {s + "a", 10},
-          {"ab", 11},
-          {s + "ab", 12},
-          {"bc", 13}}},
-        {"merges", {s + " a", "a b", s + "a b", "b c"}}}},
-  };
 }
 
 TEST(TokenizerJson, MetaspaceMergesByRankWithByteFallback) {

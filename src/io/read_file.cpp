@@ -1,4 +1,4 @@
-#include "data/read_file.h"
+#include "io/read_file.h"
 
 #include <filesystem>
 #include <fstream>
@@ -6,7 +6,7 @@
 
 #include "ptq/common/error.h"
 
-namespace ptq::data {
+namespace ptq::io {
 
 std::string read_file_bytes(const std::string& path) {
   PTQ_CHECK_INPUT(std::filesystem::is_regular_file(path), "file not found: ", path);
@@ -18,4 +18,13 @@ std::string read_file_bytes(const std::string& path) {
   return bytes.str();
 }
 
-}  // namespace ptq::data
+nlohmann::json read_json_file(const std::string& path) {
+  const std::string text = read_file_bytes(path);
+  try {
+    return nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {  // parse errors and out-of-range numbers
+    PTQ_THROW_INPUT(path, ": not valid JSON: ", e.what());
+  }
+}
+
+}  // namespace ptq::io
