@@ -1,7 +1,9 @@
 // GPTQ cost relative to dense GEMM, measured in the same run on the same machine:
 //  - GPTQ (4-bit, group 128, act-order off) on a d x d linear vs one d x d x d fp32 GEMM;
 //  - Hessian accumulation (HessianAccumulator::add_batch of 2048-token samples) GFLOP/s vs the
-//    GEMM's GFLOP/s (the practical peak).
+//    GEMM's GFLOP/s (the practical peak);
+//  - the lazy block updates alone (gptq.cpp's addmm_ of each 128-column block's error into the
+//    columns after it, same shapes and layout) GFLOP/s vs the GEMM's.
 // Usage: gptq_bench [--large] [--repeats N]
 
 #include <ATen/ATen.h>
@@ -51,6 +53,20 @@ void bench_dimension(int64_t d, int repeats) {
   });
   const double hessian_gflops = 2.0 * kSamples * kTokens * d * d / hessian_s / 1e9;
 
+  // gptq.cpp keeps W transposed (wt [K, N]) and updates the rows after each block of 128.
+  constexpr int64_t kBlock = 128;
+  at::Tensor wt = at::randn({d, d});
+  const at::Tensor hinv = at::randn({d, d});
+  const at::Tensor err1 = at::randn({kBlock, d});
+  double update_flops = 0;
+  for (int64_t end = kBlock; end < d; end += kBlock) update_flops += 2.0 * (d - end) * kBlock * d;
+  const double update_s = best_seconds(repeats, [&] {
+    for (int64_t begin = 0, end = kBlock; end < d; begin = end, end += kBlock) {
+      wt.slice(0, end).addmm_(hinv.slice(0, begin, end).slice(1, end).t(), err1, 1, -1);
+    }
+  });
+  const double update_gflops = update_flops / update_s / 1e9;
+
   ptq::quant::GptqConfig config;
   config.quantizer.bits = 4;
   config.group_size = 128;
@@ -58,8 +74,9 @@ void bench_dimension(int64_t d, int repeats) {
   const double gptq_s =
       best_seconds(repeats, [&] { ptq::quant::gptq_quantize(w, hessian, config); });
 
-  std::printf("%6lld %10.4f %8.1f %10.4f %8.1f %8.2f %10.4f %8.2f\n", static_cast<long long>(d),
-              gemm_s, gemm_gflops, hessian_s, hessian_gflops, hessian_gflops / gemm_gflops, gptq_s,
+  std::printf("%6lld %10.4f %8.1f %10.4f %8.1f %8.2f %8.1f %8.2f %10.4f %8.2f\n",
+              static_cast<long long>(d), gemm_s, gemm_gflops, hessian_s, hessian_gflops,
+              hessian_gflops / gemm_gflops, update_gflops, update_gflops / gemm_gflops, gptq_s,
               gptq_s / gemm_s);
 }
 
@@ -79,8 +96,8 @@ int main(int argc, char** argv) {
   if (large) dims.push_back(4096);
   std::printf("threads %d; Hessian: %d samples x %lld tokens; GPTQ: 4-bit, group 128\n",
               at::get_num_threads(), kSamples, static_cast<long long>(kTokens));
-  std::printf("%6s %10s %8s %10s %8s %8s %10s %8s\n", "d", "gemm_s", "GFLOP/s", "hessian_s",
-              "GFLOP/s", "H/gemm", "gptq_s", "gptq/gemm");
+  std::printf("%6s %10s %8s %10s %8s %8s %8s %8s %10s %8s\n", "d", "gemm_s", "GFLOP/s",
+              "hessian_s", "GFLOP/s", "H/gemm", "upd GF/s", "upd/gemm", "gptq_s", "gptq/gemm");
   for (int64_t d : dims) bench_dimension(d, repeats);
   return 0;
 }
