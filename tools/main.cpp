@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "command.h"
+#include "json_config.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/progress.h"
@@ -43,7 +44,9 @@ int run(int argc, char** argv) {
   app.require_subcommand(1);
   app.set_version_flag("--version", PTQ_VERSION);
   GlobalOptions global;
-  app.add_option("--threads", global.threads, "Intra-op threads (default: all cores)")
+  app.add_option("--threads", global.threads,
+                 "Intra-op threads (default: $PTQ_THREADS, else all cores)")
+      ->envname("PTQ_THREADS")
       ->check(CLI::NonNegativeNumber);
   auto* verbose = app.add_flag("-v,--verbose", global.verbose, "Debug logging");
   app.add_flag("-q,--quiet", global.quiet, "Warnings and errors only")->excludes(verbose);
@@ -51,6 +54,11 @@ int run(int argc, char** argv) {
                  "auto | bar | plain | json | none (auto: a bar on a terminal, log lines "
                  "otherwise)")
       ->capture_default_str();
+  app.config_formatter(std::make_shared<ptq::cli::JsonConfig>());
+  app.allow_config_extras(CLI::config_extras_mode::error);  // a recipe's typo is an error
+  app.set_config("--config", "",
+                 "Recipe: a JSON file of option values per subcommand, e.g. "
+                 "configs/gptq-w4g128.json; options on the command line override it");
 
   const std::vector<ptq::cli::Command> commands = {
       ptq::cli::add_compare_command(app),

@@ -172,6 +172,10 @@ int run_quantize(QuantizeOptions options) {
       options.true_sequential.value_or(lm->config().family == model::ArchFamily::Llama);
   if (options.calib.seqlen <= 0) options.calib.seqlen = default_seqlen(options.calib.spec,
                                                                        lm->config());
+  const int64_t positions = lm->config().max_position_embeddings;
+  PTQ_CHECK_INPUT(positions <= 0 || options.calib.seqlen <= positions, "--seqlen ",
+                  options.calib.seqlen, " exceeds the ", positions, " positions of ",
+                  options.model);
   const auto method = quant::create_method(options.method, options.method_options);
   const auto rtn = quant::create_method("rtn", options.method_options);
   // Constructed before calibration so a bad output directory fails before any real work.

@@ -30,9 +30,7 @@ std::vector<std::string> quantize_args(const fs::path& out, std::vector<std::str
   std::vector<std::string> args = {"quantize", "--model", stories_hf(), "--method", "gptq",
                                    "--wbits", "4", "--calib",
                                    stories_tokens("samples-calib-128x512-seed1.i32"),
-                                   "--nsamples", "8", "--out", out.string(),
-                                   // one intra-op thread: ctest runs tests side by side
-                                   "--threads", "1"};
+                                   "--nsamples", "8", "--out", out.string()};
   for (size_t i = 0; i + 1 < extra.size(); i += 2) {
     const auto at = std::find(args.begin(), args.end(), extra[i]);
     if (at != args.end()) {
@@ -78,7 +76,7 @@ TEST(QuantizeCommand, WritesAGptqDirectoryAndReport) {
   const double in_memory = json.at("eval").at("perplexity").get<double>();
   EXPECT_GT(in_memory, 15.68);
   // ptq eval of the written directory dequantizes on load: the same model.
-  const CliResult e = run_cli({"--threads", "1", "eval", "--model", out.string(), "--dataset",
+  const CliResult e = run_cli({"eval", "--model", out.string(), "--dataset",
                                stories_tokens("samples-eval-64x512-seed2.i32")});
   ASSERT_EQ(e.exit_code, 0) << e.err;
   EXPECT_NE(e.out.find("perplexity"), std::string::npos);
@@ -93,7 +91,9 @@ TEST(QuantizeCommand, RejectsBadInputWithExitCode2) {
   expect_bad_input(tmp, out, {"--group-size", "0"}, "--group-size");
   expect_bad_input(tmp, out, {"--method", "awq"}, "gptq, rtn");
   expect_bad_input(tmp, out, {"--nsamples", "129"}, "--nsamples 129");
-  expect_bad_input(tmp, out, {"--seqlen", "3000"}, "samples-calib-128x512-seed1.i32");
+  expect_bad_input(tmp, out, {"--seqlen", "3000"}, "exceeds the 512 positions");
+  write_file(tmp / "short.i32", std::string(100 * sizeof(int32_t), '\0'));  // < one 512 row
+  expect_bad_input(tmp, out, {"--calib", "tokens:" + (tmp / "short.i32").string()}, "short.i32");
 }
 
 TEST(QuantizeCommand, RefusesUnwritableOrNonEmptyOutput) {
@@ -211,6 +211,50 @@ TEST(QuantizeCommand, BarProgressOnATerminal) {
   EXPECT_NE(terminal.find("\r\033[Kquantize [######"), std::string::npos) << terminal;
   EXPECT_NE(terminal.find("] 100%  5/5  "), std::string::npos) << terminal;
   EXPECT_EQ(terminal.find("quantize 5/5:"), std::string::npos) << "plain lines on a terminal";
+}
+
+std::string recipe(const std::string& name) {
+  return (fs::path(PTQ_SOURCE_DIR) / "configs" / name).string();
+}
+
+nlohmann::json report_settings(const fs::path& report) {
+  return nlohmann::json::parse(read_file(report)).at("settings");
+}
+
+// The recipe's values apply; the command line's --calib, --nsamples and --wbits win.
+TEST(QuantizeCommand, RecipeValuesUnlessTheCommandLineGivesThem) {
+  TempDir tmp;
+  const CliResult r = run_cli(quantize_args(
+      tmp / "out", {"--config", recipe("gptq-w4g128.json"), "--report", (tmp / "a.json").string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  nlohmann::json settings = report_settings(tmp / "a.json");
+  EXPECT_EQ(settings.at("group_size"), 128);
+  EXPECT_EQ(settings.at("seed"), 0);
+  EXPECT_EQ(settings.at("nsamples"), 8);  // quantize_args
+  EXPECT_EQ(settings.at("calib"), stories_tokens("samples-calib-128x512-seed1.i32"));
+
+  const CliResult w3 = run_cli(quantize_args(
+      tmp / "out3", {"--config", recipe("rtn-w4g128.json"), "--wbits", "3", "--report",
+                     (tmp / "b.json").string()}));
+  ASSERT_EQ(w3.exit_code, 0) << w3.err;
+  settings = report_settings(tmp / "b.json");
+  EXPECT_EQ(settings.at("method"), "gptq");  // quantize_args gives --method gptq
+  EXPECT_EQ(settings.at("wbits"), 3);
+  EXPECT_EQ(settings.at("group_size"), 128);
+}
+
+TEST(QuantizeCommand, RecipeWithAnUnknownKeyIsRejected) {
+  TempDir tmp;
+  write_file(tmp / "typo.json", R"({"quantize": {"wbitz": 3}})");
+  const CliResult typo = run_cli(quantize_args(tmp / "out", {"--config", (tmp / "typo.json").string()}));
+  EXPECT_EQ(typo.exit_code, 2) << typo.err;
+  EXPECT_NE(typo.err.find("wbitz"), std::string::npos) << typo.err;
+  write_file(tmp / "broken.json", R"({"quantize": {"wbits": )");
+  const CliResult broken =
+      run_cli(quantize_args(tmp / "out", {"--config", (tmp / "broken.json").string()}));
+  EXPECT_EQ(broken.exit_code, 2) << broken.err;
+  EXPECT_NE(broken.err.find("not valid JSON"), std::string::npos) << broken.err;
+  expect_no_output(tmp);
 }
 
 }  // namespace
