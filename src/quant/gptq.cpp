@@ -58,15 +58,9 @@ DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfi
 
 namespace {
 
-void check_inputs(const at::Tensor& weight,
-                  const at::Tensor& hessian,
-                  const GptqConfig& config,
-                  const at::Tensor& keep_mask) {
-  PTQ_CHECK_INPUT(weight.dim() == 2 && weight.size(1) > 0, "GPTQ expects a weight [N, K], got ",
-                  weight.sizes());
-  const int64_t columns = weight.size(1);
-  PTQ_CHECK_INPUT(hessian.dim() == 2 && hessian.size(0) == columns && hessian.size(1) == columns,
-                  "Hessian ", hessian.sizes(), " does not match weight ", weight.sizes());
+void check_hessian(const at::Tensor& hessian, const GptqConfig& config) {
+  PTQ_CHECK_INPUT(hessian.dim() == 2 && hessian.size(0) == hessian.size(1) && hessian.size(0) > 0,
+                  "GPTQ expects a square Hessian [K, K], got ", hessian.sizes());
   PTQ_CHECK_INPUT(hessian.scalar_type() == at::kFloat || hessian.scalar_type() == at::kDouble,
                   "the Hessian must be fp32 or fp64");
   PTQ_CHECK_INPUT(hessian.isfinite().all().item<bool>(), "the Hessian has non-finite entries");
@@ -74,6 +68,21 @@ void check_inputs(const at::Tensor& weight,
                   "the Hessian has negative diagonal entries");
   PTQ_CHECK_INPUT(config.percdamp > 0 && config.damp_growth > 1 && config.max_damp_retries >= 0,
                   "GPTQ needs percdamp > 0, damp_growth > 1 and max_damp_retries >= 0");
+}
+
+void check_weight(const at::Tensor& weight) {
+  PTQ_CHECK_INPUT(weight.dim() == 2 && weight.size(1) > 0, "GPTQ expects a weight [N, K], got ",
+                  weight.sizes());
+}
+
+void check_inputs(const at::Tensor& weight,
+                  const PreparedHessian& hessian,
+                  const GptqConfig& config,
+                  const at::Tensor& keep_mask) {
+  check_weight(weight);
+  const int64_t columns = weight.size(1);
+  PTQ_CHECK_INPUT(hessian.perm.numel() == columns, "Hessian [", hessian.perm.numel(), ", ",
+                  hessian.perm.numel(), "] does not match weight ", weight.sizes());
   PTQ_CHECK_INPUT(config.block_size > 0, "GPTQ block size must be positive");
   PTQ_CHECK_INPUT(!config.static_groups || config.group_size > 0,
                   "static groups need a positive group size");
@@ -95,10 +104,13 @@ class GroupGrids {
   GroupGrids(const UniformQuantizer& quantizer, int group_size, bool static_groups)
       : _quantizer(quantizer), _group_size(group_size), _static(static_groups) {}
 
-  // original: W [N, K] before the dead-column fix; fixed: after it.
-  void prepare(const at::Tensor& original, const at::Tensor& fixed) {
+  // original: W [N, K] before the dead-column fix; fixed: after it. channel_grid: the grid of
+  // `original` for group_size -1 if already known.
+  void prepare(const at::Tensor& original,
+               const at::Tensor& fixed,
+               const QuantParams* channel_grid) {
     if (_group_size == -1) {
-      _grids.push_back(_quantizer.find_params(original));
+      _grids.push_back(channel_grid != nullptr ? *channel_grid : _quantizer.find_params(original));
     } else if (_static) {
       const int64_t columns = fixed.size(1);
       for (int64_t begin = 0; begin < columns; begin += _group_size) {
@@ -218,37 +230,60 @@ at::Tensor permute_columns(const at::Tensor& t, const at::Tensor& perm) {
 
 }  // namespace
 
+PreparedHessian prepare_hessian(const at::Tensor& hessian, const GptqConfig& config) {
+  check_hessian(hessian, config);
+  const int64_t columns = hessian.size(0);
+  PreparedHessian prepared;
+  at::Tensor h = hessian.clone();
+  // Dead inputs (diag 0) carry no signal: gptq.py sets H[d, d] = 1 and W[:, d] = 0.
+  prepared.dead = h.diagonal() == 0;
+  h.diagonal().masked_fill_(prepared.dead, 1);
+  prepared.perm = config.act_order ? std::get<1>(h.diagonal().sort(/*stable=*/true, 0, true))
+                                   : at::arange(columns, at::kLong);
+  prepared.inv_perm = at::empty_like(prepared.perm);
+  prepared.inv_perm.index_put_({prepared.perm}, at::arange(columns, at::kLong));
+  h = h.index_select(0, prepared.perm).index_select(1, prepared.perm);
+  prepared.inverse = damped_inverse_cholesky(h, config);
+  return prepared;
+}
+
 GptqResult gptq_quantize(const at::Tensor& weight,
                          const at::Tensor& hessian,
                          const GptqConfig& config,
                          const at::Tensor& keep_mask) {
+  check_weight(weight);
+  PTQ_CHECK_INPUT(
+      hessian.dim() == 2 && hessian.size(0) == weight.size(1) && hessian.size(1) == weight.size(1),
+      "Hessian ", hessian.sizes(), " does not match weight ", weight.sizes());
+  return gptq_quantize(weight, prepare_hessian(hessian, config), config, keep_mask);
+}
+
+GptqResult gptq_quantize(const at::Tensor& weight,
+                         const PreparedHessian& hessian,
+                         const GptqConfig& config,
+                         const at::Tensor& keep_mask,
+                         const QuantParams* channel_grid) {
   check_inputs(weight, hessian, config, keep_mask);
+  PTQ_CHECK_INPUT(channel_grid == nullptr ||
+                      (config.group_size == -1 && channel_grid->scale.numel() == weight.size(0) &&
+                       channel_grid->zero.numel() == weight.size(0)),
+                  "a given channel grid needs group size -1 and one scale and zero per row");
   const UniformQuantizer quantizer(config.quantizer);
   const int64_t columns = weight.size(1);
   const at::Tensor original = weight.to(at::kFloat).contiguous();
-  at::Tensor h = hessian.clone();
-
-  // Dead inputs (diag 0) carry no signal: gptq.py sets H[d, d] = 1 and W[:, d] = 0.
-  const at::Tensor dead = h.diagonal() == 0;
-  h.diagonal().masked_fill_(dead, 1);
-  const at::Tensor w = original.masked_fill(dead.unsqueeze(0), 0);
+  const at::Tensor w = original.masked_fill(hessian.dead.unsqueeze(0), 0);
   GroupGrids grids(quantizer, config.group_size, config.static_groups);
-  grids.prepare(original, w);
+  grids.prepare(original, w, channel_grid);
 
   GptqResult result;
-  result.perm = config.act_order ? std::get<1>(h.diagonal().sort(/*stable=*/true, 0, true))
-                                 : at::arange(columns, at::kLong);
-  result.inv_perm = at::empty_like(result.perm);
-  result.inv_perm.index_put_({result.perm}, at::arange(columns, at::kLong));
-  h = h.index_select(0, result.perm).index_select(1, result.perm);
-
-  const DampedInverse inverse = damped_inverse_cholesky(h, config);
-  result.percdamp = inverse.percdamp;
-  result.damp = inverse.damp;
+  result.perm = hessian.perm;
+  result.inv_perm = hessian.inv_perm;
+  result.percdamp = hessian.inverse.percdamp;
+  result.damp = hessian.inverse.damp;
 
   ColumnSweep sweep;
   sweep.wt = permute_columns(w, result.perm).t().contiguous();
-  sweep.hinv = inverse.upper.to(at::kFloat).contiguous();
+  sweep.hinv = hessian.inverse.upper.to(at::kFloat).contiguous();
   if (keep_mask.defined()) {
     sweep.keep = permute_columns(keep_mask, result.perm).t().contiguous().to(at::kByte);
   }

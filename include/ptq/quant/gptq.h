@@ -64,6 +64,19 @@ struct DampedInverse {
 };
 DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfig& config);
 
+// The Hessian side of GPTQ, independent of the weight: dead inputs, processing order and the
+// damped inverse's Cholesky factor. Prepared once, it serves both a method's own use of the
+// factor (SEPTQ's importance scores) and the column loop, so H is factorised only once.
+struct PreparedHessian {
+  at::Tensor dead;        // bool [K], diag(H) == 0: these weight columns are zeroed (gptq.py)
+  at::Tensor perm;        // int64 [K], processing order (identity without act-order)
+  at::Tensor inv_perm;    // int64 [K], perm[inv_perm[c]] == c
+  DampedInverse inverse;  // of H with dead diagonals set to 1, in processing order
+};
+// Hessian [K, K] fp32 or fp64 (the factorisation runs in its dtype). Throws InputError for a
+// malformed H, std::runtime_error when it stays indefinite after the damping retries.
+PreparedHessian prepare_hessian(const at::Tensor& hessian, const GptqConfig& config);
+
 // GPTQ of weight [N, K] with Hessian [K, K] (fp32 or fp64; the factorisation runs in its dtype,
 // the column loop in fp32 as the reference). keep_mask (bool [N, K], optional) marks elements
 // that stay in full precision: they keep their updated value and contribute zero error, as
@@ -73,5 +86,13 @@ GptqResult gptq_quantize(const at::Tensor& weight,
                          const at::Tensor& hessian,
                          const GptqConfig& config,
                          const at::Tensor& keep_mask = at::Tensor());
+// The same with the Hessian already prepared (by prepare_hessian with the same config).
+// channel_grid (group_size -1 only, optional): the per-row grid of the weight, when the caller
+// already found it with config.quantizer (SEPTQ scores with it); otherwise found here.
+GptqResult gptq_quantize(const at::Tensor& weight,
+                         const PreparedHessian& hessian,
+                         const GptqConfig& config,
+                         const at::Tensor& keep_mask = at::Tensor(),
+                         const QuantParams* channel_grid = nullptr);
 
 }  // namespace ptq::quant
