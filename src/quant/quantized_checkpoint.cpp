@@ -10,6 +10,7 @@
 #include "ptq/io/checkpoint.h"
 #include "ptq/quant/gptq_packing.h"
 #include "io/read_file.h"
+#include "ptq/quant/outlier_store.h"
 
 namespace ptq::quant {
 namespace {
@@ -83,6 +84,21 @@ at::Tensor quantized_part(const io::Checkpoint& checkpoint, const std::string& n
                   tensor.scalar_type(), "; GPTQ stores ", packed ? "int32" : "floating",
                   " values there");
   return tensor;
+}
+
+// The side store of `module` (outlier_store.h) if the checkpoint holds one; both of its
+// tensors or neither.
+std::optional<OutlierStore> read_outlier_store(const io::Checkpoint& checkpoint,
+                                               const std::string& module) {
+  const std::string index_name = module + "." + kOutlierIndexSuffix;
+  const std::string value_name = module + "." + kOutlierValueSuffix;
+  const bool has_index = checkpoint.contains(index_name);
+  const bool has_values = checkpoint.contains(value_name);
+  if (!has_index && !has_values) return std::nullopt;
+  PTQ_CHECK_INPUT(has_index && has_values, "quantized linear '", module, "' in ", checkpoint.dir(),
+                  " has '", has_index ? index_name : value_name, "' without '",
+                  has_index ? value_name : index_name, "'");
+  return OutlierStore{checkpoint.tensor(index_name), checkpoint.tensor(value_name)};
 }
 
 constexpr const char kWeightSuffix[] = ".weight";
@@ -184,11 +200,18 @@ at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
   packed.qzeros = quantized_part(checkpoint, module + ".qzeros", true);
   packed.scales = quantized_part(checkpoint, module + ".scales", false);
   packed.g_idx = quantized_part(checkpoint, module + ".g_idx", true);
+  at::Tensor weight;
   try {
-    return dequantize_gptq(packed, bits);
+    weight = dequantize_gptq(packed, bits);
   } catch (const InputError& e) {
     PTQ_THROW_INPUT("quantized linear '", module, "' in ", checkpoint.dir(), ": ", e.what());
   }
+  if (const std::optional<OutlierStore> store = read_outlier_store(checkpoint, module)) {
+    check_outlier_store(*store, weight.size(0), weight.size(1),
+                        "quantized linear '" + module + "' in " + checkpoint.dir());
+    apply_outlier_store(weight, *store);
+  }
+  return weight;
 }
 
 bool check_quantized_weight(const io::Checkpoint& checkpoint,

@@ -52,8 +52,10 @@ QuantizationFormat parse_quantization_config(const nlohmann::json& config,
 std::optional<QuantizationFormat> find_quantization_format(const std::string& dir);
 
 // fp32 [N, K] weight of the quantized linear `module` (its .qweight, .qzeros, .scales and
-// .g_idx), exactly as v1 readers dequantize it. Throws InputError naming the module and the
-// checkpoint for a missing or ill-typed tensor, or shapes that do not fit together.
+// .g_idx), exactly as v1 readers dequantize it, with its sparse side store (.outlier_idx and
+// .outlier_val, outlier_store.h) written over it when the checkpoint holds one. Throws
+// InputError naming the module and the checkpoint for a missing or ill-typed tensor, or shapes
+// that do not fit together.
 at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
                                    const std::string& module,
                                    int bits);
