@@ -7,6 +7,7 @@
 
 #include "methods/gptq/gptq_method.h"
 #include "methods/rtn/rtn_method.h"
+#include "methods/septq/septq_method.h"
 #include "ptq/common/error.h"
 #include "ptq/quant/method.h"
 
@@ -18,6 +19,7 @@ using Registry = std::map<std::string, MethodFactory>;
 void register_builtin_methods(Registry& registry) {
   registry["rtn"] = methods::make_rtn_method;
   registry["gptq"] = methods::make_gptq_method;
+  registry["septq"] = methods::make_septq_method;
 }
 
 const Registry& registry() {

@@ -12,21 +12,16 @@
 namespace ptq::quant {
 namespace {
 
+using test_helpers::hessian_of;
 using test_helpers::method_options;
 
-at::Tensor hessian_of(const at::Tensor& x) {
-  HessianAccumulator acc(x.size(-1));
-  acc.add_batch(x);
-  return acc.hessian();
-}
-
 TEST(Methods, RegistryListsBuiltinsAndRejectsUnknownNames) {
-  EXPECT_EQ(method_names(), (std::vector<std::string>{"gptq", "rtn"}));
+  EXPECT_EQ(method_names(), (std::vector<std::string>{"gptq", "rtn", "septq"}));
   try {
     create_method("awq", {});
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("gptq, rtn"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("gptq, rtn, septq"), std::string::npos) << e.what();
   }
 }
 

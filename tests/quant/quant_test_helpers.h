@@ -5,6 +5,7 @@
 
 #include <vector>
 
+#include "ptq/quant/gptq.h"
 #include "ptq/quant/method.h"
 
 namespace ptq::quant::test_helpers {
@@ -14,6 +15,13 @@ inline at::Tensor matrix(const std::vector<std::vector<float>>& rows) {
   std::vector<at::Tensor> tensors;
   for (const auto& row : rows) tensors.push_back(at::tensor(row, at::kFloat));
   return at::stack(tensors);
+}
+
+// H = 2/n sum x x^T of inputs x ([tokens, K] or [samples, tokens, K]), as calibration has it.
+inline at::Tensor hessian_of(const at::Tensor& x) {
+  HessianAccumulator accumulator(x.size(-1));
+  accumulator.add_batch(x);
+  return accumulator.hessian();
 }
 
 // Method options at `bits` and `group_size`, the rest at their defaults.

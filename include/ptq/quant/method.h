@@ -45,6 +45,8 @@ struct MethodOptions {
   int block_size = 128;
   bool act_order = false;
   bool static_groups = false;
+  // SEPTQ: percent of each linear's weights kept in full precision (0..50).
+  double keep_percent = 1.0;
 };
 
 class QuantMethod {

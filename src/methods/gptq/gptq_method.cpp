@@ -3,7 +3,6 @@
 #include "ptq/quant/gptq.h"
 
 namespace ptq::methods {
-namespace {
 
 quant::GptqConfig gptq_config(const quant::MethodOptions& options) {
   quant::GptqConfig config;
@@ -15,6 +14,8 @@ quant::GptqConfig gptq_config(const quant::MethodOptions& options) {
   config.static_groups = options.static_groups;
   return config;
 }
+
+namespace {
 
 class GptqMethod : public quant::QuantMethod {
  public:

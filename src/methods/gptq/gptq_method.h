@@ -3,9 +3,13 @@
 
 #include <memory>
 
+#include "ptq/quant/gptq.h"
 #include "ptq/quant/method.h"
 
 namespace ptq::methods {
+
+// The GPTQ settings of the shared method options (also SEPTQ's, a GPTQ variant).
+quant::GptqConfig gptq_config(const quant::MethodOptions& options);
 
 std::unique_ptr<quant::QuantMethod> make_gptq_method(const quant::MethodOptions& options);
 

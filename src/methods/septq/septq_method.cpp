@@ -1,0 +1,89 @@
+#include "methods/septq/septq_method.h"
+
+#include <ATen/ATen.h>
+
+#include "methods/gptq/gptq_method.h"
+#include "methods/septq/global_mask.h"
+#include "methods/septq/importance.h"
+#include "ptq/common/error.h"
+#include "ptq/quant/gptq.h"
+#include "ptq/quant/outlier_store.h"
+
+namespace ptq::methods {
+namespace {
+
+constexpr double kMaxKeepPercent = 50;
+
+// GPTQ's settings with the authors' quantizer: asymmetric, MSE-searched clipping.
+quant::GptqConfig septq_config(const quant::MethodOptions& options) {
+  PTQ_CHECK_INPUT(!options.quantizer.sym,
+                  "septq quantizes with an asymmetric grid (as its authors); drop --sym");
+  quant::GptqConfig config = gptq_config(options);
+  config.quantizer.mse = true;
+  return config;
+}
+
+class SeptqMethod : public quant::QuantMethod {
+ public:
+  explicit SeptqMethod(const quant::MethodOptions& options)
+      : _config(septq_config(options)),
+        _quantizer(_config.quantizer),
+        _keep_percent(options.keep_percent) {
+    PTQ_CHECK_INPUT(_keep_percent >= 0 && _keep_percent <= kMaxKeepPercent,
+                    "--keep-percent must be in 0..", kMaxKeepPercent, ", got ", _keep_percent);
+  }
+
+  std::string name() const override { return "septq"; }
+  bool needs_hessian() const override { return true; }
+
+  quant::QuantizedLinear quantize_linear(const std::string& /*module*/,
+                                         const at::Tensor& weight,
+                                         const quant::LinearStats& stats) const override {
+    const quant::PreparedHessian hessian = quant::prepare_hessian(stats.hessian, _config);
+    const at::Tensor original = weight.to(at::kFloat).contiguous();
+    // The scoring RTN's per-channel grid is the column loop's grid when quantizing per
+    // channel: found once (the MSE search costs about as much as the column loop).
+    const quant::QuantParams grid = _quantizer.find_params(original);
+    const at::Tensor w = original.masked_fill(hessian.dead.unsqueeze(0), 0);
+    const at::Tensor scores = septq::importance_scores(w, _quantizer.quantize(w, grid), hessian);
+    const at::Tensor keep =
+        septq::global_top_mask(scores, septq::kept_count(scores.numel(), _keep_percent));
+    quant::GptqResult result = quant::gptq_quantize(weight, hessian, _config, keep,
+                                                    _config.group_size == -1 ? &grid : nullptr);
+    quant::QuantizedLinear out;
+    out.quantized = std::move(result.quantized);
+    out.loss = result.loss;
+    out.percdamp = result.percdamp;
+    out.damp = result.damp;
+    if (_keep_percent > 0) store_kept_weights(out, keep);
+    return out;
+  }
+
+  nlohmann::json config_fields() const override {
+    return {{"keep_percent", _keep_percent}, {"mse", true}};
+  }
+
+ private:
+  // The checkpoint keeps the kept weights in fp16; the in-memory weight takes the same
+  // fp16-rounded values (as the authors' final cast to the model's fp16), so evaluating the
+  // written directory and the quantized model in memory give the same numbers.
+  static void store_kept_weights(quant::QuantizedLinear& out, const at::Tensor& keep) {
+    const quant::OutlierStore store = quant::make_outlier_store(out.quantized.weight, keep);
+    out.quantized.weight = out.quantized.weight.contiguous();
+    quant::apply_outlier_store(out.quantized.weight, store);
+    out.extra_tensors[quant::kOutlierIndexSuffix] = store.indices;
+    out.extra_tensors[quant::kOutlierValueSuffix] = store.values;
+  }
+
+  quant::GptqConfig _config;
+  quant::UniformQuantizer _quantizer;  // asymmetric, MSE clipping: scoring and column loop
+  double _keep_percent;
+};
+
+}  // namespace
+
+std::unique_ptr<quant::QuantMethod> make_septq_method(const quant::MethodOptions& options) {
+  return std::make_unique<SeptqMethod>(options);
+}
+
+}  // namespace ptq::methods
