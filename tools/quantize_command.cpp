@@ -10,6 +10,7 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -25,6 +26,7 @@
 #include "ptq/quant/method.h"
 #include "ptq/quant/pipeline.h"
 #include "ptq/quant/quantized_checkpoint_writer.h"
+#include "ptq/quant/storage_bits.h"
 #include "ptq/tokenizer/tokenizer.h"
 
 namespace ptq::cli {
@@ -122,18 +124,26 @@ eval::PerplexityResult evaluate(const model::CausalLM& lm, const QuantizeOptions
   return eval::evaluate_perplexity(lm, tokenizer->encode(data::load_text(options.eval)), ppl);
 }
 
-nlohmann::json linear_json(const quant::LinearRecord& r) {
+using StorageByLinear = std::map<std::string, quant::StorageBits>;
+
+nlohmann::json storage_json(const quant::StorageBits& s) {
+  return {{"bits_per_weight", s.per_weight()}, {"weights", s.weights}, {"code_bits", s.codes},
+          {"grid_bits", s.grids},              {"g_idx_bits", s.g_idx}, {"extra_bits", s.extra}};
+}
+
+nlohmann::json linear_json(const quant::LinearRecord& r, const StorageByLinear& storage) {
   return {{"name", r.name},          {"shape", {r.out_features, r.in_features}},
           {"loss", r.loss},          {"relative_error", r.relative_error},
           {"percdamp", r.percdamp},  {"damp", r.damp},
-          {"seconds", r.seconds},    {"rtn_fallback", r.rtn_fallback}};
+          {"seconds", r.seconds},    {"rtn_fallback", r.rtn_fallback},
+          {"storage", storage_json(storage.at(r.name))}};
 }
 
-nlohmann::json layers_json(const quant::PipelineResult& result) {
+nlohmann::json layers_json(const quant::PipelineResult& result, const StorageByLinear& storage) {
   nlohmann::json layers = nlohmann::json::array();
   for (const quant::LayerRecord& layer : result.layers) {
     nlohmann::json linears = nlohmann::json::array();
-    for (const auto& linear : layer.linears) linears.push_back(linear_json(linear));
+    for (const auto& linear : layer.linears) linears.push_back(linear_json(linear, storage));
     layers.push_back({{"index", layer.index}, {"seconds", layer.seconds}, {"linears", linears}});
   }
   return layers;
@@ -146,6 +156,7 @@ nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequentia
           {"sym", m.quantizer.sym},           {"mse", m.quantizer.mse},
           {"damp", m.percdamp},               {"block_size", m.block_size},
           {"act_order", m.act_order},         {"static_groups", m.static_groups},
+          {"keep_percent", m.keep_percent},
           {"true_sequential", true_sequential}, {"calib", options.calib.spec},
           {"nsamples", options.calib.nsamples}, {"seqlen", options.calib.seqlen},
           {"seed", options.calib.seed},       {"out", options.out},
@@ -165,6 +176,8 @@ void on_sigint(int) { g_interrupted = true; }
 
 int run_quantize(QuantizeOptions options) {
   const auto start = Clock::now();
+  // SEPTQ's quantizer always searches the clipping range (its authors' mse=True).
+  if (options.method == "septq") options.method_options.quantizer.mse = true;
   validate(options);
   std::signal(SIGINT, on_sigint);  // from here on, stop at the next linear and clean up
   auto lm = model::load_causal_lm(options.model, {/*lazy_layers=*/true});
@@ -191,8 +204,11 @@ int run_quantize(QuantizeOptions options) {
   pipeline.true_sequential = true_sequential;
   pipeline.unload_layers = options.eval.empty();  // --eval scores the in-memory model
   pipeline.stop = &g_interrupted;
+  StorageByLinear storage;
   const auto sink = [&](const std::string& module, const quant::QuantizedLinear& linear) {
     write_linear(writer, *lm, module, linear);
+    storage[module] = quant::storage_bits(linear, options.method_options.quantizer.bits);
+    spdlog::info("{}: {:.4f} effective bits per weight", module, storage[module].per_weight());
   };
   quant::PipelineResult result;
   try {
@@ -203,9 +219,14 @@ int run_quantize(QuantizeOptions options) {
   }
   std::signal(SIGINT, SIG_DFL);
   writer.finish();
+  quant::StorageBits total;
+  for (const auto& entry : storage) total += entry.second;
+  spdlog::info("quantized linears: {:.4f} effective bits per weight ({} weights)",
+               total.per_weight(), total.weights);
   nlohmann::json report = {{"settings", settings_json(options, true_sequential)},
                            {"versions", report_versions()},
-                           {"layers", layers_json(result)},
+                           {"layers", layers_json(result, storage)},
+                           {"storage", storage_json(total)},
                            {"fp16_activations", result.fp16_activations},
                            {"quantize_seconds", result.seconds}};
   if (!options.eval.empty()) {
@@ -235,13 +256,13 @@ Command add_quantize_command(CLI::App& parent) {
   CLI::App& app = *command.app;
   quant::MethodOptions& m = options->method_options;
   app.add_option("--model", options->model, "Hugging Face model directory")->required();
-  app.add_option("--method", options->method, "rtn | gptq")->capture_default_str();
+  app.add_option("--method", options->method, "rtn | gptq | septq")->capture_default_str();
   app.add_option("--wbits", m.quantizer.bits, "Weight bits: 2, 3, 4 or 8")->required();
   app.add_option("--group-size", m.group_size,
                  "Input columns per grid; -1: one grid per output channel")
       ->capture_default_str();
   app.add_flag("--sym", m.quantizer.sym, "Symmetric grid (default asymmetric)");
-  app.add_flag("--mse", m.quantizer.mse, "MSE-searched clipping (default min-max)");
+  app.add_flag("--mse", m.quantizer.mse, "MSE-searched clipping (default min-max; septq: always)");
   app.add_option("--damp", m.percdamp, "GPTQ damping, a fraction of mean(diag H)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
@@ -250,6 +271,9 @@ Command add_quantize_command(CLI::App& parent) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--act-order", m.act_order, "Columns by descending diag(H) (desc_act)");
   app.add_flag("--static-groups", m.static_groups, "Group grids from the unupdated weight");
+  app.add_option("--keep-percent", m.keep_percent,
+                 "septq: percent of each linear's weights kept in fp16 (0..50)")
+      ->capture_default_str();
   app.add_flag_function(
       "--true-sequential,!--no-true-sequential",
       [options](int64_t count) { options->true_sequential = count > 0; },

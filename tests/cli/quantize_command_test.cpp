@@ -84,12 +84,65 @@ TEST(QuantizeCommand, WritesAGptqDirectoryAndReport) {
   EXPECT_NEAR(loaded, in_memory, 1e-4 * in_memory);
 }
 
+// The printed "perplexity X" line's X, as printed.
+std::string printed_perplexity(const std::string& out) {
+  const size_t at = out.find("perplexity ");
+  return at == std::string::npos ? "" : out.substr(at + 11, out.find('\n', at) - at - 11);
+}
+
+TEST(QuantizeCommand, SeptqStoresKeptWeightsThatEvalReadsBack) {
+  TempDir tmp;
+  const fs::path out = tmp / "out";
+  const fs::path report = tmp / "report.json";
+  // The first 4 of the 64 eval rows: the comparison needs equality, not the full set.
+  const fs::path rows = shared_dir() / "models" / "stories260K" / "samples-eval-64x512-seed2.i32";
+  write_file(tmp / "eval4.i32", read_file(rows).substr(0, 4 * 512 * sizeof(int32_t)));
+  const std::string eval = "tokens:" + (tmp / "eval4.i32").string();
+  const CliResult r =
+      run_cli(quantize_args(out, {"--method", "septq", "--wbits", "3", "--keep-percent", "2",
+                                  "--nsamples", "2", "--report", report.string(), "--eval", eval}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto json = nlohmann::json::parse(read_file(report));
+  EXPECT_TRUE(json.at("settings").at("mse").get<bool>());
+  EXPECT_EQ(json.at("settings").at("keep_percent").get<double>(), 2.0);
+  // Effective bits from the shapes: 3-bit codes, an fp16 scale and a 3-bit zero per row, the
+  // int32 g_idx per column, and 32 + 16 bits for each of the ceil(2% of N K) kept weights.
+  double stored = 0;
+  int64_t weights = 0;
+  for (const auto& layer : json.at("layers")) {
+    for (const auto& linear : layer.at("linears")) {
+      const int64_t n = linear.at("shape")[0];
+      const int64_t k = linear.at("shape")[1];
+      const int64_t kept = (n * k * 2 + 99) / 100;
+      const double bits = n * k * 3.0 + n * 19.0 + 32.0 * k + 48.0 * kept;
+      EXPECT_DOUBLE_EQ(linear.at("storage").at("extra_bits").get<double>(), 48.0 * kept);
+      EXPECT_DOUBLE_EQ(linear.at("storage").at("bits_per_weight").get<double>(),
+                       bits / static_cast<double>(n * k));
+      stored += bits;
+      weights += n * k;
+    }
+  }
+  EXPECT_EQ(json.at("storage").at("weights").get<int64_t>(), weights);
+  EXPECT_DOUBLE_EQ(json.at("storage").at("bits_per_weight").get<double>(), stored / weights);
+  EXPECT_NE(r.err.find("effective bits per weight"), std::string::npos) << r.err;
+  const auto config = nlohmann::json::parse(read_file(out / "config.json"));
+  EXPECT_EQ(config.at("quantization_config").at("meta").at("method"), "septq");
+  EXPECT_EQ(config.at("quantization_config").at("meta").at("keep_percent").get<double>(), 2.0);
+  // The in-memory model uses the fp16-rounded kept values the directory stores: identical
+  // perplexities, to the last printed digit.
+  const CliResult e = run_cli({"eval", "--model", out.string(), "--dataset", eval});
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_FALSE(printed_perplexity(r.out).empty()) << r.out;
+  EXPECT_EQ(printed_perplexity(e.out), printed_perplexity(r.out));
+}
+
 TEST(QuantizeCommand, RejectsBadInputWithExitCode2) {
   TempDir tmp;
   const fs::path out = tmp / "out";
   expect_bad_input(tmp, out, {"--wbits", "5"}, "--wbits 5");
   expect_bad_input(tmp, out, {"--group-size", "0"}, "--group-size");
-  expect_bad_input(tmp, out, {"--method", "awq"}, "gptq, rtn");
+  expect_bad_input(tmp, out, {"--method", "awq"}, "gptq, rtn, septq");
+  expect_bad_input(tmp, out, {"--method", "septq", "--keep-percent", "60"}, "--keep-percent");
   expect_bad_input(tmp, out, {"--nsamples", "129"}, "--nsamples 129");
   expect_bad_input(tmp, out, {"--seqlen", "3000"}, "exceeds the 512 positions");
   write_file(tmp / "short.i32", std::string(100 * sizeof(int32_t), '\0'));  // < one 512 row
