@@ -10,32 +10,18 @@
 #include <ATen/Parallel.h>
 
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <functional>
 #include <vector>
 
+#include "bench_helpers.h"
 #include "ptq/common/logging.h"
 #include "ptq/quant/gptq.h"
 
 namespace {
 
-// Best wall time in seconds of `repeats` runs after one warm-up run.
-double best_seconds(int repeats, const std::function<void()>& fn) {
-  fn();
-  double best = 1e30;
-  for (int r = 0; r < repeats; ++r) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
-    best = std::min(best, elapsed.count());
-  }
-  return best;
-}
-
-constexpr int64_t kTokens = 2048;
-constexpr int kSamples = 4;
+using ptq::bench::best_seconds;
+using ptq::bench::kSamples;
+using ptq::bench::kTokens;
 
 void bench_dimension(int64_t d, int repeats) {
   at::manual_seed(0);
@@ -46,11 +32,8 @@ void bench_dimension(int64_t d, int repeats) {
 
   const at::Tensor x = at::randn({kTokens, d});
   at::Tensor hessian;
-  const double hessian_s = best_seconds(repeats, [&] {
-    ptq::quant::HessianAccumulator accumulator(d);
-    for (int s = 0; s < kSamples; ++s) accumulator.add_batch(x);
-    hessian = accumulator.hessian();
-  });
+  const double hessian_s =
+      best_seconds(repeats, [&] { hessian = ptq::bench::accumulate_hessian(x); });
   const double hessian_gflops = 2.0 * kSamples * kTokens * d * d / hessian_s / 1e9;
 
   // gptq.cpp keeps W transposed (wt [K, N]) and updates the rows after each block of 128.
