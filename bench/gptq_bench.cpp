@@ -9,9 +9,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
-#include <vector>
 
 #include "bench_helpers.h"
 #include "ptq/common/logging.h"
@@ -67,20 +65,15 @@ void bench_dimension(int64_t d, int repeats) {
 
 int main(int argc, char** argv) {
   CLI::App app{"GPTQ and Hessian accumulation cost vs same-shape GEMM"};
-  bool large = false;
-  int repeats = 3;
-  app.add_flag("--large", large, "also run d = 4096");
-  app.add_option("--repeats", repeats, "timed runs per measurement (best is kept)")
-      ->check(CLI::PositiveNumber);
+  ptq::bench::Dimensions dimensions;
+  dimensions.add_options(app);
   CLI11_PARSE(app, argc, argv);
   ptq::set_log_level(ptq::LogLevel::Warning);
 
-  std::vector<int64_t> dims = {512, 1024, 2048};
-  if (large) dims.push_back(4096);
   std::printf("threads %d; Hessian: %d samples x %lld tokens; GPTQ: 4-bit, group 128\n",
               at::get_num_threads(), kSamples, static_cast<long long>(kTokens));
   std::printf("%6s %10s %8s %10s %8s %8s %8s %8s %10s %8s\n", "d", "gemm_s", "GFLOP/s",
               "hessian_s", "GFLOP/s", "H/gemm", "upd GF/s", "upd/gemm", "gptq_s", "gptq/gemm");
-  for (int64_t d : dims) bench_dimension(d, repeats);
+  for (int64_t d : dimensions.dims()) bench_dimension(d, dimensions.repeats);
   return 0;
 }

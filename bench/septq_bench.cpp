@@ -13,9 +13,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
-#include <CLI/CLI.hpp>
 #include <cstdio>
-#include <vector>
 
 #include "bench_helpers.h"
 #include "methods/septq/global_mask.h"
@@ -66,16 +64,11 @@ bool bench_dimension(int64_t d, int repeats) {
 
 int main(int argc, char** argv) {
   CLI::App app{"SEPTQ time per linear vs GPTQ on the same shapes"};
-  bool large = false;
-  int repeats = 3;
-  app.add_flag("--large", large, "also run d = 4096");
-  app.add_option("--repeats", repeats, "timed runs per measurement (best is kept)")
-      ->check(CLI::PositiveNumber);
+  ptq::bench::Dimensions dimensions;
+  dimensions.add_options(app);
   CLI11_PARSE(app, argc, argv);
   ptq::set_log_level(ptq::LogLevel::Warning);
 
-  std::vector<int64_t> dims = {512, 1024, 2048};
-  if (large) dims.push_back(4096);
   std::printf(
       "threads %d; d x d linear, 3 bits per channel, MSE grid; SEPTQ keeps 1%%; "
       "budget: score/gptq < %.0f%%\n",
@@ -83,6 +76,6 @@ int main(int argc, char** argv) {
   std::printf("%6s %10s %10s %10s %10s %10s\n", "d", "gptq_s", "septq_s", "score_s", "score/gptq",
               "total");
   bool within = true;
-  for (int64_t d : dims) within = bench_dimension(d, repeats) && within;
+  for (int64_t d : dimensions.dims()) within = bench_dimension(d, dimensions.repeats) && within;
   return within ? 0 : 1;
 }
