@@ -59,9 +59,8 @@ class SeptqMethod : public quant::QuantMethod {
     return out;
   }
 
-  nlohmann::json config_fields() const override {
-    return {{"keep_percent", _keep_percent}, {"mse", true}};
-  }
+  // Not "mse": GPTQModel's meta.mse is a float norm with another meaning.
+  nlohmann::json config_fields() const override { return {{"keep_percent", _keep_percent}}; }
 
  private:
   // The checkpoint keeps the kept weights in fp16; the in-memory weight takes the same
