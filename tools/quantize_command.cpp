@@ -10,10 +10,10 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "command.h"
 #include "ptq/common/error.h"
@@ -124,26 +124,31 @@ eval::PerplexityResult evaluate(const model::CausalLM& lm, const QuantizeOptions
   return eval::evaluate_perplexity(lm, tokenizer->encode(data::load_text(options.eval)), ppl);
 }
 
-using StorageByLinear = std::map<std::string, quant::StorageBits>;
+// Storage of every quantized linear, in quantization order (the order of the result's
+// records).
+using LinearStorage = std::vector<quant::StorageBits>;
 
 nlohmann::json storage_json(const quant::StorageBits& s) {
   return {{"bits_per_weight", s.per_weight()}, {"weights", s.weights}, {"code_bits", s.codes},
           {"grid_bits", s.grids},              {"g_idx_bits", s.g_idx}, {"extra_bits", s.extra}};
 }
 
-nlohmann::json linear_json(const quant::LinearRecord& r, const StorageByLinear& storage) {
+nlohmann::json linear_json(const quant::LinearRecord& r, const quant::StorageBits& storage) {
   return {{"name", r.name},          {"shape", {r.out_features, r.in_features}},
           {"loss", r.loss},          {"relative_error", r.relative_error},
           {"percdamp", r.percdamp},  {"damp", r.damp},
           {"seconds", r.seconds},    {"rtn_fallback", r.rtn_fallback},
-          {"storage", storage_json(storage.at(r.name))}};
+          {"storage", storage_json(storage)}};
 }
 
-nlohmann::json layers_json(const quant::PipelineResult& result, const StorageByLinear& storage) {
+nlohmann::json layers_json(const quant::PipelineResult& result, const LinearStorage& storage) {
   nlohmann::json layers = nlohmann::json::array();
+  size_t next = 0;
   for (const quant::LayerRecord& layer : result.layers) {
     nlohmann::json linears = nlohmann::json::array();
-    for (const auto& linear : layer.linears) linears.push_back(linear_json(linear, storage));
+    for (const auto& linear : layer.linears) {
+      linears.push_back(linear_json(linear, storage.at(next++)));
+    }
     layers.push_back({{"index", layer.index}, {"seconds", layer.seconds}, {"linears", linears}});
   }
   return layers;
@@ -204,11 +209,17 @@ int run_quantize(QuantizeOptions options) {
   pipeline.true_sequential = true_sequential;
   pipeline.unload_layers = options.eval.empty();  // --eval scores the in-memory model
   pipeline.stop = &g_interrupted;
-  StorageByLinear storage;
+  // Reserved up front: small long-lived blocks allocated between the layers' tensors would
+  // pin the heap above the freed layers (QuantizeMemory measured the streamed run outgrow its
+  // cgroup limit when this was a map filled per linear).
+  LinearStorage storage;
+  size_t linears = 0;
+  for (int64_t i = 0; i < lm->num_layers(); ++i) linears += lm->linear_names(i).size();
+  storage.reserve(linears);
   const auto sink = [&](const std::string& module, const quant::QuantizedLinear& linear) {
     write_linear(writer, *lm, module, linear);
-    storage[module] = quant::storage_bits(linear, options.method_options.quantizer.bits);
-    spdlog::info("{}: {:.4f} effective bits per weight", module, storage[module].per_weight());
+    storage.push_back(quant::storage_bits(linear, options.method_options.quantizer.bits));
+    spdlog::info("{}: {:.4f} effective bits per weight", module, storage.back().per_weight());
   };
   quant::PipelineResult result;
   try {
@@ -220,7 +231,7 @@ int run_quantize(QuantizeOptions options) {
   std::signal(SIGINT, SIG_DFL);
   writer.finish();
   quant::StorageBits total;
-  for (const auto& entry : storage) total += entry.second;
+  for (const quant::StorageBits& linear : storage) total += linear;
   spdlog::info("quantized linears: {:.4f} effective bits per weight ({} weights)",
                total.per_weight(), total.weights);
   nlohmann::json report = {{"settings", settings_json(options, true_sequential)},
