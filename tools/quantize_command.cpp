@@ -41,6 +41,7 @@ struct QuantizeOptions {
   std::string model;
   std::string method = "gptq";
   quant::MethodOptions method_options;
+  quant::ActivationQuantizerConfig activations;
   std::optional<bool> true_sequential;  // default: on for the LLaMA family (llama.py)
   quant::CalibrationOptions calib{"", 128, 0, 0};  // seqlen 0: default_seqlen()
   std::string out;
@@ -68,8 +69,9 @@ uint64_t parse_size(const std::string& text) {
 
 void validate(const QuantizeOptions& options) {
   const int bits = options.method_options.quantizer.bits;
-  PTQ_CHECK_INPUT(bits == 2 || bits == 3 || bits == 4 || bits == 8, "--wbits ", bits,
-                  " is not supported: GPTQ v1 checkpoints store 2, 3, 4 or 8 bits");
+  PTQ_CHECK_INPUT(bits >= 2 && bits <= 8, "--wbits ", bits,
+                  " is not supported: ptq's GPTQ v1 checkpoints store 2 to 8 bits");
+  quant::check_activation_quantizer(options.activations);
   const int group = options.method_options.group_size;
   PTQ_CHECK_INPUT(group == -1 || group >= 1, "--group-size must be -1 (per channel) or >= 1, got ",
                   group);
@@ -97,6 +99,7 @@ quant::QuantizationFormat output_format(const QuantizeOptions& options,
   format.damp_percent = options.method_options.percdamp;
   format.method = method.name();
   format.method_fields = method.config_fields();
+  format.activations = options.activations;
   return format;
 }
 
@@ -158,6 +161,8 @@ nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequentia
   const quant::MethodOptions& m = options.method_options;
   return {{"model", options.model},           {"method", options.method},
           {"wbits", m.quantizer.bits},        {"group_size", m.group_size},
+          {"weight_clip", m.quantizer.clip},  {"abits", options.activations.bits},
+          {"act_clip", options.activations.clip},
           {"sym", m.quantizer.sym},           {"mse", m.quantizer.mse},
           {"damp", m.percdamp},               {"block_size", m.block_size},
           {"act_order", m.act_order},         {"static_groups", m.static_groups},
@@ -183,6 +188,7 @@ int run_quantize(QuantizeOptions options) {
   const auto start = Clock::now();
   // SEPTQ's quantizer always searches the clipping range (its authors' mse=True).
   if (options.method == "septq") options.method_options.quantizer.mse = true;
+  options.method_options.rotation.seed = options.calib.seed;  // one --seed for all randomness
   validate(options);
   std::signal(SIGINT, on_sigint);  // from here on, stop at the next linear and clean up
   auto lm = model::load_causal_lm(options.model, {/*lazy_layers=*/true});
@@ -201,10 +207,10 @@ int run_quantize(QuantizeOptions options) {
                                           output_format(options, *method, true_sequential),
                                           parse_size(options.max_shard_size));
   const at::Tensor ids = quant::load_calibration(options.calib, options.model);
-  spdlog::info("quantizing {} with {} at {} bits, group size {}, {} samples x {} tokens{}",
+  spdlog::info("quantizing {} with {} at W{}A{}, group size {}, {} samples x {} tokens{}",
                options.model, options.method, options.method_options.quantizer.bits,
-               options.method_options.group_size, ids.size(0), ids.size(1),
-               true_sequential ? ", true-sequential" : "");
+               options.activations.bits, options.method_options.group_size, ids.size(0),
+               ids.size(1), true_sequential ? ", true-sequential" : "");
   quant::PipelineOptions pipeline;
   pipeline.true_sequential = true_sequential;
   pipeline.unload_layers = options.eval.empty();  // --eval scores the in-memory model
@@ -216,6 +222,7 @@ int run_quantize(QuantizeOptions options) {
   size_t linears = 0;
   for (int64_t i = 0; i < lm->num_layers(); ++i) linears += lm->linear_names(i).size();
   storage.reserve(linears);
+  pipeline.activations = options.activations;
   const auto sink = [&](const std::string& module, const quant::QuantizedLinear& linear) {
     write_linear(writer, *lm, module, linear);
     storage.push_back(quant::storage_bits(linear, options.method_options.quantizer.bits));
@@ -267,8 +274,20 @@ Command add_quantize_command(CLI::App& parent) {
   CLI::App& app = *command.app;
   quant::MethodOptions& m = options->method_options;
   app.add_option("--model", options->model, "Hugging Face model directory")->required();
-  app.add_option("--method", options->method, "rtn | gptq | septq")->capture_default_str();
-  app.add_option("--wbits", m.quantizer.bits, "Weight bits: 2, 3, 4 or 8")->required();
+  app.add_option("--method", options->method, "rtn | gptq | septq | ruquant")->capture_default_str();
+  app.add_option("--wbits", m.quantizer.bits,
+                 "Weight bits, 2 to 8 (5, 6 and 7 are read back only by ptq)")
+      ->required();
+  app.add_option("--weight-clip", m.quantizer.clip,
+                 "Min-max weight grids span this fraction of each row's range")
+      ->capture_default_str();
+  app.add_option("--abits", options->activations.bits,
+                 "Activation bits: each quantized linear's input is fake-quantized per token "
+                 "(asymmetric min-max, at run time); 16: not quantized")
+      ->capture_default_str();
+  app.add_option("--act-clip", options->activations.clip,
+                 "Per-token activation grids span this fraction of the token's range")
+      ->capture_default_str();
   app.add_option("--group-size", m.group_size,
                  "Input columns per grid; -1: one grid per output channel")
       ->capture_default_str();
@@ -277,13 +296,28 @@ Command add_quantize_command(CLI::App& parent) {
   app.add_option("--damp", m.percdamp, "GPTQ damping, a fraction of mean(diag H)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
-  app.add_option("--block-size", m.block_size, "GPTQ lazy-batch width")
+  app.add_option("--block-size", m.block_size,
+                 "GPTQ lazy-batch width; ruquant: the largest rotation block (each linear uses "
+                 "the largest even divisor of its input width not above it)")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
   app.add_flag("--act-order", m.act_order, "Columns by descending diag(H) (desc_act)");
   app.add_flag("--static-groups", m.static_groups, "Group grids from the unupdated weight");
   app.add_option("--keep-percent", m.keep_percent,
                  "septq: percent of each linear's weights kept in fp16 (0..50)")
+      ->capture_default_str();
+  app.add_option("--alpha", m.rotation.alpha, "ruquant: SmoothQuant migration strength")
+      ->capture_default_str();
+  app.add_option("--rotation-steps", m.rotation.steps,
+                 "ruquant: Householder steps per block rotation")
+      ->capture_default_str();
+  app.add_option("--perm-rounds", m.rotation.perm_rounds,
+                 "ruquant: random permutation + Givens passes per Householder step")
+      ->capture_default_str();
+  app.add_flag("--smooth-only", m.rotation.smooth_only,
+               "ruquant: smoothing without rotations (the smoothing baseline)");
+  app.add_option("--weight-method", m.rotation.weight_method,
+                 "ruquant: how the transformed weights are quantized, rtn | gptq")
       ->capture_default_str();
   app.add_flag_function(
       "--true-sequential,!--no-true-sequential",
@@ -300,7 +334,9 @@ Command add_quantize_command(CLI::App& parent) {
                  "Window length (default: min(2048, max_position_embeddings); tokens:PATH rows "
                  "default to max_position_embeddings)")
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
-  app.add_option("--seed", options->calib.seed, "random.seed of the window draws")
+  app.add_option("--seed", options->calib.seed,
+                 "random.seed of the window draws; ruquant: seed of its random targets and "
+                 "permutations")
       ->capture_default_str();
   app.add_option("--out", options->out, "Output directory (must not exist or be empty)")
       ->required();

@@ -9,6 +9,7 @@
 #include "ptq/io/checkpoint.h"
 #include "ptq/io/dtype.h"
 #include "ptq/model/architecture.h"
+#include "ptq/quant/linear_inputs.h"
 #include "ptq/quant/quantized_checkpoint.h"
 
 namespace ptq::model {
@@ -156,12 +157,25 @@ void CausalLM::check_layer_loaded(int64_t index) const {
                                         ") before forward_layer"));
 }
 
+void CausalLM::set_input_transform(const std::string& module, TensorMap transform) {
+  _linear_inputs[module].transform = std::move(transform);
+}
+
+void CausalLM::set_input_quantizer(const std::string& module, TensorMap quantize) {
+  _linear_inputs[module].quantize = std::move(quantize);
+}
+
 at::Tensor CausalLM::linear(const std::string& module,
                             const at::Tensor& input,
                             const LinearInputObserver* observer) const {
-  if (observer) (*observer)(module, input);
+  const auto treatment = _linear_inputs.find(module);
+  const LinearInput* in = treatment == _linear_inputs.end() ? nullptr : &treatment->second;
+  at::Tensor x = in && in->transform ? in->transform(input) : input;
+  // Observers (calibration) see what the weight multiplies, before activation quantization.
+  if (observer) (*observer)(module, x);
+  if (in && in->quantize) x = in->quantize(x);
   const auto bias = _weights.find(module + ".bias");
-  return at::linear(input, weight(module + ".weight"),
+  return at::linear(x, weight(module + ".weight"),
                     bias == _weights.end() ? at::Tensor() : bias->second);
 }
 
@@ -169,7 +183,10 @@ std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptio
   ModelConfig config = load_model_config(dir);
   auto checkpoint = std::make_shared<const io::Checkpoint>(dir);
   const Architecture& arch = find_architecture(config.architecture);
-  return arch.create(std::move(config), std::move(checkpoint), options);
+  std::unique_ptr<CausalLM> lm = arch.create(std::move(config), checkpoint, options);
+  // A quantized directory's rotations and activation quantization (linear_inputs.h).
+  quant::install_linear_inputs(*lm, *checkpoint);
+  return lm;
 }
 
 }  // namespace ptq::model

@@ -9,9 +9,10 @@
 namespace ptq::quant {
 namespace {
 
+// v1 loaders read 2, 3, 4 and 8 bits; 5, 6 and 7 (W6A6 needs 6) continue the same LSB-first
+// bit stream, which only ptq reads back.
 void check_bits(int bits) {
-  PTQ_CHECK_INPUT(bits == 2 || bits == 3 || bits == 4 || bits == 8,
-                  "GPTQ v1 packing supports 2, 3, 4 or 8 bits, got ", bits);
+  PTQ_CHECK_INPUT(bits >= 2 && bits <= 8, "GPTQ v1 packing supports 2 to 8 bits, got ", bits);
 }
 
 // A dimension of `size` values packs into whole int32 words only if size * bits % 32 == 0
@@ -48,7 +49,7 @@ at::Tensor pack_rows(const at::Tensor& values, int bits) {
   for (int64_t r = 0; r < rows; ++r) {
     const int64_t word = r * bits / 32;
     const int shift = static_cast<int>(r * bits % 32);
-    const bool straddles = shift + bits > 32;  // only for 3 bits (values 10 and 21 of 32)
+    const bool straddles = shift + bits > 32;  // 3, 5, 6, 7 bits: values across two words
     uint32_t* low = out + word * cols;
     const uint32_t* src = in + r * cols;
     for (int64_t c = 0; c < cols; ++c) low[c] |= src[c] << shift;

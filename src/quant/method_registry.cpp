@@ -8,6 +8,7 @@
 #include "methods/gptq/gptq_method.h"
 #include "methods/rtn/rtn_method.h"
 #include "methods/septq/septq_method.h"
+#include "methods/ruquant/ruquant_method.h"
 #include "ptq/common/error.h"
 #include "ptq/quant/method.h"
 
@@ -20,6 +21,7 @@ void register_builtin_methods(Registry& registry) {
   registry["rtn"] = methods::make_rtn_method;
   registry["gptq"] = methods::make_gptq_method;
   registry["septq"] = methods::make_septq_method;
+  registry["ruquant"] = methods::make_ruquant_method;
 }
 
 const Registry& registry() {

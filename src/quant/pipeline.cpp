@@ -128,6 +128,7 @@ struct LayerContext {
   const QuantMethod& fallback;
   const QuantizedLinearSink& sink;
   Progress& progress;  // one step per decoder layer
+  const ActivationQuantizerConfig& activations;
 };
 
 QuantizedLinear quantize_or_fall_back(const LayerContext& ctx,
@@ -165,6 +166,9 @@ LinearRecord quantize_linear(const LayerContext& ctx,
   record.percdamp = q.percdamp;
   record.damp = q.damp;
   weight.copy_(q.quantized.weight);
+  if (ctx.activations.enabled()) {
+    ctx.lm.set_input_quantizer(name, per_token_quantizer(ctx.activations));
+  }
   if (ctx.sink) ctx.sink(name, q);
   record.seconds = seconds_since(start);
   spdlog::info("{} [{}x{}] loss {:.4g} rel.err {:.4g} percdamp {:g}{} {:.2f}s", name,
@@ -181,8 +185,14 @@ LayerRecord quantize_layer(const LayerContext& ctx,
   const auto start = Clock::now();
   LayerRecord record;
   record.index = index;
+  const auto run = [&](const at::Tensor& hidden, const model::LinearInputObserver& observer) {
+    run_layer(ctx.lm, index, hidden, at::Tensor(), batch, &observer);
+  };
   for (const auto& group : linear_groups(ctx.lm, index, options.true_sequential)) {
-    const auto hessians = collect_hessians(ctx.lm, index, group, act.inputs, batch);
+    ctx.method.prepare_group({ctx.lm, index, group, act.inputs, run});
+    const auto hessians = ctx.method.needs_hessian()
+                              ? collect_hessians(ctx.lm, index, group, act.inputs, batch)
+                              : std::map<std::string, HessianAccumulator>();
     for (const std::string& name : group) {
       check_not_stopped(options);
       LinearStats stats;
@@ -209,7 +219,7 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
   const auto start = Clock::now();
   PipelineResult result;
   Progress progress("quantize", lm.num_layers());
-  const LayerContext ctx{lm, method, method, sink, progress};
+  const LayerContext ctx{lm, method, method, sink, progress, options.activations};
   for (int64_t i = 0; i < lm.num_layers(); ++i) {
     const auto layer_start = Clock::now();
     lm.load_layer(i);
@@ -252,11 +262,11 @@ PipelineResult quantize_model(model::CausalLM& lm,
   PTQ_CHECK_INPUT(ids.dim() == 2 && ids.size(0) > 0, "calibration ids must be [nsamples, seqlen]");
   const auto start = Clock::now();
   PipelineResult result;
-  if (!method.needs_hessian()) return quantize_without_data(lm, method, options, sink);
+  if (!method.needs_calibration()) return quantize_without_data(lm, method, options, sink);
   Activations act = embed_calibration(lm, ids, options, result);
   const int64_t batch = batch_size(lm, ids.size(0), ids.size(1), options);
   Progress progress("quantize", lm.num_layers());
-  const LayerContext ctx{lm, method, fallback, sink, progress};
+  const LayerContext ctx{lm, method, fallback, sink, progress, options.activations};
   for (int64_t i = 0; i < lm.num_layers(); ++i) {
     check_not_stopped(options);
     lm.load_layer(i);

@@ -58,10 +58,9 @@ void require_value(const json& config,
 int read_bits(const json& config, const std::string& source) {
   const auto [key, value] = find_key(config, {"bits", "w_bit", "wbits"});
   PTQ_CHECK_INPUT(value, source, ": quantization config has no \"bits\"");
-  const bool valid =
-      value->is_number_integer() && (*value == 2 || *value == 3 || *value == 4 || *value == 8);
+  const bool valid = value->is_number_integer() && *value >= 2 && *value <= 8;
   PTQ_CHECK_INPUT(valid, source, ": \"", key, "\" is ", value->dump(),
-                  "; GPTQ v1 checkpoints hold 2, 3, 4 or 8 bits");
+                  "; GPTQ v1 checkpoints hold 2 to 8 bits");
   return value->get<int>();
 }
 
@@ -130,6 +129,11 @@ json quantization_config_json(const QuantizationFormat& format) {
   PTQ_CHECK_INPUT(meta.is_object(), "method_fields must be a JSON object, got ", meta.dump());
   meta["quantizer"] = json::array({std::string("ptq:") + PTQ_VERSION});
   meta["method"] = format.method;
+  if (format.activations.enabled()) {
+    meta["act_bits"] = format.activations.bits;
+    meta["act_clip"] = format.activations.clip;
+    meta["act_granularity"] = "per_token_dynamic_asym";
+  }
   return {
       {"quant_method", "gptq"},
       {"checkpoint_format", "gptq"},
@@ -176,9 +180,17 @@ QuantizationFormat parse_quantization_config(const json& config, const std::stri
       read_key(config, {"damp_percent"},
                read_key(meta, {"damp_percent"}, format.damp_percent, in_meta), top);
   format.method = read_key(meta, {"method"}, format.method, in_meta);
+  format.activations.bits = read_key(meta, {"act_bits"}, format.activations.bits, in_meta);
+  format.activations.clip = read_key(meta, {"act_clip"}, format.activations.clip, in_meta);
+  try {
+    check_activation_quantizer(format.activations);
+  } catch (const InputError& e) {
+    PTQ_THROW_INPUT(source, ": meta.act_bits/act_clip: ", e.what());
+  }
   format.method_fields = meta;
-  format.method_fields.erase("quantizer");
-  format.method_fields.erase("method");
+  for (const char* key : {"quantizer", "method", "act_bits", "act_clip", "act_granularity"}) {
+    format.method_fields.erase(key);
+  }
   return format;
 }
 

@@ -40,14 +40,16 @@ UniformQuantizer::UniformQuantizer(const QuantizerConfig& config) : _config(conf
   PTQ_CHECK_INPUT(!config.mse || (config.grid > 0 && config.maxshrink > 0 && config.maxshrink < 1 &&
                                   config.norm > 0),
                   "MSE search needs grid > 0, 0 < maxshrink < 1 and norm > 0");
+  PTQ_CHECK_INPUT(config.clip > 0 && config.clip <= 1, "--weight-clip must be in (0, 1], got ",
+                  config.clip);
 }
 
 std::pair<at::Tensor, at::Tensor> UniformQuantizer::min_max_range(const at::Tensor& x) const {
   // quant.py find_params: the range always includes 0; symmetric grids mirror the larger side;
   // an all-zero row gets [-1, 1] so that its scale is not 0.
   const at::Tensor zeros = at::zeros({x.size(0)}, x.options());
-  at::Tensor xmin = at::minimum(x.amin(1), zeros);
-  at::Tensor xmax = at::maximum(x.amax(1), zeros);
+  at::Tensor xmin = at::minimum(x.amin(1), zeros) * _config.clip;
+  at::Tensor xmax = at::maximum(x.amax(1), zeros) * _config.clip;
   if (_config.sym) {
     xmax = at::maximum(xmin.abs(), xmax);
     xmin = at::where(xmin < 0, -xmax, xmin);

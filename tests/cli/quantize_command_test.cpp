@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -84,20 +85,96 @@ TEST(QuantizeCommand, WritesAGptqDirectoryAndReport) {
   EXPECT_NEAR(loaded, in_memory, 1e-4 * in_memory);
 }
 
-// The printed "perplexity X" line's X, as printed.
-std::string printed_perplexity(const std::string& out) {
+// The perplexity line of `ptq eval` / `ptq quantize --eval` output.
+double printed_perplexity(const std::string& out) {
   const size_t at = out.find("perplexity ");
-  return at == std::string::npos ? "" : out.substr(at + 11, out.find('\n', at) - at - 11);
+  EXPECT_NE(at, std::string::npos) << out;
+  return at == std::string::npos ? 0.0 : std::stod(out.substr(at + 11));
+}
+
+// The first 4 of the 64 eval rows, in `tmp`: enough to compare two runs of one model, at a
+// sixteenth of the time.
+std::string short_eval_set(const TempDir& tmp) {
+  const fs::path path = tmp / "eval-4x512.i32";
+  const std::string rows =
+      read_file(shared_dir() / "models" / "stories260K" / "samples-eval-64x512-seed2.i32");
+  std::ofstream(path, std::ios::binary).write(rows.data(), 4 * 512 * sizeof(int32_t));
+  return "tokens:" + path.string();
+}
+
+double eval_perplexity(const fs::path& model, const std::string& dataset) {
+  const CliResult e = run_cli({"eval", "--model", model.string(), "--dataset", dataset});
+  EXPECT_EQ(e.exit_code, 0) << e.err;
+  return printed_perplexity(e.out);
+}
+
+TEST(QuantizeCommand, ActivationBitsAreStoredAndHonouredByEval) {
+  TempDir tmp;
+  const std::string eval_set = short_eval_set(tmp);
+  const auto quantize = [&](const std::string& name, const std::string& abits) {
+    const CliResult r = run_cli(quantize_args(
+        tmp / name, {"--method", "rtn", "--abits", abits, "--act-clip", "0.9", "--weight-clip",
+                     "0.8", "--eval", eval_set}));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return printed_perplexity(r.out);
+  };
+  const double w4a4 = quantize("w4a4", "4");
+  const double w4a16 = quantize("w4a16", "16");
+  const auto config = nlohmann::json::parse(read_file(tmp / "w4a4" / "config.json"));
+  const auto& meta = config.at("quantization_config").at("meta");
+  EXPECT_EQ(meta.at("act_bits").get<int>(), 4);
+  EXPECT_DOUBLE_EQ(meta.at("act_clip").get<double>(), 0.9);
+  EXPECT_FALSE(nlohmann::json::parse(read_file(tmp / "w4a16" / "config.json"))
+                   .at("quantization_config")
+                   .at("meta")
+                   .contains("act_bits"));
+  // 4-bit activations cost perplexity on top of 4-bit weights; ptq eval reruns them.
+  EXPECT_GT(w4a4, w4a16 * 1.05);
+  EXPECT_NEAR(eval_perplexity(tmp / "w4a4", eval_set), w4a4, 1e-4 * w4a4);
+  EXPECT_NEAR(eval_perplexity(tmp / "w4a16", eval_set), w4a16, 1e-4 * w4a16);
+}
+
+TEST(QuantizeCommand, SixBitWeightsRoundTrip) {
+  TempDir tmp;
+  const std::string eval_set = short_eval_set(tmp);
+  const CliResult r = run_cli(quantize_args(
+      tmp / "w6a6", {"--method", "rtn", "--wbits", "6", "--abits", "6", "--eval", eval_set}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const double in_memory = printed_perplexity(r.out);
+  EXPECT_NEAR(eval_perplexity(tmp / "w6a6", eval_set), in_memory, 1e-4 * in_memory);
+}
+
+// RUQuant W4A4 on stories260K: the checkpoint stores the transformed packed weights, the
+// transforms and the activation settings, so ptq eval reproduces the in-memory perplexity; the
+// same seed writes the same bytes.
+TEST(QuantizeCommand, RuquantCheckpointReproducesTheInMemoryModel) {
+  TempDir tmp;
+  const std::string eval_set = short_eval_set(tmp);
+  const auto quantize = [&](const std::string& name, const std::string& seed) {
+    const CliResult r = run_cli(quantize_args(
+        tmp / name, {"--method", "ruquant", "--abits", "4", "--act-clip", "0.9", "--weight-clip",
+                     "0.8", "--rotation-steps", "4", "--seed", seed, "--eval", eval_set}));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return printed_perplexity(r.out);
+  };
+  const double in_memory = quantize("a", "1");
+  EXPECT_NEAR(eval_perplexity(tmp / "a", eval_set), in_memory, 1e-4 * in_memory);
+  const auto config = nlohmann::json::parse(read_file(tmp / "a" / "config.json"));
+  const auto& meta = config.at("quantization_config").at("meta");
+  EXPECT_EQ(meta.at("method").get<std::string>(), "ruquant");
+  EXPECT_EQ(meta.at("rotation").get<std::string>(), "ruquant_stage1");
+  EXPECT_EQ(meta.at("act_bits").get<int>(), 4);
+  quantize("b", "1");
+  EXPECT_EQ(read_file(tmp / "a" / "model.safetensors"), read_file(tmp / "b" / "model.safetensors"));
+  quantize("c", "2");
+  EXPECT_NE(read_file(tmp / "a" / "model.safetensors"), read_file(tmp / "c" / "model.safetensors"));
 }
 
 TEST(QuantizeCommand, SeptqStoresKeptWeightsThatEvalReadsBack) {
   TempDir tmp;
   const fs::path out = tmp / "out";
   const fs::path report = tmp / "report.json";
-  // The first 4 of the 64 eval rows: the comparison needs equality, not the full set.
-  const fs::path rows = shared_dir() / "models" / "stories260K" / "samples-eval-64x512-seed2.i32";
-  write_file(tmp / "eval4.i32", read_file(rows).substr(0, 4 * 512 * sizeof(int32_t)));
-  const std::string eval = "tokens:" + (tmp / "eval4.i32").string();
+  const std::string eval = short_eval_set(tmp);
   const CliResult r =
       run_cli(quantize_args(out, {"--method", "septq", "--wbits", "3", "--keep-percent", "2",
                                   "--nsamples", "2", "--report", report.string(), "--eval", eval}));
@@ -130,18 +207,21 @@ TEST(QuantizeCommand, SeptqStoresKeptWeightsThatEvalReadsBack) {
   EXPECT_EQ(config.at("quantization_config").at("meta").at("keep_percent").get<double>(), 2.0);
   // The in-memory model uses the fp16-rounded kept values the directory stores: identical
   // perplexities, to the last printed digit.
-  const CliResult e = run_cli({"eval", "--model", out.string(), "--dataset", eval});
-  ASSERT_EQ(e.exit_code, 0) << e.err;
-  EXPECT_FALSE(printed_perplexity(r.out).empty()) << r.out;
-  EXPECT_EQ(printed_perplexity(e.out), printed_perplexity(r.out));
+  EXPECT_EQ(eval_perplexity(out, eval), printed_perplexity(r.out));
 }
 
 TEST(QuantizeCommand, RejectsBadInputWithExitCode2) {
   TempDir tmp;
   const fs::path out = tmp / "out";
-  expect_bad_input(tmp, out, {"--wbits", "5"}, "--wbits 5");
+  expect_bad_input(tmp, out, {"--wbits", "9"}, "--wbits 9");
+  expect_bad_input(tmp, out, {"--abits", "1"}, "--abits");
+  expect_bad_input(tmp, out, {"--act-clip", "0"}, "--act-clip");
+  expect_bad_input(tmp, out, {"--weight-clip", "1.5"}, "--weight-clip");
+  expect_bad_input(tmp, out, {"--method", "ruquant", "--block-size", "1"}, "--block-size");
+  expect_bad_input(tmp, out, {"--method", "ruquant", "--weight-method", "awq"},
+                   "--weight-method");
   expect_bad_input(tmp, out, {"--group-size", "0"}, "--group-size");
-  expect_bad_input(tmp, out, {"--method", "awq"}, "gptq, rtn, septq");
+  expect_bad_input(tmp, out, {"--method", "awq"}, "gptq, rtn, ruquant, septq");
   expect_bad_input(tmp, out, {"--method", "septq", "--keep-percent", "60"}, "--keep-percent");
   expect_bad_input(tmp, out, {"--nsamples", "129"}, "--nsamples 129");
   expect_bad_input(tmp, out, {"--seqlen", "3000"}, "exceeds the 512 positions");

@@ -16,12 +16,12 @@ using test_helpers::hessian_of;
 using test_helpers::method_options;
 
 TEST(Methods, RegistryListsBuiltinsAndRejectsUnknownNames) {
-  EXPECT_EQ(method_names(), (std::vector<std::string>{"gptq", "rtn", "septq"}));
+  EXPECT_EQ(method_names(), (std::vector<std::string>{"gptq", "rtn", "ruquant", "septq"}));
   try {
     create_method("awq", {});
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("gptq, rtn, septq"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("gptq, rtn, ruquant, septq"), std::string::npos) << e.what();
   }
 }
 

@@ -35,6 +35,11 @@ TEST(Packing, HandPackedWordPerBitWidth) {
   std::vector<int32_t> values;
   for (int j = 0; j < 32; ++j) values.push_back(j % 8);
   EXPECT_EQ(pack_column(values, 3), (std::vector<uint32_t>{0x88fac688U, 0xc688fac6U, 0xfac688faU}));
+  // 6 bits (ptq's extension for W6A6), values 1..16: value 6 splits 2 + 4 bits across words
+  // 0/1, value 11 splits 4 + 2 across words 1/2. Word 0 = 1 | 2 << 6 | 3 << 12 | 4 << 18 |
+  // 5 << 24 | (6 & 3) << 30.
+  EXPECT_EQ(pack_column({1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, 6),
+            (std::vector<uint32_t>{0x85103081U, 0xb2892071U, 0x40f38d30U}));
 }
 
 QuantizedWeight random_quantized(int64_t n, int64_t k, int group_size, int bits) {
@@ -56,7 +61,7 @@ at::Tensor expected_dequantized(const QuantizedWeight& q) {
 
 TEST(Packing, RoundTripAllBitWidths) {
   at::manual_seed(0);
-  for (int bits : {2, 3, 4, 8}) {
+  for (int bits : {2, 3, 4, 6, 8}) {
     SCOPED_TRACE(testing::Message() << bits << " bits");
     const QuantizedWeight q = random_quantized(64, 96, 32, bits);
     const GptqPackedWeight packed = pack_gptq(q, bits);
@@ -74,7 +79,7 @@ TEST(Packing, PadsWidthsNotMultipleOf32) {
   at::manual_seed(1);
   for (int64_t k : {172, 64, 40}) {
     for (int64_t n : {172, 64, 40}) {
-      for (int bits : {2, 3, 4, 8}) {
+      for (int bits : {2, 3, 4, 6, 8}) {
         SCOPED_TRACE(testing::Message() << "K " << k << ", N " << n << ", " << bits << " bits");
         const QuantizedWeight q = random_quantized(n, k, 32, bits);
         const GptqPackedWeight packed = pack_gptq(q, bits);
@@ -131,7 +136,7 @@ TEST(Packing, RejectsInconsistentShapes) {
   q = random_quantized(8, 32, 16, 4);
   q.g_idx[5] = 2;
   expect_input_error(q, 4, "g_idx refers to groups outside 0..1");
-  expect_input_error(random_quantized(8, 32, -1, 4), 5, "2, 3, 4 or 8 bits");
+  expect_input_error(random_quantized(8, 32, -1, 4), 9, "2 to 8 bits");
   q = random_quantized(8, 32, -1, 4);
   q.zeros[0][3] = 0;
   expect_input_error(q, 4, "zero point of 0");

@@ -399,7 +399,7 @@ TEST(QuantizedCheckpointConfig, RejectsWhatPtqCannotRead) {
       {R"({"quant_method": "awq", "bits": 4, "group_size": 128})", "quant_method"},
       {R"({"method": "awq", "bits": 4, "group_size": 128})", "method"},
       {R"({"checkpoint_format": "gptq_v2", "bits": 4, "group_size": 128})", "checkpoint_format"},
-      {R"({"bits": 5, "group_size": 128})", "bits"},
+      {R"({"bits": 9, "group_size": 128})", "bits"},
       {R"({"wbits": 16, "group_size": 128})", "wbits"},
       {R"({"group_size": 128})", "bits"},
       {R"({"bits": 4, "pack_dtype": "int16"})", "pack_dtype"},

@@ -59,6 +59,20 @@ TEST(Quantizer, AsymmetricMinMaxGrid) {
                    matrix({{-1, 0, 0, 2}, {0, 1, 1, 3}, {0, 0, 0, 0}}));
 }
 
+TEST(Quantizer, WeightClipShrinksTheMinMaxRange) {
+  // clip 0.5 on [-2, 0, 1, 4] at 2 bits: range [-1, 2] -> scale 1, zero 1; codes
+  // round(x) + 1 clamped to [0, 3] = [0, 1, 2, 3], values [-1, 0, 1, 2]: the ends saturate.
+  QuantizerConfig config = make_config(2, false);
+  config.gptq_v1_zero = false;
+  config.clip = 0.5;
+  const UniformQuantizer quantizer(config);
+  const at::Tensor x = matrix({{-2, 0, 1, 4}});
+  const QuantParams params = quantizer.find_params(x);
+  expect_tensor_eq(params.scale, at::tensor({1.0f}));
+  expect_tensor_eq(params.zero, at::tensor({1.0f}));
+  expect_tensor_eq(quantizer.quantize(x, params), matrix({{-1, 0, 1, 2}}));
+}
+
 TEST(Quantizer, SymmetricMinMaxGrid) {
   // 4 bits, maxq 15, zero fixed at (15 + 1) / 2 = 8.
   // Row 0 [-3, 1, 7.5, 0]: xmax = max(|-3|, 7.5) = 7.5, xmin = -7.5 -> scale 15/15 = 1;
@@ -198,6 +212,11 @@ TEST(Quantizer, RejectsInvalidConfigurations) {
   config.bits = 1;
   EXPECT_THROW(UniformQuantizer{config}, InputError);
   config.bits = 9;
+  EXPECT_THROW(UniformQuantizer{config}, InputError);
+  config.bits = 4;
+  config.clip = 0;
+  EXPECT_THROW(UniformQuantizer{config}, InputError);
+  config.clip = 1.5;
   EXPECT_THROW(UniformQuantizer{config}, InputError);
   EXPECT_THROW(quantize_rtn(at::ones({2, 8}), make_quantizer(4, false), 0), InputError);
 }

@@ -48,8 +48,18 @@ class Checkpoint;
 namespace ptq::model {
 
 // Called with the HF module name of a linear ("model.layers.3.self_attn.q_proj") and its
-// input, [B, T, in_features], just before the product.
+// input, [B, T, in_features], as the weight sees it: after the linear's input transform,
+// before activation quantization (LinearInput).
 using LinearInputObserver = std::function<void(const std::string& linear, const at::Tensor& input)>;
+
+// What a linear of a quantized model does to its input before the product: `transform` (e.g. a
+// rotation whose inverse is folded into the weight), then `quantize` (activation
+// fake-quantization). An empty function is the identity.
+using TensorMap = std::function<at::Tensor(const at::Tensor&)>;
+struct LinearInput {
+  TensorMap transform;
+  TensorMap quantize;
+};
 
 struct LoadOptions {
   // Read decoder layers only in load_layer() instead of all at load time.
@@ -105,6 +115,11 @@ class CausalLM {
   std::vector<std::string> layer_weight_names(int64_t index) const;
   std::vector<std::string> global_weight_names() const;
 
+  // The input treatment of linear `module` (by HF module name); linears without one use their
+  // input as is. Kept across unload_layer() (they are not weights).
+  void set_input_transform(const std::string& module, TensorMap transform);
+  void set_input_quantizer(const std::string& module, TensorMap quantize);
+
  protected:
   // A tensor the model needs, with the shape config.json implies.
   struct TensorSpec {
@@ -143,8 +158,8 @@ class CausalLM {
   // implementations call it first.
   void check_layer_loaded(int64_t index) const;
 
-  // `module`.weight (and `module`.bias if loaded) applied to `input`, after showing the
-  // input to `observer`.
+  // `module`.weight (and `module`.bias if loaded) applied to `input`: the input goes through
+  // the module's LinearInput transform, is shown to `observer`, then quantized.
   at::Tensor linear(const std::string& module,
                     const at::Tensor& input,
                     const LinearInputObserver* observer) const;
@@ -163,6 +178,7 @@ class CausalLM {
   std::vector<TensorSpec> _global_specs;
   std::vector<std::vector<TensorSpec>> _layer_specs;  // by layer
   std::vector<bool> _layer_loaded;
+  std::map<std::string, LinearInput> _linear_inputs;  // by module
 };
 
 // Reads config.json and the safetensors weights of a Hugging Face model directory (only the

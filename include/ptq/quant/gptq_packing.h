@@ -18,7 +18,8 @@ struct GptqPackedWeight {
 
 // Packs `values` [R, C] (integers in [0, 2^bits)) along dim 0 into int32 [R * bits / 32, C]:
 // a continuous LSB-first bit stream per column, value r at stream bit bits * r. For 2/4/8 bits
-// this is the usual 32/bits values per word; for 3 bits it is the 96-bit stream per 3 words.
+// this is the usual 32/bits values per word; for 3 bits it is the 96-bit stream per 3 words
+// (5, 6, 7 bits likewise: ptq's extension, read back only by ptq).
 at::Tensor pack_rows(const at::Tensor& values, int bits);
 // Inverse of pack_rows: int32 [rows, C] in [0, 2^bits) from int32 [rows * bits / 32, C].
 at::Tensor unpack_rows(const at::Tensor& packed, int bits, int64_t rows);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/model/causal_lm.h"
 #include "ptq/quant/uniform_quantizer.h"
 
 namespace ptq::quant {
@@ -47,6 +48,29 @@ struct MethodOptions {
   bool static_groups = false;
   // SEPTQ: percent of each linear's weights kept in full precision (0..50).
   double keep_percent = 1.0;
+  // Input rotations (RUQuant): the largest rotation block (block_size above), Householder
+  // steps per rotation, random permutations + Givens passes per step, SmoothQuant's migration
+  // strength, smoothing without rotations, the weights' method (rtn|gptq) and the seed.
+  struct Rotation {
+    int steps = 16;
+    int perm_rounds = 3;
+    double alpha = 0.6;
+    bool smooth_only = false;
+    std::string weight_method = "rtn";
+    uint64_t seed = 0;
+  } rotation;
+};
+
+// What the pipeline lends QuantMethod::prepare_group: the model with layer `layer` loaded, the
+// linears about to be quantized, the layer's calibration inputs and a way to run the layer.
+struct GroupCalibration {
+  model::CausalLM& lm;
+  int64_t layer;
+  const std::vector<std::string>& group;
+  const at::Tensor& inputs;  // [nsamples, seqlen, hidden] (fp32, or fp16 over the budget)
+  // Runs layer `layer` on hidden [n, seqlen, hidden] in batches, showing every linear's input
+  // to `observer`; earlier groups run quantized.
+  std::function<void(const at::Tensor& hidden, const model::LinearInputObserver& observer)> run;
 };
 
 class QuantMethod {
@@ -62,6 +86,13 @@ class QuantMethod {
   virtual QuantizedLinear quantize_linear(const std::string& module,
                                           const at::Tensor& weight,
                                           const LinearStats& stats) const = 0;
+  // Whether quantize_model runs calibration data through the layers (Hessians or
+  // prepare_group need it).
+  virtual bool needs_calibration() const { return needs_hessian(); }
+  // Called before the linears of calibration.group are quantized (and their Hessians
+  // collected). May replace their weights and input transforms by an equivalent network (the
+  // full-precision output unchanged); quantize_linear then sees the new weights.
+  virtual void prepare_group(const GroupCalibration& /*calibration*/) const {}
   // Keys the method adds to quantization_config's "meta" (e.g. SEPTQ's keep fraction).
   virtual nlohmann::json config_fields() const { return nlohmann::json::object(); }
 };

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "ptq/model/causal_lm.h"
+#include "ptq/quant/activation_quantizer.h"
 #include "ptq/quant/method.h"
 
 namespace ptq::quant {
@@ -39,6 +40,8 @@ struct PipelineOptions {
   // Checked between linears: once it reads true, quantize_model throws Interrupted (a SIGINT
   // handler sets it; std::atomic<bool> is lock-free, so that is async-signal-safe).
   const std::atomic<bool>* stop = nullptr;
+  // Each linear's input is fake-quantized from the moment the linear is quantized (WxAy).
+  ActivationQuantizerConfig activations;
 };
 
 struct LinearRecord {
@@ -81,7 +84,7 @@ std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
                                                     int64_t layer,
                                                     bool true_sequential);
 
-// ids: int64 [nsamples, seqlen], unused (no forward pass) when !method.needs_hessian(). `fallback` quantizes a linear on which `method` throws
+// ids: int64 [nsamples, seqlen], unused (no forward pass) when !method.needs_calibration(). `fallback` quantizes a linear on which `method` throws
 // std::runtime_error (logged and recorded). Throws Interrupted.
 PipelineResult quantize_model(model::CausalLM& lm,
                               const at::Tensor& ids,

@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "ptq/quant/activation_quantizer.h"
+
 namespace ptq::io {
 class Checkpoint;
 }
@@ -30,6 +32,8 @@ struct QuantizationFormat {
   double damp_percent = 0.01;
   std::string method = "gptq";  // how the codes were found: rtn|gptq|septq|...
   nlohmann::json method_fields = nlohmann::json::object();  // extra keys, e.g. keep_percent
+  // Fake-quantization of the quantized linears' inputs at run time (meta.act_bits/act_clip).
+  ActivationQuantizerConfig activations;
 };
 
 // The "MINIMAL SAFE SET" of gptq-format.md, written both as config.json
@@ -42,7 +46,7 @@ nlohmann::json quantization_config_json(const QuantizationFormat& format);
 // quant_method, format -> checkpoint_format) and GPTQModel's settings under "meta". Throws
 // InputError naming `source` and the key for what ptq cannot read: a quant_method other than
 // "gptq", a checkpoint_format other than "gptq" (e.g. GPTQModel's internal "gptq_v2", whose
-// zero points lack v1's -1 offset), a pack_dtype other than "int32", bits not in {2,3,4,8}.
+// zero points lack v1's -1 offset), a pack_dtype other than "int32", bits outside 2..8.
 QuantizationFormat parse_quantization_config(const nlohmann::json& config,
                                              const std::string& source);
 

@@ -19,6 +19,9 @@ struct QuantizerConfig {
   double norm = 2.4;
   int grid = 100;
   double maxshrink = 0.8;
+  // Min-max grids span clip * [min, max] of the row (DuQuant/RUQuant's --swc, 0.8 at W4A4),
+  // trading the extremes' error for a finer grid elsewhere. 1: quant.py's full range.
+  double clip = 1.0;
   // GPTQ v1 checkpoints store zero - 1 and readers add 1 back, so an asymmetric zero of 0 cannot
   // be stored (/work/shared/notes/gptq-format.md, "ZERO OFFSET QUIRK"). With this flag a grid
   // whose zero rounds to 0 (rows with min >= -scale / 2) gets zero 1 and scale xmax / (maxq - 1)

@@ -1,0 +1,19 @@
+#pragma once
+// Model loading's hook for quantized directories whose linears treat their inputs: the stored
+// input transforms (input_transform.h) and the activation quantizer of the quantization config
+// (meta.act_bits, docs/format.md).
+
+namespace ptq::io {
+class Checkpoint;
+}
+namespace ptq::model {
+class CausalLM;
+}
+
+namespace ptq::quant {
+
+// Gives every decoder linear of `lm` its stored InputTransform, and every linear stored
+// quantized the directory's activation quantizer. A no-op for an unquantized directory.
+void install_linear_inputs(model::CausalLM& lm, const io::Checkpoint& checkpoint);
+
+}  // namespace ptq::quant

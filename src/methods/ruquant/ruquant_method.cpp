@@ -1,0 +1,188 @@
+#include "methods/ruquant/ruquant_method.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <vector>
+
+#include "methods/ruquant/block_size.h"
+#include "methods/ruquant/rotation_transform.h"
+#include "methods/ruquant/smoothing.h"
+#include "ptq/common/error.h"
+#include "ptq/common/logging.h"
+#include "ptq/quant/input_transform.h"
+
+namespace ptq::methods {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// What the group's calibration passes saw at each linear's input.
+struct InputStats {
+  std::map<std::string, at::Tensor> channel_max;  // [K], max |x| over all calibration tokens
+  std::map<std::string, at::Tensor> mean_input;   // [T, K], the input of the mean layer input
+};
+
+InputStats observe_inputs(const quant::GroupCalibration& calibration) {
+  InputStats stats;
+  const auto in_group = [&](const std::string& name) {
+    return std::find(calibration.group.begin(), calibration.group.end(), name) !=
+           calibration.group.end();
+  };
+  calibration.run(calibration.inputs, [&](const std::string& name, const at::Tensor& x) {
+    if (!in_group(name)) return;
+    const at::Tensor batch_max = x.abs().amax({0, 1});
+    at::Tensor& max = stats.channel_max[name];
+    max = max.defined() ? at::maximum(max, batch_max) : batch_max;
+  });
+  // The calibration activation of the paper and the authors' code (rotate_inps =
+  // inps.mean(0)): the mean of the layer's inputs, run through the layer, whose earlier groups
+  // are already quantized.
+  const at::Tensor mean = calibration.inputs.mean({0}, /*keepdim=*/true, at::kFloat);
+  calibration.run(mean, [&](const std::string& name, const at::Tensor& x) {
+    if (in_group(name)) stats.mean_input[name] = x[0].clone();
+  });
+  return stats;
+}
+
+// The group's linears split by input: those fed the same tensor (q/k/v, gate/up) share one
+// transform. A true-sequential group is one set; a whole layer (--no-true-sequential) is four.
+std::vector<std::vector<std::string>> shared_input_sets(const std::vector<std::string>& group,
+                                                        const InputStats& stats) {
+  std::vector<std::vector<std::string>> sets;
+  for (const std::string& name : group) {
+    const at::Tensor& x = stats.mean_input.at(name);
+    auto it = std::find_if(sets.begin(), sets.end(), [&](const std::vector<std::string>& set) {
+      return stats.mean_input.at(set.front()).equal(x);
+    });
+    if (it == sets.end()) {
+      sets.push_back({name});
+    } else {
+      it->push_back(name);
+    }
+  }
+  return sets;
+}
+
+// `options`, checked before the weight method is created from them.
+const quant::MethodOptions& validated(const quant::MethodOptions& options) {
+  const auto& r = options.rotation;
+  PTQ_CHECK_INPUT(r.weight_method == "rtn" || r.weight_method == "gptq",
+                  "--weight-method must be rtn or gptq, got '", r.weight_method, "'");
+  PTQ_CHECK_INPUT(r.alpha >= 0 && r.alpha <= 1, "--alpha must be in [0, 1], got ", r.alpha);
+  PTQ_CHECK_INPUT(r.steps >= 1 && r.perm_rounds >= 0, "--rotation-steps must be >= 1 and ",
+                  "--perm-rounds >= 0, got ", r.steps, " and ", r.perm_rounds);
+  PTQ_CHECK_INPUT(options.block_size >= 2, "ruquant: --block-size must be >= 2 (Givens ",
+                  "rotations pair channels), got ", options.block_size);
+  return options;
+}
+
+class RuquantMethod : public quant::QuantMethod {
+ public:
+  explicit RuquantMethod(const quant::MethodOptions& options)
+      : _options(validated(options)),
+        _weights(quant::create_method(options.rotation.weight_method, options)),
+        _rtn(quant::create_method("rtn", options)),
+        _generator(at::detail::createCPUGenerator(options.rotation.seed)) {}
+
+  std::string name() const override { return "ruquant"; }
+  bool needs_hessian() const override { return _weights->needs_hessian(); }
+  bool needs_calibration() const override { return true; }
+
+  void prepare_group(const quant::GroupCalibration& calibration) const override {
+    const auto start = Clock::now();
+    const InputStats stats = observe_inputs(calibration);
+    for (const auto& set : shared_input_sets(calibration.group, stats)) {
+      transform_inputs(calibration.lm, set, stats);
+    }
+    spdlog::info("ruquant: layer {} group of {} transformed in {:.3f}s", calibration.layer,
+                 calibration.group.front(),
+                 std::chrono::duration<double>(Clock::now() - start).count());
+  }
+
+  quant::QuantizedLinear quantize_linear(const std::string& module,
+                                         const at::Tensor& weight,
+                                         const quant::LinearStats& stats) const override {
+    quant::QuantizedLinear out;
+    try {
+      out = _weights->quantize_linear(module, weight, stats);
+    } catch (const InputError&) {
+      throw;
+    } catch (const std::runtime_error& e) {
+      // Here rather than in the pipeline's fallback, so the transform is still stored.
+      spdlog::warn("{}: {} failed ({}); using rtn for this linear", module, _weights->name(),
+                   e.what());
+      out = _rtn->quantize_linear(module, weight, stats);
+    }
+    const auto it = _pending.find(module);
+    PTQ_CHECK_INPUT(it != _pending.end(), "ruquant: linear ", module,
+                    " was quantized without prepare_group");
+    out.extra_tensors = it->second.tensors();
+    _pending.erase(it);
+    return out;
+  }
+
+  nlohmann::json config_fields() const override {
+    const auto& r = _options.rotation;
+    return {{"rotation", r.smooth_only ? "none" : "ruquant_stage1"},
+            {"alpha", r.alpha},
+            {"max_block_size", _options.block_size},
+            {"rotation_steps", r.steps},
+            {"perm_rounds", r.perm_rounds},
+            {"weight_method", r.weight_method},
+            {"weight_clip", _options.quantizer.clip},
+            {"seed", r.seed}};
+  }
+
+ private:
+  // Smoothing and (unless smooth_only) rotations for the linears `set` sharing one input,
+  // folded into their weights and installed on their inputs.
+  void transform_inputs(model::CausalLM& lm,
+                        const std::vector<std::string>& set,
+                        const InputStats& stats) const {
+    at::Tensor weight_max;
+    for (const std::string& name : set) {
+      const at::Tensor m = lm.weight(name + ".weight").abs().amax(0);
+      weight_max = weight_max.defined() ? at::maximum(weight_max, m) : m;
+    }
+    auto transform = std::make_shared<quant::InputTransform>();
+    transform->smooth = ruquant::smoothing_scales(stats.channel_max.at(set.front()), weight_max,
+                                                  _options.rotation.alpha);
+    const at::Tensor x = stats.mean_input.at(set.front()) / transform->smooth;
+    const int64_t width = x.size(1);
+    int64_t block = 0;
+    if (!_options.rotation.smooth_only) {
+      block = ruquant::rotation_block_size(width, _options.block_size, set.front());
+      ruquant::add_rotations(x, {block, _options.rotation.steps, _options.rotation.perm_rounds},
+                             _generator, *transform);
+    }
+    for (const std::string& name : set) {
+      at::Tensor& w = lm.weight(name + ".weight");
+      w.copy_(transform->fold_into_weight(w));
+      lm.set_input_transform(name,
+                             [transform](const at::Tensor& in) { return transform->apply(in); });
+      _pending[name] = *transform;
+    }
+    spdlog::info("ruquant: {} (+{} sharing its input): width {}, rotation block {}", set.front(),
+                 set.size() - 1, width, block);
+  }
+
+  quant::MethodOptions _options;
+  std::unique_ptr<quant::QuantMethod> _weights;  // rtn or gptq on the transformed weights
+  std::unique_ptr<quant::QuantMethod> _rtn;      // when gptq fails on a linear
+  // The pipeline's hooks are const; the transforms between prepare_group and quantize_linear
+  // and the random stream (consumed in the pipeline's fixed order) are the method's state.
+  mutable at::Generator _generator;
+  mutable std::map<std::string, quant::InputTransform> _pending;
+};
+
+}  // namespace
+
+std::unique_ptr<quant::QuantMethod> make_ruquant_method(const quant::MethodOptions& options) {
+  return std::make_unique<RuquantMethod>(options);
+}
+
+}  // namespace ptq::methods

@@ -1,0 +1,18 @@
+#pragma once
+// ruquant: weight-and-activation quantization after smoothing and RUQuant's stage 1 rotations
+// (../shared/papers/ruquant.txt). Per group of linears sharing an input (q/k/v, gate/up, o,
+// down): SmoothQuant scales from the calibration activations, then block Householder/Givens
+// rotations, a zigzag permutation and a global Householder reflection computed on the mean
+// calibration input; the transform is folded into the weights and applied to the input at run
+// time (InputTransform), then the weights are quantized by `rotation.weight_method`.
+// rotation.smooth_only keeps the smoothing and skips the rotations (the smoothing baseline).
+
+#include <memory>
+
+#include "ptq/quant/method.h"
+
+namespace ptq::methods {
+
+std::unique_ptr<quant::QuantMethod> make_ruquant_method(const quant::MethodOptions& options);
+
+}  // namespace ptq::methods

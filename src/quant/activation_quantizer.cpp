@@ -1,0 +1,40 @@
+#include "ptq/quant/activation_quantizer.h"
+
+#include <ATen/ATen.h>
+
+#include "ptq/common/error.h"
+
+namespace ptq::quant {
+namespace {
+
+// quantizer.py's CLIPMIN: the smallest scale, so a constant token does not divide by zero.
+constexpr double kMinScale = 1e-5;
+
+}  // namespace
+
+void check_activation_quantizer(const ActivationQuantizerConfig& config) {
+  PTQ_CHECK_INPUT(config.bits >= 2 && config.bits <= 16,
+                  "--abits must be in 2..16 (16: ", "unquantized activations), got ", config.bits);
+  PTQ_CHECK_INPUT(config.clip > 0 && config.clip <= 1, "--act-clip must be in (0, 1], got ",
+                  config.clip);
+}
+
+at::Tensor fake_quantize_per_token(const at::Tensor& x, const ActivationQuantizerConfig& config) {
+  if (!config.enabled()) return x;
+  const double maxq = static_cast<double>((1 << config.bits) - 1);
+  // Unlike the weight grids (quant.py), the range need not contain 0: quantizer.py takes the
+  // token's own min and max.
+  const at::Tensor xmin = x.amin(-1, /*keepdim=*/true) * config.clip;
+  const at::Tensor xmax = x.amax(-1, /*keepdim=*/true) * config.clip;
+  const at::Tensor scale = ((xmax - xmin) / maxq).clamp_min(kMinScale);
+  const at::Tensor zero = at::round(-xmin / scale);
+  const at::Tensor codes = (at::round(x / scale) + zero).clamp_(0, maxq);
+  return (codes - zero) * scale;
+}
+
+std::function<at::Tensor(const at::Tensor&)> per_token_quantizer(
+    const ActivationQuantizerConfig& config) {
+  return [config](const at::Tensor& x) { return fake_quantize_per_token(x, config); };
+}
+
+}  // namespace ptq::quant

@@ -1,0 +1,32 @@
+#include "ptq/quant/linear_inputs.h"
+
+#include <ATen/ATen.h>
+
+#include <memory>
+
+#include "ptq/io/checkpoint.h"
+#include "ptq/model/causal_lm.h"
+#include "ptq/quant/activation_quantizer.h"
+#include "ptq/quant/input_transform.h"
+#include "ptq/quant/quantized_checkpoint.h"
+
+namespace ptq::quant {
+
+void install_linear_inputs(model::CausalLM& lm, const io::Checkpoint& checkpoint) {
+  const std::optional<QuantizationFormat> format = find_quantization_format(checkpoint.dir());
+  if (!format) return;
+  const ActivationQuantizerConfig activations = format->activations;
+  for (int64_t i = 0; i < lm.num_layers(); ++i) {
+    for (const std::string& module : lm.linear_names(i)) {
+      if (auto t = read_input_transform(checkpoint, module)) {
+        auto shared = std::make_shared<const InputTransform>(std::move(*t));
+        lm.set_input_transform(module, [shared](const at::Tensor& x) { return shared->apply(x); });
+      }
+      if (activations.enabled() && checkpoint.contains(module + ".qweight")) {
+        lm.set_input_quantizer(module, per_token_quantizer(activations));
+      }
+    }
+  }
+}
+
+}  // namespace ptq::quant
