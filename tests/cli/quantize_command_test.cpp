@@ -103,7 +103,8 @@ std::string short_eval_set(const TempDir& tmp) {
 }
 
 double eval_perplexity(const fs::path& model, const std::string& dataset) {
-  const CliResult e = run_cli({"eval", "--model", model.string(), "--dataset", dataset});
+  const CliResult e =
+      run_cli({"--threads", "1", "eval", "--model", model.string(), "--dataset", dataset});
   EXPECT_EQ(e.exit_code, 0) << e.err;
   return printed_perplexity(e.out);
 }
