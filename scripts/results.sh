@@ -90,7 +90,7 @@ lines = [
     "weight. Embeddings and norms stay fp32 and are not counted. The g_idx term is large on",
     "this toy model (32 / N bits per weight: 0.19 to 1.0 here) and the same for every method.",
     "",
-    f"Times are wall-clock seconds on this machine with {threads} threads (shared with other",
+    f"Times are wall-clock seconds on this machine with {threads} thread(s) (shared with other",
     "jobs, so they are noisy): quantization only, and the whole command (load, calibration,",
     "quantization, writing, evaluation).",
     "",
