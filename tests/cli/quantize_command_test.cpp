@@ -391,5 +391,41 @@ TEST(QuantizeCommand, RecipeWithAnUnknownKeyIsRejected) {
   expect_no_output(tmp);
 }
 
+std::vector<std::string> recipe_names() {
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(fs::path(PTQ_SOURCE_DIR) / "configs")) {
+    if (entry.path().extension() == ".json") names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+class EveryRecipe : public ::testing::TestWithParam<std::string> {};
+
+// Each shipped recipe runs on stories260K (with a tiny calibration set from the command line)
+// and every value it sets reaches the report's effective settings.
+TEST_P(EveryRecipe, QuantizesStories260K) {
+  TempDir tmp;
+  const std::string path = recipe(GetParam());
+  const CliResult r = run_cli(
+      {"quantize", "--config", path, "--model", stories_hf(), "--calib",
+       stories_tokens("samples-calib-128x512-seed1.i32"), "--nsamples", "2", "--seqlen", "64",
+       "--out", (tmp / "out").string(), "--report", (tmp / "report.json").string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json settings = report_settings(tmp / "report.json");
+  for (const auto& [key, value] : nlohmann::json::parse(read_file(path)).at("quantize").items()) {
+    if (key == "calib" || key == "nsamples" || key == "seqlen") continue;  // given above
+    ASSERT_TRUE(settings.contains(key)) << key;
+    EXPECT_EQ(settings.at(key), value) << key;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Configs, EveryRecipe, ::testing::ValuesIn(recipe_names()),
+                         [](const auto& info) {
+                           std::string name = info.param.substr(0, info.param.size() - 5);
+                           std::replace(name.begin(), name.end(), '-', '_');
+                           return name;
+                         });
+
 }  // namespace
 }  // namespace ptq::test
