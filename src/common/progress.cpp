@@ -30,6 +30,12 @@ bool plain_line_due(int64_t before, int64_t after, int64_t total) {
   return after == total || before * kLines / total != after * kLines / total;
 }
 
+// Time left, extrapolated from the mean time per step so far.
+double remaining_seconds(double elapsed, int64_t done, int64_t total) {
+  if (done <= 0) return 0.0;
+  return elapsed / static_cast<double>(done) * static_cast<double>(total - done);
+}
+
 }  // namespace
 
 ProgressStyle parse_progress_style(const std::string& name) {
@@ -65,16 +71,14 @@ std::string render_progress_bar(const std::string& task,
                                 int bar_width) {
   const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
   const int filled = static_cast<int>(fraction * bar_width);
-  const double eta =
-      done > 0 ? elapsed_seconds / static_cast<double>(done) * static_cast<double>(total - done)
-               : 0.0;
   char counts[96];
   std::snprintf(counts, sizeof counts, "] %3d%%  %lld/%lld  ",
                 static_cast<int>(fraction * 100.0), static_cast<long long>(done),
                 static_cast<long long>(total));
   return task + " [" + std::string(filled, '#') + std::string(bar_width - filled, '-') + counts +
          format_duration(elapsed_seconds) + " < " +
-         (done > 0 ? format_duration(eta) : std::string("?"));
+         (done > 0 ? format_duration(remaining_seconds(elapsed_seconds, done, total))
+                   : std::string("?"));
 }
 
 Progress::Progress(std::string task, int64_t total)
@@ -91,11 +95,6 @@ double Progress::elapsed_seconds() const {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - _start).count();
 }
 
-double Progress::eta_seconds() const {
-  if (_done == 0) return 0.0;
-  return elapsed_seconds() / static_cast<double>(_done) * static_cast<double>(_total - _done);
-}
-
 void Progress::draw_bar(const std::string& label) const {
   set_status_line(render_progress_bar(_task, _done, _total, elapsed_seconds(), kBarWidth) + "  " +
                   label);
@@ -109,6 +108,7 @@ void Progress::advance(int64_t steps, const std::string& label) {
   const int64_t before = _done;
   _done = std::min(_done + steps, _total);
   const double elapsed = elapsed_seconds();
+  const double eta = remaining_seconds(elapsed, _done, _total);  // from the same clock reading
   switch (_style) {
     case ProgressStyle::Bar:
       draw_bar(label);
@@ -116,12 +116,12 @@ void Progress::advance(int64_t steps, const std::string& label) {
     case ProgressStyle::Plain:
       if (!plain_line_due(before, _done, _total)) break;
       spdlog::info("{} {}/{}: {}, elapsed {}, ETA {}", _task, _done, _total, label,
-                   format_duration(elapsed), format_duration(eta_seconds()));
+                   format_duration(elapsed), format_duration(eta));
       break;
     case ProgressStyle::Json: {
       const nlohmann::json line = {{"progress", _task}, {"label", label},
                                    {"done", _done},     {"total", _total},
-                                   {"elapsed_s", elapsed}, {"eta_s", eta_seconds()}};
+                                   {"elapsed_s", elapsed}, {"eta_s", eta}};
       write_log_line(line.dump());
       break;
     }

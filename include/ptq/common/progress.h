@@ -47,15 +47,15 @@ class Progress {
   void advance(int64_t steps, const std::string& label);
   // Shows what is being worked on now, in the bar style only (other styles report steps).
   void note(const std::string& label);
-  double elapsed_seconds() const;
-  double eta_seconds() const;
 
  private:
+  double elapsed_seconds() const;
+  void draw_bar(const std::string& label) const;
+
   std::string _task;
   int64_t _total;
   int64_t _done = 0;
   ProgressStyle _style;
-  void draw_bar(const std::string& label) const;
   std::chrono::steady_clock::time_point _start;
 };
 
