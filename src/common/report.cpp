@@ -4,6 +4,8 @@
 #include <torch/version.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -74,14 +76,23 @@ nlohmann::json report_versions() {
 
 void write_json_file(const std::string& path, const nlohmann::json& json) {
   const std::string temp = path + ".tmp";
+  std::error_code ec;
   {
     std::ofstream out(temp, std::ios::trunc);
     out << json.dump(2) << '\n';
-    if (!out) PTQ_THROW_RUNTIME("cannot write ", temp);
+    out.close();
+    if (!out) {
+      const int error = errno;  // a full disk or a file size limit: not half a file
+      fs::remove(temp, ec);
+      PTQ_THROW_INPUT(path, ": cannot write: ", std::strerror(error));
+    }
   }
-  std::error_code ec;
   fs::rename(temp, path, ec);
-  if (ec) PTQ_THROW_RUNTIME("cannot rename ", temp, " to ", path, ": ", ec.message());
+  if (ec) {
+    const std::string reason = ec.message();
+    fs::remove(temp, ec);
+    PTQ_THROW_INPUT("cannot rename ", temp, " to ", path, ": ", reason);
+  }
 }
 
 }  // namespace ptq

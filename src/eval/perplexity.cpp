@@ -96,7 +96,10 @@ PerplexityResult score_segments(const model::CausalLM& lm,
   Progress progress("perplexity", total);
   for (int64_t done = 0; done < total;) {
     const int64_t size = std::min(batch, total - done);
-    nll_sum += batch_nll_sum(lm, segments.narrow(0, done, size));
+    const double nll = batch_nll_sum(lm, segments.narrow(0, done, size));
+    PTQ_CHECK_INPUT(std::isfinite(nll), "the model's log-likelihood of segments ", done, "..",
+                    done + size - 1, " is not finite: its activations overflow (NaN or Inf)");
+    nll_sum += nll;
     done += size;
     progress.advance(size, running_perplexity(nll_sum, done, seqlen));
   }

@@ -23,6 +23,18 @@ std::string shape_string(at::IntArrayRef shape) {
   return out.str();
 }
 
+// NaN/Inf weights would surface much later as a meaningless error (a quantization grid that
+// does not fit fp16) or a NaN perplexity; name the tensor and the first bad element instead.
+void check_finite(const at::Tensor& weight, const std::string& name, const std::string& file) {
+  const at::Tensor bad = weight.isfinite().logical_not_().flatten();
+  const int64_t count = bad.sum().item<int64_t>();
+  if (count == 0) return;
+  const int64_t first = bad.nonzero()[0][0].item<int64_t>();
+  PTQ_THROW_INPUT("tensor '", name, "' in ", file, " has ", count,
+                  " non-finite value(s) (NaN or Inf), the first at flat index ", first, " (",
+                  weight.flatten()[first].item<float>(), ")");
+}
+
 }  // namespace
 
 int64_t KVCache::length() const {
@@ -109,15 +121,18 @@ void CausalLM::check_tensor(const TensorSpec& spec) const {
 
 void CausalLM::read_tensor(const TensorSpec& spec) {
   if (auto dequantized = quant::load_quantized_weight(*_checkpoint, spec.name)) {
+    check_finite(*dequantized, spec.name, _checkpoint->dir());
     _weights[spec.name] = std::move(*dequantized);
     return;
   }
   // A copy even for fp32: the stored tensor is a read-only view of the mapped file, and
   // callers may overwrite weights (quantization).
-  _weights[spec.name] = _checkpoint->tensor(spec.name)
-                            .to(at::kFloat, /*non_blocking=*/false, /*copy=*/true)
-                            .contiguous();
+  at::Tensor weight = _checkpoint->tensor(spec.name)
+                          .to(at::kFloat, /*non_blocking=*/false, /*copy=*/true)
+                          .contiguous();
   _checkpoint->release(spec.name);
+  check_finite(weight, spec.name, _checkpoint->file_of(spec.name));
+  _weights[spec.name] = std::move(weight);
 }
 
 void CausalLM::check_layer_index(int64_t index) const {

@@ -138,8 +138,8 @@ QuantizedLinear quantize_or_fall_back(const LayerContext& ctx,
                                       LinearRecord& record) {
   try {
     return ctx.method.quantize_linear(name, weight, stats);
-  } catch (const InputError&) {
-    throw;
+  } catch (const InputError& e) {
+    PTQ_THROW_INPUT(name, ": ", e.what());
   } catch (const std::runtime_error& e) {
     spdlog::warn("{}: {} failed ({}); using {} for this linear", name, ctx.method.name(),
                  e.what(), ctx.fallback.name());
@@ -183,6 +183,12 @@ LayerRecord quantize_layer(const LayerContext& ctx,
                            int64_t batch,
                            const PipelineOptions& options) {
   const auto start = Clock::now();
+  // Past an overflow every statistic of this layer and the next would be garbage: stop here.
+  PTQ_CHECK_INPUT(act.inputs.isfinite().all().item<bool>(), "the calibration activations ",
+                  "entering layer ", index, " are not finite (NaN or Inf): the model overflows",
+                  act.inputs.scalar_type() == at::kHalf
+                      ? " the fp16 range (+-65504) they are kept in to fit the activation budget"
+                      : "");
   LayerRecord record;
   record.index = index;
   const auto run = [&](const at::Tensor& hidden, const model::LinearInputObserver& observer) {

@@ -3,7 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -42,6 +46,37 @@ class MalformedModel : public ::testing::Test {
       EXPECT_NE(result.err.find(part), std::string::npos) << "'" << part << "' not in: "
                                                           << result.err;
     }
+  }
+
+  // The shipped weights with the fp32 values of tensor `name` rewritten by `edit`.
+  std::string weights_with(const std::string& name,
+                           const std::function<void(std::vector<float>&)>& edit) const {
+    std::string bytes = _weights;
+    uint64_t header_size = 0;
+    std::memcpy(&header_size, bytes.data(), sizeof(header_size));
+    const auto entry = nlohmann::json::parse(bytes.substr(8, header_size)).at(name);
+    EXPECT_EQ(entry.at("dtype"), "F32") << name;
+    const size_t begin = 8 + header_size + entry.at("data_offsets")[0].get<size_t>();
+    std::vector<float> values(entry.at("data_offsets")[1].get<size_t>() -
+                              entry.at("data_offsets")[0].get<size_t>());
+    values.resize(values.size() / sizeof(float));
+    std::memcpy(values.data(), bytes.data() + begin, values.size() * sizeof(float));
+    edit(values);
+    std::memcpy(bytes.data() + begin, values.data(), values.size() * sizeof(float));
+    return bytes;
+  }
+
+  // `ptq quantize` of `dir` into a fresh output directory, which must not exist afterwards.
+  CliResult quantize_rejected(const fs::path& dir, const std::string& method) {
+    const fs::path out = _temp / ("q" + std::to_string(_count++));
+    const CliResult result = run_cli(
+        {"quantize", "--model", dir.string(), "--method", method, "--wbits", "4", "--calib",
+         "tokens:" + (shared_dir() / "models" / "stories260K" /
+                      "samples-calib-128x512-seed1.i32").string(),
+         "--nsamples", "2", "--out", out.string()});
+    EXPECT_EQ(result.exit_code, 2) << result.err;
+    EXPECT_FALSE(fs::exists(out));
+    return result;
   }
 
   // The shipped config with `key` replaced by `value` (JSON text).
@@ -121,6 +156,36 @@ TEST_F(MalformedModel, UnknownArchitectureListsTheSupportedOnes) {
 TEST_F(MalformedModel, ConfigDisagreesWithTheTensors) {
   expect_rejected(model_dir(config_with("hidden_size", "128"), _weights),
                   {"model.embed_tokens.weight"});
+}
+
+TEST_F(MalformedModel, NonFiniteWeightIsNamed) {
+  const fs::path dir = model_dir(_config, weights_with("model.layers.1.mlp.up_proj.weight",
+                                                       [](std::vector<float>& w) {
+                                                         w[10] = NAN;
+                                                         w[20] = INFINITY;
+                                                       }));
+  const std::vector<std::string> parts = {"model.layers.1.mlp.up_proj.weight",
+                                          "model.safetensors", "2 non-finite",
+                                          "flat index 10"};
+  expect_rejected(dir, parts);
+  for (const char* method : {"rtn", "gptq"}) {
+    const CliResult result = quantize_rejected(dir, method);
+    for (const auto& part : parts) EXPECT_NE(result.err.find(part), std::string::npos) << result.err;
+  }
+}
+
+// Finite weights whose activations overflow fp32: layer 1's norm scales its input by 1e20, so
+// the products q k^T (and the Hessian's x^T x) exceed 3.4e38.
+TEST_F(MalformedModel, OverflowingActivations) {
+  const fs::path dir = model_dir(_config, weights_with("model.layers.1.input_layernorm.weight",
+                                                       [](std::vector<float>& w) {
+                                                         for (float& x : w) x = 1e20F;
+                                                       }));
+  expect_rejected(dir, {"log-likelihood", "not finite"});
+  const CliResult gptq = quantize_rejected(dir, "gptq");
+  EXPECT_NE(gptq.err.find("model.layers.1.self_attn.q_proj: the Hessian has non-finite"),
+            std::string::npos)
+      << gptq.err;
 }
 
 }  // namespace

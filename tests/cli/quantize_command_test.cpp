@@ -4,11 +4,14 @@
 
 #include <gtest/gtest.h>
 #include <pty.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <csignal>
+#include <cstring>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -249,6 +252,22 @@ std::vector<char*> argv_of(std::vector<std::string>& args) {
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
   return argv;
+}
+
+// A disk that fills up mid-write, simulated by a file size limit (writes past it fail with
+// EFBIG instead of raising SIGXFSZ, which the child ignores): exit 2 naming the file being
+// written (in the output's staging directory), and no partial output.
+TEST(QuantizeCommand, FullDiskLeavesNoOutput) {
+  TempDir tmp;
+  const CliResult r = run_cli(quantize_args(tmp / "out", {"--method", "rtn"}), [] {
+    std::signal(SIGXFSZ, SIG_IGN);
+    const rlimit limit = {64 << 10, 64 << 10};  // stories260K at 4 bits needs ~200 KB
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+  });
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find((tmp / "out").string()), std::string::npos) << r.err;  // its staging
+  EXPECT_NE(r.err.find(std::strerror(EFBIG)), std::string::npos) << r.err;
+  expect_no_output(tmp);
 }
 
 // A real run, SIGINT once the first layer is done: exit 130, nothing left behind.

@@ -11,6 +11,7 @@
 #include <set>
 #include <tuple>
 
+#include "io/io_test_helpers.h"
 #include "model/model_test_utils.h"
 #include "quant/quant_test_helpers.h"
 #include "ptq/data/dataset.h"
@@ -130,6 +131,21 @@ TEST(Pipeline, StopsBetweenLinearsWhenInterrupted) {
   EXPECT_THROW(quantize_model(*lm, random_ids(*lm, 2, 8), *rtn, *rtn, options, sink),
                Interrupted);
   EXPECT_EQ(quantized, 2);
+}
+
+// Activations past fp16's range, kept in fp16 because of the activation budget: a clear error
+// naming the layer instead of Hessians of infinities. With fp32 buffers the same model quantizes.
+TEST(Pipeline, RejectsActivationsThatOverflowTheirBuffer) {
+  const auto lm = model::load_causal_lm(test::fixture_model("llama"));
+  lm->weight("model.embed_tokens.weight").fill_(1e5);  // RMSNorm makes this harmless in fp32
+  const auto gptq = create_method("gptq", method_options(4, -1));
+  const at::Tensor ids = random_ids(*lm, 2, 8);
+  PipelineOptions options;
+  options.activation_budget_mb = 0;
+  test::expect_input_error([&] { quantize_model(*lm, ids, *gptq, *gptq, options, {}); },
+                           {"entering layer 0 are not finite", "fp16"});
+  options.activation_budget_mb = 4096;
+  EXPECT_NO_THROW(quantize_model(*lm, ids, *gptq, *gptq, options, {}));
 }
 
 // Acceptance (issue 4): stories260K, calibration on its calib token set, perplexity on all 64
