@@ -26,6 +26,7 @@
 #include "ptq/quant/method.h"
 #include "ptq/quant/pipeline.h"
 #include "ptq/quant/quantized_checkpoint_writer.h"
+#include "ptq/quant/resume_checkpoint.h"
 #include "ptq/quant/storage_bits.h"
 #include "ptq/tokenizer/tokenizer.h"
 
@@ -48,6 +49,7 @@ struct QuantizeOptions {
   std::string max_shard_size = "2GB";
   std::string report;
   std::string eval;
+  bool resume = false;
 };
 
 // Hugging Face's convert_file_size_to_int: "2GB" = 2e9 bytes, "2GiB" = 2^31.
@@ -177,6 +179,48 @@ nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequentia
           {"threads", at::get_num_threads()}};
 }
 
+// What a checkpoint must match to be resumed: every setting that changes the output's bytes
+// (threads too: they may change floating-point reduction order), the model's files and the
+// calibration ids. The model path, the output, the shard size, --eval and --report may differ.
+nlohmann::json resume_identity(const QuantizeOptions& options, bool true_sequential,
+                               const model::CausalLM& lm, const at::Tensor& ids) {
+  nlohmann::json identity = settings_json(options, true_sequential);
+  for (const char* free : {"model", "out", "max_shard_size", "eval"}) identity.erase(free);
+  identity["model_files"] = quant::model_fingerprint(options.model);
+  identity["calibration_ids"] = quant::tensor_fingerprint(ids);
+  identity["layers"] = lm.num_layers();
+  return identity;
+}
+
+// Feeds the checkpointed layers to `output` (the writer) and sets the pipeline and the method
+// to continue after them; returns their records.
+std::vector<quant::LayerRecord> resume_from(quant::ResumeCheckpoint& checkpoint,
+                                            const QuantizeOptions& options,
+                                            model::CausalLM& lm,
+                                            const quant::QuantMethod& method,
+                                            const quant::QuantizedLinearSink& output,
+                                            quant::PipelineOptions& pipeline) {
+  PTQ_CHECK_INPUT(options.resume, checkpoint.dir().string(),
+                  " holds the checkpoint of an interrupted run: pass --resume to continue it, "
+                  "or delete it to start over");
+  PTQ_CHECK_INPUT(options.eval.empty(), "--resume cannot be combined with --eval (the layers ",
+                  "quantized before the interruption are not reloaded into memory): resume "
+                  "without --eval, then run ptq eval on ", options.out);
+  quant::FinishedLayers done = checkpoint.load();
+  const int64_t layers = static_cast<int64_t>(done.layers.size());
+  spdlog::info("resuming from {}: layers 0-{} of {} are done", checkpoint.dir().string(),
+               layers - 1, lm.num_layers());
+  for (int64_t i = 0; i < layers; ++i) {
+    lm.load_layer(i);  // for the biases the writer stores
+    checkpoint.replay_layer(i, output);
+    lm.unload_layer(i);
+  }
+  method.restore_layer_state(done.method_state);
+  pipeline.first_layer = layers;
+  pipeline.first_inputs = done.next_inputs;
+  return std::move(done.layers);
+}
+
 double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -226,20 +270,44 @@ int run_quantize(QuantizeOptions options) {
   for (int64_t i = 0; i < lm->num_layers(); ++i) linears += lm->linear_names(i).size();
   storage.reserve(linears);
   pipeline.activations = options.activations;
-  const auto sink = [&](const std::string& module, const quant::QuantizedLinear& linear) {
+  const auto output = [&](const std::string& module, const quant::QuantizedLinear& linear) {
     write_linear(writer, *lm, module, linear);
     storage.push_back(quant::storage_bits(linear, options.method_options.quantizer.bits));
     spdlog::info("{}: {:.4f} effective bits per weight", module, storage.back().per_weight());
+  };
+  // Every finished layer is checkpointed in "<out>.work", kept until the output is written.
+  quant::ResumeCheckpoint checkpoint(options.out,
+                                     resume_identity(options, true_sequential, *lm, ids));
+  std::vector<quant::LayerRecord> resumed;
+  if (checkpoint.exists()) {
+    resumed = resume_from(checkpoint, options, *lm, *method, output, pipeline);
+  } else if (options.resume) {
+    spdlog::info("--resume: no checkpoint in {}, starting at layer 0", checkpoint.dir().string());
+  }
+  pipeline.layer_done = [&](const quant::LayerRecord& layer, const at::Tensor& next_inputs) {
+    checkpoint.finish_layer(layer, next_inputs, method->layer_state());
+  };
+  const auto sink = [&](const std::string& module, const quant::QuantizedLinear& linear) {
+    output(module, linear);
+    checkpoint.add_linear(module, linear);
   };
   quant::PipelineResult result;
   try {
     result = quant::quantize_model(*lm, ids, *method, *rtn, pipeline, sink);
   } catch (const quant::Interrupted&) {
-    spdlog::error("interrupted: no output written to {}", options.out);
-    return kExitInterrupted;  // the writer's destructor removes its temporary directory
+    // The writer's destructor removes its temporary directory.
+    if (checkpoint.exists()) {
+      spdlog::error("interrupted: no output written to {}; finished layers are kept in {}, "
+                    "rerun with --resume to continue", options.out, checkpoint.dir().string());
+    } else {
+      spdlog::error("interrupted: no output written to {}", options.out);
+    }
+    return kExitInterrupted;
   }
   std::signal(SIGINT, SIG_DFL);
+  result.layers.insert(result.layers.begin(), resumed.begin(), resumed.end());
   writer.finish();
+  checkpoint.remove();
   quant::StorageBits total;
   for (const quant::StorageBits& linear : storage) total += linear;
   spdlog::info("quantized linears: {:.4f} effective bits per weight ({} weights)",
@@ -348,6 +416,9 @@ Command add_quantize_command(CLI::App& parent) {
   app.add_option("--report", options->report, "Write a JSON report here");
   app.add_option("--eval", options->eval,
                  "Perplexity of the quantized model on this data set (as ptq eval --dataset)");
+  app.add_flag("--resume", options->resume,
+               "Continue an interrupted run from the layers checkpointed in OUT.work (same "
+               "settings and inputs; starts at layer 0 when there is no checkpoint)");
   command.run = [options] { return run_quantize(*options); };
   return command;
 }

@@ -11,12 +11,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// A trailing slash would make the sibling temp directory a child instead.
-fs::path normalized_dir(const std::string& dir) {
-  fs::path path = fs::path(dir).lexically_normal();
-  return path.has_filename() ? path : path.parent_path();
-}
-
 void check_output_dir(const fs::path& out) {
   std::error_code error;
   if (fs::exists(out, error)) {
@@ -30,6 +24,11 @@ void check_output_dir(const fs::path& out) {
 }
 
 }  // namespace
+
+fs::path normalized_dir(const std::string& dir) {
+  fs::path path = fs::path(dir).lexically_normal();
+  return path.has_filename() ? path : path.parent_path();
+}
 
 StagedDirectory::StagedDirectory(const std::string& out_dir) : _target(normalized_dir(out_dir)) {
   check_output_dir(_target);

@@ -16,6 +16,9 @@
 
 namespace ptq::io {
 
+// `dir` without a trailing slash (which would make a sibling "<dir>.suffix" a child instead).
+std::filesystem::path normalized_dir(const std::string& dir);
+
 class StagedDirectory {
  public:
   // Throws InputError if `out_dir` exists and is not an empty directory, if its parent is not

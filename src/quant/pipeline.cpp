@@ -70,6 +70,28 @@ Activations embed_calibration(const model::CausalLM& lm,
   return act;
 }
 
+// A resumed run's buffers: a writable copy of the checkpointed inputs (those may be a
+// read-only file mapping) and an output buffer like it.
+Activations resumed_activations(const model::CausalLM& lm,
+                                const at::Tensor& ids,
+                                const PipelineOptions& options,
+                                PipelineResult& result) {
+  const at::Tensor& saved = options.first_inputs;
+  PTQ_CHECK_INPUT(saved.defined() && saved.dim() == 3 && saved.size(0) == ids.size(0) &&
+                      saved.size(1) == ids.size(1) && saved.size(2) == lm.config().hidden_size,
+                  "resumed calibration activations must be [", ids.size(0), ", ", ids.size(1),
+                  ", ", lm.config().hidden_size, "]");
+  result.fp16_activations = saved.scalar_type() == at::kHalf;
+  return {saved.clone(at::MemoryFormat::Contiguous), at::empty_like(saved)};
+}
+
+// Progress starts at the first layer to quantize.
+void report_resumed(Progress& progress, int64_t first_layer) {
+  if (first_layer > 0) {
+    progress.advance(first_layer, fmt::format("layers 0-{} from the checkpoint", first_layer - 1));
+  }
+}
+
 int64_t batch_size(const model::CausalLM& lm, int64_t nsamples, int64_t seqlen,
                    const PipelineOptions& options) {
   if (options.batch_size > 0) return std::min(options.batch_size, nsamples);
@@ -226,7 +248,8 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
   PipelineResult result;
   Progress progress("quantize", lm.num_layers());
   const LayerContext ctx{lm, method, method, sink, progress, options.activations};
-  for (int64_t i = 0; i < lm.num_layers(); ++i) {
+  report_resumed(progress, options.first_layer);
+  for (int64_t i = options.first_layer; i < lm.num_layers(); ++i) {
     const auto layer_start = Clock::now();
     lm.load_layer(i);
     LayerRecord layer;
@@ -238,6 +261,7 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
     if (options.unload_layers) lm.unload_layer(i);
     layer.seconds = seconds_since(layer_start);
     result.layers.push_back(std::move(layer));
+    if (options.layer_done) options.layer_done(result.layers.back(), at::Tensor());
     report_layer_done(progress, result.layers.back());
   }
   result.seconds = seconds_since(start);
@@ -266,18 +290,23 @@ PipelineResult quantize_model(model::CausalLM& lm,
                               const PipelineOptions& options,
                               const QuantizedLinearSink& sink) {
   PTQ_CHECK_INPUT(ids.dim() == 2 && ids.size(0) > 0, "calibration ids must be [nsamples, seqlen]");
+  PTQ_CHECK_INPUT(options.first_layer >= 0 && options.first_layer <= lm.num_layers(),
+                  "cannot resume at layer ", options.first_layer, " of ", lm.num_layers());
   const auto start = Clock::now();
   PipelineResult result;
   if (!method.needs_calibration()) return quantize_without_data(lm, method, options, sink);
-  Activations act = embed_calibration(lm, ids, options, result);
+  Activations act = options.first_layer > 0 ? resumed_activations(lm, ids, options, result)
+                                            : embed_calibration(lm, ids, options, result);
   const int64_t batch = batch_size(lm, ids.size(0), ids.size(1), options);
   Progress progress("quantize", lm.num_layers());
   const LayerContext ctx{lm, method, fallback, sink, progress, options.activations};
-  for (int64_t i = 0; i < lm.num_layers(); ++i) {
+  report_resumed(progress, options.first_layer);
+  for (int64_t i = options.first_layer; i < lm.num_layers(); ++i) {
     check_not_stopped(options);
     lm.load_layer(i);
     result.layers.push_back(quantize_layer(ctx, i, act, batch, options));
     if (options.unload_layers) lm.unload_layer(i);
+    if (options.layer_done) options.layer_done(result.layers.back(), act.inputs);
     report_layer_done(progress, result.layers.back());
   }
   result.seconds = seconds_since(start);

@@ -13,6 +13,7 @@
 #include <csignal>
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -254,9 +255,22 @@ std::vector<char*> argv_of(std::vector<std::string>& args) {
   return argv;
 }
 
+// Nothing named out* in `dir` but a work folder holding a committed checkpoint: no output,
+// no staging directory, no partial checkpoint.
+void expect_no_output_but_a_checkpoint(const TempDir& dir) {
+  for (const auto& entry : fs::directory_iterator(dir.path())) {
+    if (entry.path().filename() == "out.work") {
+      EXPECT_TRUE(fs::exists(entry.path() / "checkpoint.json")) << entry.path();
+      continue;
+    }
+    EXPECT_NE(entry.path().filename().string().rfind("out", 0), 0u) << entry.path();
+  }
+}
+
 // A disk that fills up mid-write, simulated by a file size limit (writes past it fail with
 // EFBIG instead of raising SIGXFSZ, which the child ignores): exit 2 naming the file being
-// written (in the output's staging directory), and no partial output.
+// written (in the output's staging directory), and no partial output (the layers finished
+// before the failure may stay checkpointed in out.work, for --resume once there is room).
 TEST(QuantizeCommand, FullDiskLeavesNoOutput) {
   TempDir tmp;
   const CliResult r = run_cli(quantize_args(tmp / "out", {"--method", "rtn"}), [] {
@@ -267,19 +281,31 @@ TEST(QuantizeCommand, FullDiskLeavesNoOutput) {
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find((tmp / "out").string()), std::string::npos) << r.err;  // its staging
   EXPECT_NE(r.err.find(std::strerror(EFBIG)), std::string::npos) << r.err;
-  expect_no_output(tmp);
+  expect_no_output_but_a_checkpoint(tmp);
 }
 
-// A real run, SIGINT once the first layer is done: exit 130, nothing left behind.
-TEST(QuantizeCommand, SigintStopsTheRunAndLeavesNoOutput) {
-  TempDir tmp;
-  std::vector<std::string> args = quantize_args(tmp / "out", {"--nsamples", "128"});
-  args.insert(args.begin(), {"--progress", "plain"});
+struct Interrupted {
+  int status = 0;   // as waitpid reports it
+  std::string err;  // everything the run wrote to stderr
+  bool signalled = false;
+};
+
+// `args` on one thread, as a resumed run must match its checkpoint's --threads.
+std::vector<std::string> one_thread(std::vector<std::string> args) {
+  args.insert(args.begin(), {"--threads", "1"});
+  return args;
+}
+
+// A real run of `args` on one thread with plain progress lines, sent `signal` once its stderr
+// shows `needle` (e.g. "quantize 2/5", printed once layer 1 is done and checkpointed).
+Interrupted run_until(std::vector<std::string> args, const std::string& needle, int signal) {
+  args.insert(args.begin(), {"--threads", "1", "--progress", "plain"});
+  Interrupted run;
   int pipe_fds[2];
-  ASSERT_EQ(::pipe(pipe_fds), 0);
+  EXPECT_EQ(::pipe(pipe_fds), 0);
   std::fflush(nullptr);
   const pid_t pid = ::fork();
-  ASSERT_GE(pid, 0);
+  EXPECT_GE(pid, 0);
   if (pid == 0) {
     ::dup2(pipe_fds[1], STDERR_FILENO);
     ::close(pipe_fds[0]);
@@ -287,25 +313,144 @@ TEST(QuantizeCommand, SigintStopsTheRunAndLeavesNoOutput) {
     ::_exit(127);
   }
   ::close(pipe_fds[1]);
-  std::string err;
-  bool signalled = false;
   char buffer[4096];
   for (ssize_t n; (n = ::read(pipe_fds[0], buffer, sizeof buffer)) > 0;) {
-    err.append(buffer, static_cast<size_t>(n));
-    if (!signalled && err.find("quantize 1/5") != std::string::npos) {
-      ::kill(pid, SIGINT);
-      signalled = true;
+    run.err.append(buffer, static_cast<size_t>(n));
+    if (!run.signalled && run.err.find(needle) != std::string::npos) {
+      ::kill(pid, signal);
+      run.signalled = true;
     }
   }
   ::close(pipe_fds[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  ASSERT_TRUE(signalled) << err;
-  ASSERT_TRUE(WIFEXITED(status)) << err;
-  EXPECT_EQ(WEXITSTATUS(status), 130) << err;
-  EXPECT_NE(err.find("interrupted"), std::string::npos) << err;
-  EXPECT_EQ(err.find("quantize 5/5"), std::string::npos) << "the run finished before SIGINT";
-  expect_no_output(tmp);
+  ::waitpid(pid, &run.status, 0);
+  return run;
+}
+
+// A real run, SIGINT once the first layer is done: exit 130, no output and no staging
+// directory; the finished layer stays checkpointed in out.work for --resume.
+TEST(QuantizeCommand, SigintStopsTheRunAndLeavesNoOutput) {
+  TempDir tmp;
+  const Interrupted run =
+      run_until(quantize_args(tmp / "out", {"--nsamples", "128"}), "quantize 1/5", SIGINT);
+  ASSERT_TRUE(run.signalled) << run.err;
+  ASSERT_TRUE(WIFEXITED(run.status)) << run.err;
+  EXPECT_EQ(WEXITSTATUS(run.status), 130) << run.err;
+  EXPECT_NE(run.err.find("interrupted"), std::string::npos) << run.err;
+  EXPECT_NE(run.err.find("rerun with --resume"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("quantize 5/5"), std::string::npos) << "the run finished before SIGINT";
+  expect_no_output_but_a_checkpoint(tmp);
+  EXPECT_TRUE(fs::exists(tmp / "out.work" / "checkpoint.json"));
+  EXPECT_TRUE(fs::exists(tmp / "out.work" / "layer-00000.safetensors"));
+}
+
+// Every file of directory `dir` by name, with its bytes.
+std::map<std::string, std::string> directory_files(const fs::path& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    files[entry.path().filename().string()] = read_file(entry.path());
+  }
+  return files;
+}
+
+// A report without what differs between two runs of the same quantization: timings, memory
+// and the output path.
+nlohmann::json without_timings(nlohmann::json report) {
+  for (const char* key : {"quantize_seconds", "total_seconds", "peak_rss_mb"}) report.erase(key);
+  report.at("settings").erase("out");
+  for (auto& layer : report.at("layers")) {
+    layer.erase("seconds");
+    for (auto& linear : layer.at("linears")) linear.erase("seconds");
+  }
+  return report;
+}
+
+struct KillCase {
+  std::string method;
+  int signal;
+};
+
+class KillAndResume : public ::testing::TestWithParam<KillCase> {};
+
+// A run killed once layer 1 is checkpointed and resumed with --resume writes the same output
+// and report as an uninterrupted run, and quantizes only the layers after the checkpoint.
+// ruquant draws its rotations from a random stream in layer order: the checkpoint must carry
+// the stream's position for the bytes to agree.
+TEST_P(KillAndResume, WritesWhatAnUninterruptedRunWrites) {
+  TempDir tmp;
+  const std::vector<std::string> settings = {"--method", GetParam().method, "--nsamples", "4",
+                                             "--rotation-steps", "2", "--seed", "3"};
+  const auto args = [&](const std::string& run) {
+    std::vector<std::string> extra = settings;
+    extra.insert(extra.end(), {"--report", (tmp / (run + ".json")).string()});
+    return quantize_args(tmp / run / "out", extra);
+  };
+  fs::create_directories(tmp / "whole");
+  fs::create_directories(tmp / "resumed");
+  const CliResult whole = run_cli(one_thread(args("whole")));
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+
+  const Interrupted killed = run_until(args("resumed"), "quantize 2/5", GetParam().signal);
+  ASSERT_TRUE(killed.signalled) << killed.err;
+  ASSERT_EQ(killed.err.find("quantize 5/5"), std::string::npos) << "finished before the kill";
+  EXPECT_FALSE(fs::exists(tmp / "resumed" / "out"));
+  ASSERT_TRUE(fs::exists(tmp / "resumed" / "out.work" / "checkpoint.json"));
+
+  std::vector<std::string> resume_args = one_thread(args("resumed"));
+  resume_args.push_back("--resume");
+  const CliResult resumed = run_cli(resume_args);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming from"), std::string::npos) << resumed.err;
+  // Layers 0 and 1 come from the checkpoint, not from quantizing them again.
+  EXPECT_EQ(resumed.err.find("model.layers.0.self_attn.q_proj ["), std::string::npos)
+      << resumed.err;
+  EXPECT_EQ(resumed.err.find("model.layers.1.mlp.down_proj ["), std::string::npos)
+      << resumed.err;
+  EXPECT_NE(resumed.err.find("model.layers.4.mlp.down_proj ["), std::string::npos)
+      << resumed.err;
+  EXPECT_FALSE(fs::exists(tmp / "resumed" / "out.work")) << "removed once the output is written";
+
+  const auto expected = directory_files(tmp / "whole" / "out");
+  ASSERT_TRUE(expected.count("model.safetensors"));
+  EXPECT_EQ(directory_files(tmp / "resumed" / "out"), expected);
+  EXPECT_EQ(without_timings(nlohmann::json::parse(read_file(tmp / "resumed.json"))),
+            without_timings(nlohmann::json::parse(read_file(tmp / "whole.json"))));
+}
+
+INSTANTIATE_TEST_SUITE_P(QuantizeCommand, KillAndResume,
+                         ::testing::Values(KillCase{"gptq", SIGKILL}, KillCase{"ruquant", SIGINT}),
+                         [](const auto& info) {
+                           return info.param.method +
+                                  (info.param.signal == SIGKILL ? "_sigkill" : "_sigint");
+                         });
+
+// A checkpoint resumes only under the settings it was made with; without --resume it is not
+// silently discarded; a truncated one is rejected. Each refusal exits 2 and keeps it.
+TEST(QuantizeCommand, ResumeRefusesAnotherRunsCheckpoint) {
+  TempDir tmp;
+  const fs::path out = tmp / "out";
+  const Interrupted run = run_until(quantize_args(out, {}), "quantize 1/5", SIGINT);
+  ASSERT_TRUE(run.signalled && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 130)
+      << run.err;
+  const auto refused = [&](const std::vector<std::string>& extra, const std::string& needle,
+                           bool resume = true) {
+    auto args = one_thread(quantize_args(out, extra));
+    if (resume) args.push_back("--resume");
+    const CliResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 2) << r.err;
+    EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
+    EXPECT_FALSE(fs::exists(out));
+    EXPECT_TRUE(fs::exists(tmp / "out.work" / "checkpoint.json"));
+  };
+  refused({}, "pass --resume to continue it", /*resume=*/false);
+  refused({"--nsamples", "4"}, "nsamples: 8 in the checkpoint, 4 now");
+  refused({"--wbits", "3", "--group-size", "32"},
+          "group_size: -1 in the checkpoint, 32 now; wbits: 4 in the checkpoint, 3 now");
+  refused({"--calib", stories_tokens("samples-eval-64x512-seed2.i32")}, "calibration_ids");
+  refused({"--eval", stories_tokens("samples-eval-64x512-seed2.i32")},
+          "--resume cannot be combined with --eval");
+  const fs::path layer = tmp / "out.work" / "layer-00000.safetensors";
+  fs::resize_file(layer, fs::file_size(layer) / 2);
+  refused({}, "layer-00000.safetensors is truncated");
 }
 
 TEST(QuantizeCommand, JsonProgressLinesCountLayers) {

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/common/error.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/quant/uniform_quantizer.h"
 
@@ -95,6 +96,16 @@ class QuantMethod {
   virtual void prepare_group(const GroupCalibration& /*calibration*/) const {}
   // Keys the method adds to quantization_config's "meta" (e.g. SEPTQ's keep fraction).
   virtual nlohmann::json config_fields() const { return nlohmann::json::object(); }
+  // State carried from one layer to the next (e.g. a random stream drawn from in layer
+  // order), by name. A resumable run saves it after each finished layer and restores it before
+  // resuming, so the resumed run continues exactly where the interrupted one stopped.
+  // Stateless methods keep the defaults.
+  virtual std::map<std::string, at::Tensor> layer_state() const { return {}; }
+  // Throws InputError if `state` is not what layer_state() of this method returns.
+  virtual void restore_layer_state(const std::map<std::string, at::Tensor>& state) const {
+    PTQ_CHECK_INPUT(state.empty(), name(), " keeps no state between layers, but ", state.size(),
+                    " saved entries were given");
+  }
 };
 
 using MethodFactory = std::function<std::unique_ptr<QuantMethod>(const MethodOptions&)>;

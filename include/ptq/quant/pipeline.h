@@ -27,6 +27,8 @@
 
 namespace ptq::quant {
 
+struct LayerRecord;
+
 struct PipelineOptions {
   // Groups of linears quantized in turn, each with Hessians from a forward pass through the
   // already quantized earlier groups (llama.py --true-sequential): q/k/v, o, gate/up, down.
@@ -42,6 +44,14 @@ struct PipelineOptions {
   const std::atomic<bool>* stop = nullptr;
   // Each linear's input is fake-quantized from the moment the linear is quantized (WxAy).
   ActivationQuantizerConfig activations;
+  // Resuming (resume_checkpoint.h): layers before `first_layer` are done and not revisited;
+  // `first_inputs` holds the calibration activations entering `first_layer`, as layer_done
+  // gave them (undefined for a method without calibration).
+  int64_t first_layer = 0;
+  at::Tensor first_inputs;
+  // Called after each finished layer, before progress reports it, with the layer's record and
+  // the calibration activations entering the next layer (undefined without calibration).
+  std::function<void(const LayerRecord& layer, const at::Tensor& next_inputs)> layer_done;
 };
 
 struct LinearRecord {
@@ -85,7 +95,8 @@ std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
                                                     bool true_sequential);
 
 // ids: int64 [nsamples, seqlen], unused (no forward pass) when !method.needs_calibration(). `fallback` quantizes a linear on which `method` throws
-// std::runtime_error (logged and recorded). Throws Interrupted.
+// std::runtime_error (logged and recorded). The result holds the layers from
+// options.first_layer on. Throws Interrupted.
 PipelineResult quantize_model(model::CausalLM& lm,
                               const at::Tensor& ids,
                               const QuantMethod& method,

@@ -20,6 +20,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
+constexpr const char* kGeneratorState = "generator";
+
 // What the group's calibration passes saw at each linear's input.
 struct InputStats {
   std::map<std::string, at::Tensor> channel_max;  // [K], max |x| over all calibration tokens
@@ -123,6 +125,22 @@ class RuquantMethod : public quant::QuantMethod {
     out.extra_tensors = it->second.tensors();
     _pending.erase(it);
     return out;
+  }
+
+  // The random stream: its position after layer k decides every later rotation.
+  std::map<std::string, at::Tensor> layer_state() const override {
+    PTQ_CHECK_INPUT(_pending.empty(), "ruquant: layer state taken with transforms pending");
+    return {{kGeneratorState, _generator.get_state()}};
+  }
+
+  void restore_layer_state(const std::map<std::string, at::Tensor>& state) const override {
+    const auto it = state.find(kGeneratorState);
+    PTQ_CHECK_INPUT(state.size() == 1 && it != state.end(), "ruquant: the saved layer state ",
+                    "must hold exactly '", kGeneratorState, "'");
+    const int64_t expected = _generator.get_state().numel();
+    PTQ_CHECK_INPUT(it->second.scalar_type() == at::kByte && it->second.numel() == expected,
+                    "ruquant: the saved generator state must be ", expected, " bytes");
+    _generator.set_state(it->second.contiguous());
   }
 
   nlohmann::json config_fields() const override {
