@@ -201,7 +201,7 @@ TEST(ResumeCheckpoint, TruncatedAlteredMissingOrMalformedFilesAreRejected) {
 
   fresh();
   auto manifest = nlohmann::json::parse(read_file(work / "checkpoint.json"));
-  manifest["layers"][0].erase("loss");
+  manifest["layers"][0]["linears"][0].erase("loss");
   write_file(work / "checkpoint.json", manifest.dump());
   error = load_error(reader);
   EXPECT_NE(error.find("checkpoint.json is malformed"), std::string::npos) << error;
