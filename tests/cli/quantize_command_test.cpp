@@ -331,7 +331,7 @@ Interrupted run_until(std::vector<std::string> args, const std::string& needle, 
 TEST(QuantizeCommand, SigintStopsTheRunAndLeavesNoOutput) {
   TempDir tmp;
   const Interrupted run =
-      run_until(quantize_args(tmp / "out", {"--nsamples", "128"}), "quantize 1/5", SIGINT);
+      run_until(quantize_args(tmp / "out", {"--nsamples", "32"}), "quantize 1/5", SIGINT);
   ASSERT_TRUE(run.signalled) << run.err;
   ASSERT_TRUE(WIFEXITED(run.status)) << run.err;
   EXPECT_EQ(WEXITSTATUS(run.status), 130) << run.err;
