@@ -263,7 +263,8 @@ at::Tensor SafetensorsReader::tensor(const std::string& name) const {
   // other writers), and typed kernels may assume naturally aligned elements: copy instead.
   if (reinterpret_cast<uintptr_t>(data) % dtype_size(e.dtype) != 0) {
     at::Tensor copy = at::empty(e.shape, options);
-    std::memcpy(copy.data_ptr(), data, e.data_end - e.data_begin);
+    // An empty tensor has no storage: memcpy's pointers must not be null even for 0 bytes.
+    if (copy.numel() > 0) std::memcpy(copy.data_ptr(), data, e.data_end - e.data_begin);
     return copy;
   }
   return at::from_blob(data, e.shape, [file = _file](void*) {}, options);
