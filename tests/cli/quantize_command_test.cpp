@@ -581,7 +581,9 @@ TEST_P(EveryRecipe, QuantizesStories260K) {
        "--out", (tmp / "out").string(), "--report", (tmp / "report.json").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json settings = report_settings(tmp / "report.json");
-  for (const auto& [key, value] : nlohmann::json::parse(read_file(path)).at("quantize").items()) {
+  // Named: a range-for over a temporary's member would outlive the temporary (ASan found it).
+  const nlohmann::json recipe_values = nlohmann::json::parse(read_file(path)).at("quantize");
+  for (const auto& [key, value] : recipe_values.items()) {
     if (key == "calib" || key == "nsamples" || key == "seqlen") continue;  // given above
     ASSERT_TRUE(settings.contains(key)) << key;
     EXPECT_EQ(settings.at(key), value) << key;
