@@ -172,6 +172,7 @@ nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequentia
           {"rotation_steps", m.rotation.steps}, {"perm_rounds", m.rotation.perm_rounds},
           {"smooth_only", m.rotation.smooth_only},
           {"weight_method", m.rotation.weight_method},
+          {"tune_epochs", m.rotation.tune_epochs}, {"tune_lr", m.rotation.tune_lr},
           {"true_sequential", true_sequential}, {"calib", options.calib.spec},
           {"nsamples", options.calib.nsamples}, {"seqlen", options.calib.seqlen},
           {"seed", options.calib.seed},       {"out", options.out},
@@ -389,6 +390,12 @@ Command add_quantize_command(CLI::App& parent) {
                "ruquant: smoothing without rotations (the smoothing baseline)");
   app.add_option("--weight-method", m.rotation.weight_method,
                  "ruquant: how the transformed weights are quantized, rtn | gptq")
+      ->capture_default_str();
+  app.add_option("--tune-epochs", m.rotation.tune_epochs,
+                 "ruquant stage 2: passes over the calibration samples fitting each layer's "
+                 "global reflections to the full-precision layer outputs (0: stage 1 only)")
+      ->capture_default_str();
+  app.add_option("--tune-lr", m.rotation.tune_lr, "ruquant stage 2: AdamW learning rate")
       ->capture_default_str();
   app.add_flag_function(
       "--true-sequential,!--no-true-sequential",

@@ -199,6 +199,23 @@ LinearRecord quantize_linear(const LayerContext& ctx,
   return record;
 }
 
+// QuantMethod::refine_layer on a quantized layer whose linears `held` has kept from the sink:
+// the refined weights go into the model, then every linear reaches the sink once, in order.
+void refine_layer(const LayerContext& ctx,
+                  int64_t index,
+                  const Activations& act,
+                  std::map<std::string, QuantizedLinear>& held,
+                  const LayerRecord& record) {
+  std::map<std::string, QuantizedLinear> refined =
+      ctx.method.refine_layer({ctx.lm, index, act.inputs, act.outputs, ctx.activations});
+  for (auto& [name, q] : refined) {
+    ctx.lm.weight(name + ".weight").copy_(q.quantized.weight);
+    held.at(name) = std::move(q);
+  }
+  if (!ctx.sink) return;
+  for (const LinearRecord& linear : record.linears) ctx.sink(linear.name, held.at(linear.name));
+}
+
 LayerRecord quantize_layer(const LayerContext& ctx,
                            int64_t index,
                            Activations& act,
@@ -216,6 +233,16 @@ LayerRecord quantize_layer(const LayerContext& ctx,
   const auto run = [&](const at::Tensor& hidden, const model::LinearInputObserver& observer) {
     run_layer(ctx.lm, index, hidden, at::Tensor(), batch, &observer);
   };
+  // A refining method's targets: the full-precision layer on the same (quantized-stream)
+  // inputs, in the spare buffer, which the layer's outputs overwrite afterwards.
+  const bool refines = ctx.method.refines_layers();
+  if (refines) run_layer(ctx.lm, index, act.inputs, act.outputs, batch, nullptr);
+  std::map<std::string, QuantizedLinear> held;
+  const QuantizedLinearSink hold = [&](const std::string& name, const QuantizedLinear& q) {
+    held[name] = q;
+  };
+  const LayerContext linear_ctx{
+      ctx.lm, ctx.method, ctx.fallback, refines ? hold : ctx.sink, ctx.progress, ctx.activations};
   for (const auto& group : linear_groups(ctx.lm, index, options.true_sequential)) {
     ctx.method.prepare_group({ctx.lm, index, group, act.inputs, run});
     const auto hessians = ctx.method.needs_hessian()
@@ -226,9 +253,10 @@ LayerRecord quantize_layer(const LayerContext& ctx,
       LinearStats stats;
       const auto it = hessians.find(name);
       if (it != hessians.end()) stats = {it->second.hessian(), it->second.samples()};
-      record.linears.push_back(quantize_linear(ctx, name, stats));
+      record.linears.push_back(quantize_linear(linear_ctx, name, stats));
     }
   }
+  if (refines) refine_layer(ctx, index, act, held, record);
   run_layer(ctx.lm, index, act.inputs, act.outputs, batch, nullptr);
   std::swap(act.inputs, act.outputs);
   record.seconds = seconds_since(start);
@@ -267,7 +295,6 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
   result.seconds = seconds_since(start);
   return result;
 }
-
 
 }  // namespace
 

@@ -175,6 +175,30 @@ TEST(QuantizeCommand, RuquantCheckpointReproducesTheInMemoryModel) {
   EXPECT_NE(read_file(tmp / "a" / "model.safetensors"), read_file(tmp / "c" / "model.safetensors"));
 }
 
+// RUQuant stage 2: the directory holds the tuned reflections and the weights quantized with
+// them, so ptq eval reproduces the in-memory perplexity; the same seed writes the same bytes.
+TEST(QuantizeCommand, RuquantStage2IsReadBackAndReproducible) {
+  TempDir tmp;
+  const std::string eval_set = short_eval_set(tmp);
+  const auto quantize = [&](const std::string& name) {
+    const CliResult r = run_cli(quantize_args(
+        tmp / name, {"--method", "ruquant", "--abits", "4", "--act-clip", "0.9", "--weight-clip",
+                     "0.8", "--rotation-steps", "4", "--tune-epochs", "2", "--nsamples", "4",
+                     "--seed", "1", "--eval", eval_set}));
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return printed_perplexity(r.out);
+  };
+  const double in_memory = quantize("a");
+  EXPECT_NEAR(eval_perplexity(tmp / "a", eval_set), in_memory, 1e-4 * in_memory);
+  const auto config = nlohmann::json::parse(read_file(tmp / "a" / "config.json"));
+  const auto& meta = config.at("quantization_config").at("meta");
+  EXPECT_EQ(meta.at("rotation").get<std::string>(), "ruquant_stage2");
+  EXPECT_EQ(meta.at("tune_epochs").get<int>(), 2);
+  EXPECT_DOUBLE_EQ(meta.at("tune_lr").get<double>(), 0.01);
+  quantize("b");
+  EXPECT_EQ(read_file(tmp / "a" / "model.safetensors"), read_file(tmp / "b" / "model.safetensors"));
+}
+
 TEST(QuantizeCommand, SeptqStoresKeptWeightsThatEvalReadsBack) {
   TempDir tmp;
   const fs::path out = tmp / "out";
@@ -225,6 +249,9 @@ TEST(QuantizeCommand, RejectsBadInputWithExitCode2) {
   expect_bad_input(tmp, out, {"--method", "ruquant", "--block-size", "1"}, "--block-size");
   expect_bad_input(tmp, out, {"--method", "ruquant", "--weight-method", "awq"},
                    "--weight-method");
+  expect_bad_input(tmp, out,
+                   {"--method", "ruquant", "--weight-method", "gptq", "--tune-epochs", "1"},
+                   "--weight-method rtn");
   expect_bad_input(tmp, out, {"--group-size", "0"}, "--group-size");
   expect_bad_input(tmp, out, {"--method", "awq"}, "gptq, rtn, ruquant, septq");
   expect_bad_input(tmp, out, {"--method", "septq", "--keep-percent", "60"}, "--keep-percent");

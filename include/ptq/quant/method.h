@@ -20,6 +20,7 @@
 
 #include "ptq/common/error.h"
 #include "ptq/model/causal_lm.h"
+#include "ptq/quant/activation_quantizer.h"
 #include "ptq/quant/uniform_quantizer.h"
 
 namespace ptq::quant {
@@ -59,6 +60,10 @@ struct MethodOptions {
     bool smooth_only = false;
     std::string weight_method = "rtn";
     uint64_t seed = 0;
+    // Stage 2: passes over the calibration samples fitting each layer's global reflections
+    // (0: stage 1 only, training-free) and AdamW's learning rate.
+    int tune_epochs = 0;
+    double tune_lr = 1e-2;
   } rotation;
 };
 
@@ -72,6 +77,16 @@ struct GroupCalibration {
   // Runs layer `layer` on hidden [n, seqlen, hidden] in batches, showing every linear's input
   // to `observer`; earlier groups run quantized.
   std::function<void(const at::Tensor& hidden, const model::LinearInputObserver& observer)> run;
+};
+
+// What the pipeline lends QuantMethod::refine_layer once every linear of layer `layer` is
+// quantized (and installed in the model with its activation quantizer).
+struct LayerRefinement {
+  model::CausalLM& lm;
+  int64_t layer;
+  const at::Tensor& inputs;   // [nsamples, seqlen, hidden], the layer's calibration inputs
+  const at::Tensor& targets;  // the full-precision layer's outputs on `inputs`, same shape
+  const ActivationQuantizerConfig& activations;  // what the layer's linear inputs use
 };
 
 class QuantMethod {
@@ -94,6 +109,15 @@ class QuantMethod {
   // collected). May replace their weights and input transforms by an equivalent network (the
   // full-precision output unchanged); quantize_linear then sees the new weights.
   virtual void prepare_group(const GroupCalibration& /*calibration*/) const {}
+  // Whether the pipeline calls refine_layer (and computes its targets) after each layer.
+  virtual bool refines_layers() const { return false; }
+  // Called after the last group of a layer, before its linears reach the sink. Returns the
+  // linears to replace by name; the pipeline puts their weights into the model. The method
+  // leaves the model's weights and input treatments plain (no autograd history).
+  virtual std::map<std::string, QuantizedLinear> refine_layer(
+      const LayerRefinement& /*refinement*/) const {
+    return {};
+  }
   // Keys the method adds to quantization_config's "meta" (e.g. SEPTQ's keep fraction).
   virtual nlohmann::json config_fields() const { return nlohmann::json::object(); }
   // State carried from one layer to the next (e.g. a random stream drawn from in layer

@@ -30,10 +30,10 @@ at::Tensor rotate_blocks(const at::Tensor& x,
 
 }  // namespace
 
-void add_rotations(const at::Tensor& x,
-                   const RotationSettings& settings,
-                   at::Generator& gen,
-                   quant::InputTransform& transform) {
+double add_rotations(const at::Tensor& x,
+                     const RotationSettings& settings,
+                     at::Generator& gen,
+                     quant::InputTransform& transform) {
   const int64_t width = x.size(1);
   at::Tensor y = rotate_blocks(x.to(at::kFloat), settings, gen, transform.block1);
   transform.permutation = zigzag_permutation(y.abs().amax(0), width / settings.block);
@@ -41,8 +41,9 @@ void add_rotations(const at::Tensor& x,
   y = rotate_blocks(y, settings, gen, transform.block2);
   // The global reflection works on whole tokens: the row of y with the largest |entry|.
   const at::Tensor c = y.select(0, largest_column(y.t()));
-  transform.householder =
-      householder_vector(c, uniform_target(width, c.norm().item<double>(), gen));
+  const at::Tensor target = uniform_target(width, c.norm().item<double>(), gen);
+  transform.householder = householder_vector(c, target);
+  return (c - target).norm().item<double>();
 }
 
 }  // namespace ptq::methods::ruquant

@@ -18,8 +18,10 @@ struct RotationSettings {
   int perm_rounds = 3;  // permutation + Givens passes per step
 };
 
-// Fills block1, permutation, block2 and householder of `transform` from x [T, K].
-void add_rotations(const at::Tensor& x,
+// Fills block1, permutation, block2 and householder of `transform` from x [T, K]. Returns
+// ||c - target||, the length of the reflection vector before it is normalised (stage 2 trains
+// the vector at that scale, as the authors' omg).
+double add_rotations(const at::Tensor& x,
                    const RotationSettings& settings,
                    at::Generator& gen,
                    quant::InputTransform& transform);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "methods/ruquant/block_size.h"
+#include "methods/ruquant/reflection_tuning.h"
 #include "methods/ruquant/rotation_transform.h"
 #include "methods/ruquant/smoothing.h"
 #include "ptq/common/error.h"
@@ -79,6 +80,17 @@ const quant::MethodOptions& validated(const quant::MethodOptions& options) {
                   "--perm-rounds >= 0, got ", r.steps, " and ", r.perm_rounds);
   PTQ_CHECK_INPUT(options.block_size >= 2, "ruquant: --block-size must be >= 2 (Givens ",
                   "rotations pair channels), got ", options.block_size);
+  PTQ_CHECK_INPUT(r.tune_epochs >= 0 && r.tune_lr > 0, "--tune-epochs must be >= 0 and ",
+                  "--tune-lr > 0, got ", r.tune_epochs, " and ", r.tune_lr);
+  if (r.tune_epochs > 0) {
+    PTQ_CHECK_INPUT(!r.smooth_only, "--tune-epochs ", r.tune_epochs, " tunes the global ",
+                    "reflection, which --smooth-only does not have");
+    // Stage 2 trains through RTN's rounding; GPTQ would need Hessians of the tuned inputs.
+    PTQ_CHECK_INPUT(r.weight_method == "rtn", "--tune-epochs ", r.tune_epochs,
+                    " needs --weight-method rtn (stage 2 re-quantizes the weights by rounding), "
+                    "got '",
+                    r.weight_method, "'");
+  }
   return options;
 }
 
@@ -93,6 +105,7 @@ class RuquantMethod : public quant::QuantMethod {
   std::string name() const override { return "ruquant"; }
   bool needs_hessian() const override { return _weights->needs_hessian(); }
   bool needs_calibration() const override { return true; }
+  bool refines_layers() const override { return _options.rotation.tune_epochs > 0; }
 
   void prepare_group(const quant::GroupCalibration& calibration) const override {
     const auto start = Clock::now();
@@ -129,7 +142,8 @@ class RuquantMethod : public quant::QuantMethod {
 
   // The random stream: its position after layer k decides every later rotation.
   std::map<std::string, at::Tensor> layer_state() const override {
-    PTQ_CHECK_INPUT(_pending.empty(), "ruquant: layer state taken with transforms pending");
+    PTQ_CHECK_INPUT(_pending.empty() && _tuned.empty(),
+                    "ruquant: layer state taken with transforms pending");
     return {{kGeneratorState, _generator.get_state()}};
   }
 
@@ -143,16 +157,50 @@ class RuquantMethod : public quant::QuantMethod {
     _generator.set_state(it->second.contiguous());
   }
 
+  std::map<std::string, quant::QuantizedLinear> refine_layer(
+      const quant::LayerRefinement& layer) const override {
+    if (_tuned.empty()) return {};
+    const auto start = Clock::now();
+    const auto round = [this](const at::Tensor& w) {
+      return _rtn->quantize_linear("", w, {}).quantized.weight;
+    };
+    const ruquant::TuningLoss loss = ruquant::tune_reflections(
+        layer, _tuned, {_options.rotation.tune_epochs, _options.rotation.tune_lr}, round);
+    std::map<std::string, quant::QuantizedLinear> refined;
+    for (const ruquant::ReflectionSet& set : _tuned) {
+      for (const std::string& name : set.linears) {
+        quant::QuantizedLinear q =
+            _weights->quantize_linear(name, layer.lm.weight(name + ".weight"), {});
+        q.extra_tensors = set.transform.tensors();
+        refined[name] = std::move(q);
+      }
+    }
+    spdlog::info(
+        "ruquant: layer {} reflections tuned ({} epochs, training loss {:.4g} -> {:.4g}) "
+        "in {:.3f}s",
+        layer.layer, _options.rotation.tune_epochs, loss.first_epoch, loss.last_epoch,
+        std::chrono::duration<double>(Clock::now() - start).count());
+    _tuned.clear();
+    return refined;
+  }
+
   nlohmann::json config_fields() const override {
     const auto& r = _options.rotation;
-    return {{"rotation", r.smooth_only ? "none" : "ruquant_stage1"},
-            {"alpha", r.alpha},
-            {"max_block_size", _options.block_size},
-            {"rotation_steps", r.steps},
-            {"perm_rounds", r.perm_rounds},
-            {"weight_method", r.weight_method},
-            {"weight_clip", _options.quantizer.clip},
-            {"seed", r.seed}};
+    nlohmann::json fields = {{"rotation", r.smooth_only ? "none" : "ruquant_stage1"},
+                             {"alpha", r.alpha},
+                             {"max_block_size", _options.block_size},
+                             {"rotation_steps", r.steps},
+                             {"perm_rounds", r.perm_rounds},
+                             {"weight_method", r.weight_method},
+                             {"weight_clip", _options.quantizer.clip},
+                             {"seed", r.seed}};
+    // Stage 1 checkpoints stay as they were; tuned ones say how their reflections were fitted.
+    if (r.tune_epochs > 0) {
+      fields["rotation"] = "ruquant_stage2";
+      fields["tune_epochs"] = r.tune_epochs;
+      fields["tune_lr"] = r.tune_lr;
+    }
+    return fields;
   }
 
  private:
@@ -172,13 +220,24 @@ class RuquantMethod : public quant::QuantMethod {
     const at::Tensor x = stats.mean_input.at(set.front()) / transform->smooth;
     const int64_t width = x.size(1);
     int64_t block = 0;
+    double reflection_scale = 0;
     if (!_options.rotation.smooth_only) {
       block = ruquant::rotation_block_size(width, _options.block_size, set.front());
-      ruquant::add_rotations(x, {block, _options.rotation.steps, _options.rotation.perm_rounds},
-                             _generator, *transform);
+      reflection_scale =
+          ruquant::add_rotations(x, {block, _options.rotation.steps, _options.rotation.perm_rounds},
+                                 _generator, *transform);
     }
+    // Stage 2 tunes the reflection from stage 1's (none when stage 1 skipped it: c was on
+    // its target already).
+    const bool tuned = refines_layers() && transform->householder.defined();
+    if (tuned) _tuned.push_back({set, *transform, reflection_scale, {}});
     for (const std::string& name : set) {
       at::Tensor& w = lm.weight(name + ".weight");
+      if (tuned) {
+        quant::InputTransform unreflected = *transform;
+        unreflected.householder = at::Tensor();
+        _tuned.back().unreflected.push_back(unreflected.fold_into_weight(w));
+      }
       w.copy_(transform->fold_into_weight(w));
       lm.set_input_transform(name,
                              [transform](const at::Tensor& in) { return transform->apply(in); });
@@ -195,6 +254,8 @@ class RuquantMethod : public quant::QuantMethod {
   // and the random stream (consumed in the pipeline's fixed order) are the method's state.
   mutable at::Generator _generator;
   mutable std::map<std::string, quant::InputTransform> _pending;
+  // The current layer's sets for stage 2, from prepare_group to refine_layer.
+  mutable std::vector<ruquant::ReflectionSet> _tuned;
 };
 
 }  // namespace

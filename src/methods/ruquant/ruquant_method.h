@@ -6,6 +6,8 @@
 // calibration input; the transform is folded into the weights and applied to the input at run
 // time (InputTransform), then the weights are quantized by `rotation.weight_method`.
 // rotation.smooth_only keeps the smoothing and skips the rotations (the smoothing baseline).
+// With rotation.tune_epochs > 0 (stage 2), each quantized layer's global reflections are then
+// tuned to the full-precision layer outputs and its linears re-quantized (reflection_tuning.h).
 
 #include <memory>
 

@@ -1,0 +1,53 @@
+#pragma once
+// RUQuant stage 2 (paper Sec. 3.3; the authors' --lh with --epochs): once a decoder layer is
+// quantized, the global Householder vector of each set of linears sharing an input becomes a
+// trainable parameter, fitted with AdamW (weight decay 0) to minimise the MSE between the
+// full-precision layer's outputs and the quantized layer's, one calibration sample per step,
+// with straight-through estimators for weight and activation rounding.
+// Deviation: the targets are the full-precision layer applied to the layer's calibration inputs
+// as the pipeline has them (the outputs of the already quantized earlier layers); the authors'
+// loop (OmniQuant's) runs the full-precision layer on a separate full-precision input stream.
+// The authors' truncate_number (a straight-through floor of 1e-2 on |entries|) is left out.
+
+#include <ATen/core/Tensor.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "ptq/quant/input_transform.h"
+#include "ptq/quant/method.h"
+
+namespace ptq::methods::ruquant {
+
+// The linears sharing one input, with what stage 2 needs of their stage-1 transform.
+struct ReflectionSet {
+  std::vector<std::string> linears;
+  quant::InputTransform transform;  // householder: unit, stage 1's in, the tuned one out
+  double scale = 1;                 // the vector's length while trained (the authors' omg)
+  // Per linear: its fp32 weight with every factor but the reflection folded in.
+  std::vector<at::Tensor> unreflected;
+};
+
+struct TuningSettings {
+  int epochs = 1;
+  double lr = 1e-2;
+};
+
+// Weight rounding as the final quantization does it: W [N, K] -> fake-quantized W.
+using WeightRounding = std::function<at::Tensor(const at::Tensor&)>;
+
+struct TuningLoss {
+  double first_epoch = 0;  // mean training loss over the samples of the first epoch
+  double last_epoch = 0;
+};
+
+// Tunes the householder of every set (left unit-norm in set.transform), then leaves the sets'
+// linears plain (no autograd history): weight = the reflected, unquantized weight; input
+// transform = set.transform; input quantizer = per token at layer.activations (if enabled).
+TuningLoss tune_reflections(const quant::LayerRefinement& layer,
+                            std::vector<ReflectionSet>& sets,
+                            const TuningSettings& settings,
+                            const WeightRounding& round_weight);
+
+}  // namespace ptq::methods::ruquant
