@@ -14,26 +14,21 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <c10/core/InferenceMode.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
-#include <filesystem>
-#include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "ptq/common/progress.h"
 #include "ptq/eval/perplexity.h"
-#include "ptq/io/safetensors.h"
 #include "ptq/model/causal_lm.h"
+#include "random_llama.h"
 
 namespace {
-namespace fs = std::filesystem;
 
 struct BenchOptions {
   int threads = 0;        // 0: LibTorch's default
@@ -74,62 +69,6 @@ double gemm_gflops(int64_t n, int repeats, const Stopwatch& clock) {
     best = std::min(best, clock.since(start));
   }
   return 2.0 * static_cast<double>(n * n * n) / best / 1e9;
-}
-
-// LLaMA's MLP ratio (11008 / 4096), rounded up to a multiple of 64 as its configs are.
-int64_t intermediate_size(int64_t hidden) { return (hidden * 43 / 16 + 63) / 64 * 64; }
-
-nlohmann::json llama_config(const BenchOptions& o) {
-  return {{"architectures", {"LlamaForCausalLM"}},
-          {"model_type", "llama"},
-          {"hidden_size", o.hidden},
-          {"intermediate_size", intermediate_size(o.hidden)},
-          {"num_hidden_layers", o.layers},
-          {"num_attention_heads", o.hidden / 64},
-          {"num_key_value_heads", o.hidden / 64},
-          {"vocab_size", o.vocab},
-          {"max_position_embeddings", o.seqlen},
-          {"rms_norm_eps", 1e-5},
-          {"rope_theta", 10000.0},
-          {"hidden_act", "silu"},
-          {"tie_word_embeddings", false},
-          {"bos_token_id", 1},
-          {"eos_token_id", 2},
-          {"torch_dtype", "float32"}};
-}
-
-void write_random_llama(const fs::path& dir, const BenchOptions& o) {
-  const int64_t h = o.hidden;
-  const int64_t ffn = intermediate_size(h);
-  ptq::io::SafetensorsWriter writer;
-  auto add = [&writer](const std::string& name, std::vector<int64_t> shape) {
-    writer.add(name, shape.size() == 1 ? at::ones(shape) : at::randn(shape) * 0.02);
-  };
-  add("model.embed_tokens.weight", {o.vocab, h});
-  add("model.norm.weight", {h});
-  add("lm_head.weight", {o.vocab, h});
-  for (int64_t i = 0; i < o.layers; ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    add(p + "input_layernorm.weight", {h});
-    add(p + "post_attention_layernorm.weight", {h});
-    for (const char* proj : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
-      add(p + "self_attn." + proj + ".weight", {h, h});
-    }
-    add(p + "mlp.gate_proj.weight", {ffn, h});
-    add(p + "mlp.up_proj.weight", {ffn, h});
-    add(p + "mlp.down_proj.weight", {h, ffn});
-  }
-  fs::create_directories(dir);
-  std::ofstream(dir / "config.json") << llama_config(o).dump(2);
-  writer.write((dir / "model.safetensors").string());
-}
-
-std::unique_ptr<ptq::model::CausalLM> random_llama(const BenchOptions& o) {
-  const fs::path dir = fs::temp_directory_path() / ("ptq-eval-bench-" + std::to_string(getpid()));
-  write_random_llama(dir, o);
-  auto lm = ptq::model::load_causal_lm(dir.string());
-  fs::remove_all(dir);
-  return lm;
 }
 
 // Forward FLOPs of one segment of T tokens.
@@ -192,7 +131,9 @@ int run(const BenchOptions& o) {
     peak = std::max(peak, gflops);
   }
 
-  const auto lm = o.model.empty() ? random_llama(o) : ptq::model::load_causal_lm(o.model);
+  const auto lm = o.model.empty()
+                      ? ptq::bench::random_llama({o.hidden, o.layers, o.vocab, o.seqlen})
+                      : ptq::model::load_causal_lm(o.model);
   const int64_t vocab = lm->config().vocab_size;
   const at::Tensor ids = at::randint(vocab, {o.segments * o.seqlen}, at::kInt);
   const std::vector<int32_t> tokens(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());
