@@ -180,6 +180,16 @@ void CausalLM::set_input_quantizer(const std::string& module, TensorMap quantize
   _linear_inputs[module].quantize = std::move(quantize);
 }
 
+void CausalLM::set_attention_quantizer(int64_t index, AttentionInputs quantize) {
+  check_layer_index(index);
+  _attention_inputs[index] = std::move(quantize);
+}
+
+const AttentionInputs* CausalLM::attention_quantizer(int64_t index) const {
+  const auto it = _attention_inputs.find(index);
+  return it == _attention_inputs.end() ? nullptr : &it->second;
+}
+
 at::Tensor CausalLM::linear(const std::string& module,
                             const at::Tensor& input,
                             const LinearInputObserver* observer) const {

@@ -27,6 +27,21 @@ void DecoderFamily::load(std::shared_ptr<const io::Checkpoint> checkpoint,
   });
 }
 
+at::Tensor DecoderFamily::attend(const LayerCall& call,
+                                 at::Tensor q,
+                                 at::Tensor k,
+                                 at::Tensor v,
+                                 std::optional<int64_t> window) const {
+  if (const AttentionInputs* quantize = attention_quantizer(call.index)) {
+    if (quantize->query) q = quantize->query(q);
+    if (quantize->key) k = quantize->key(k);
+    if (quantize->value) v = quantize->value(v);
+  }
+  auto [keys, values] =
+      extend_cache(call.cache, call.index, num_layers(), std::move(k), std::move(v), call.offset);
+  return causal_attention(q, keys, values, call.offset, window);
+}
+
 std::string DecoderFamily::prefix(int64_t index) const {
   return _layers_prefix + std::to_string(index) + ".";
 }

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -59,6 +60,15 @@ class DecoderFamily : public CausalLM {
 
   // Layer `call.index` on `hidden`; it is loaded.
   virtual at::Tensor decoder_layer(const LayerCall& call, const at::Tensor& hidden) const = 0;
+
+  // causal_attention of this step's queries `q` and keys `k` (both after any RoPE) and values
+  // `v` [B, heads, T, head_dim] over the cached positions. q, k and v go through the layer's
+  // attention quantizer first, so the cache holds the keys and values attention multiplies.
+  at::Tensor attend(const LayerCall& call,
+                    at::Tensor q,
+                    at::Tensor k,
+                    at::Tensor v,
+                    std::optional<int64_t> window) const;
 
   // "model.layers.3." for layer 3.
   std::string prefix(int64_t index) const;

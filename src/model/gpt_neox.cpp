@@ -61,8 +61,7 @@ class GptNeoXModel final : public DecoderFamily {
     auto part = [&qkv](int64_t j) { return qkv.select(3, j).transpose(1, 2); };
     const at::Tensor q = apply_rotary(part(0), _rotary_dims, c.rope_theta, offset);
     const at::Tensor k = apply_rotary(part(1), _rotary_dims, c.rope_theta, offset);
-    auto [keys, values] = extend_cache(call.cache, call.index, c.num_layers, k, part(2), offset);
-    const at::Tensor out = causal_attention(q, keys, values, offset, std::nullopt);
+    const at::Tensor out = attend(call, q, k, part(2), std::nullopt);
     return linear(p + "dense", out, observer);
   }
 

@@ -58,11 +58,9 @@ class LlamaModel final : public DecoderFamily {
     const at::Tensor q = split_heads(linear(p + "q_proj", x, observer), c.num_heads);
     const at::Tensor k = split_heads(linear(p + "k_proj", x, observer), c.num_kv_heads);
     const at::Tensor v = split_heads(linear(p + "v_proj", x, observer), c.num_kv_heads);
-    auto [keys, values] =
-        extend_cache(call.cache, call.index, c.num_layers,
-                     apply_rotary(k, c.head_dim, c.rope_theta, offset), v, offset);
-    const at::Tensor out = causal_attention(apply_rotary(q, c.head_dim, c.rope_theta, offset), keys,
-                                            values, offset, c.sliding_window);
+    const at::Tensor out = attend(call, apply_rotary(q, c.head_dim, c.rope_theta, offset),
+                                  apply_rotary(k, c.head_dim, c.rope_theta, offset), v,
+                                  c.sliding_window);
     return linear(p + "o_proj", out, observer);
   }
 

@@ -80,12 +80,10 @@ class OptModel final : public DecoderFamily {
     const int64_t heads = _config.num_heads;
     const std::string p = call.prefix + "self_attn.";
     const auto* observer = call.observer;
-    const int64_t offset = call.offset;
     const at::Tensor q = split_heads(linear(p + "q_proj", x, observer), heads);
     const at::Tensor k = split_heads(linear(p + "k_proj", x, observer), heads);
     const at::Tensor v = split_heads(linear(p + "v_proj", x, observer), heads);
-    auto [keys, values] = extend_cache(call.cache, call.index, _config.num_layers, k, v, offset);
-    const at::Tensor out = causal_attention(q, keys, values, offset, std::nullopt);
+    const at::Tensor out = attend(call, q, k, v, std::nullopt);
     return linear(p + "out_proj", out, observer);
   }
 

@@ -8,9 +8,7 @@
 #include "ptq/io/checkpoint.h"
 
 namespace ptq::quant {
-namespace {
 
-// x [..., K] with every block of B = block.size(0) channels multiplied by `block`.
 at::Tensor apply_blocks(const at::Tensor& x, const at::Tensor& block) {
   const int64_t b = block.size(0);
   const int64_t width = x.size(-1);
@@ -20,6 +18,8 @@ at::Tensor apply_blocks(const at::Tensor& x, const at::Tensor& block) {
   shape.push_back(b);
   return at::matmul(x.reshape(shape), block).reshape(x.sizes());
 }
+
+namespace {
 
 at::Tensor apply_orthogonal(const InputTransform& t, at::Tensor x) {
   if (t.block1.defined()) x = apply_blocks(x, t.block1);

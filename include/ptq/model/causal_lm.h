@@ -61,6 +61,16 @@ struct LinearInput {
   TensorMap quantize;
 };
 
+// What a quantized model does to a decoder layer's attention operands, each
+// [B, heads, T, head_dim], before they are cached and multiplied: `query` and `key` map this
+// step's queries and keys after RoPE (an orthogonal map shared by both keeps QK^T unchanged in
+// full precision), `value` its values. An empty function is the identity.
+struct AttentionInputs {
+  TensorMap query;
+  TensorMap key;
+  TensorMap value;
+};
+
 struct LoadOptions {
   // Read decoder layers only in load_layer() instead of all at load time.
   bool lazy_layers = false;
@@ -119,6 +129,9 @@ class CausalLM {
   // input as is. Kept across unload_layer() (they are not weights).
   void set_input_transform(const std::string& module, TensorMap transform);
   void set_input_quantizer(const std::string& module, TensorMap quantize);
+  // The attention operands' treatment of layer `index` (InputError outside [0, num_layers));
+  // layers without one attend with their operands as is. Kept across unload_layer().
+  void set_attention_quantizer(int64_t index, AttentionInputs quantize);
 
  protected:
   // A tensor the model needs, with the shape config.json implies.
@@ -163,6 +176,8 @@ class CausalLM {
   at::Tensor linear(const std::string& module,
                     const at::Tensor& input,
                     const LinearInputObserver* observer) const;
+  // Layer `index`'s attention quantizer, or null when it has none.
+  const AttentionInputs* attention_quantizer(int64_t index) const;
 
   ModelConfig _config;
   std::map<std::string, at::Tensor> _weights;
@@ -179,6 +194,7 @@ class CausalLM {
   std::vector<std::vector<TensorSpec>> _layer_specs;  // by layer
   std::vector<bool> _layer_loaded;
   std::map<std::string, LinearInput> _linear_inputs;  // by module
+  std::map<int64_t, AttentionInputs> _attention_inputs;  // by layer
 };
 
 // Reads config.json and the safetensors weights of a Hugging Face model directory (only the

@@ -42,6 +42,10 @@ struct InputTransform {
   std::map<std::string, at::Tensor> tensors() const;
 };
 
+// x [..., K] with every block of B = block.size(0) consecutive channels multiplied by `block`
+// [B, B] (x_b <- x_b block); B must divide K.
+at::Tensor apply_blocks(const at::Tensor& x, const at::Tensor& block);
+
 // The factors stored for linear `module`, if any. Throws InputError naming the tensor for a
 // factor of the wrong rank or dtype, or factors whose sizes do not fit together.
 std::optional<InputTransform> read_input_transform(const io::Checkpoint& checkpoint,
