@@ -22,6 +22,7 @@
 #include "ptq/data/dataset.h"
 #include "ptq/eval/perplexity.h"
 #include "ptq/model/causal_lm.h"
+#include "ptq/quant/attention_quantizer.h"
 #include "ptq/quant/calibration.h"
 #include "ptq/quant/method.h"
 #include "ptq/quant/pipeline.h"
@@ -43,6 +44,7 @@ struct QuantizeOptions {
   std::string method = "gptq";
   quant::MethodOptions method_options;
   quant::ActivationQuantizerConfig activations;
+  bool no_attention_quant = false;
   std::optional<bool> true_sequential;  // default: on for the LLaMA family (llama.py)
   quant::CalibrationOptions calib{"", 128, 0, 0};  // seqlen 0: default_seqlen()
   std::string out;
@@ -88,6 +90,13 @@ int64_t default_seqlen(const std::string& spec, const model::ModelConfig& config
   return positions > 0 ? std::min(kDefaultTextSeqlen, positions) : kDefaultTextSeqlen;
 }
 
+// Q, K and V are quantized at --abits unless --no-attention-quant, without clipping: the
+// authors' q/k/v_quant_params (RUQuant/DuQuant main.py) carry no lac, whatever --act-clip is.
+quant::ActivationQuantizerConfig attention_config(const QuantizeOptions& options) {
+  if (options.no_attention_quant) return {};
+  return {options.activations.bits, 1.0};
+}
+
 quant::QuantizationFormat output_format(const QuantizeOptions& options,
                                         const quant::QuantMethod& method,
                                         bool true_sequential) {
@@ -102,6 +111,7 @@ quant::QuantizationFormat output_format(const QuantizeOptions& options,
   format.method = method.name();
   format.method_fields = method.config_fields();
   format.activations = options.activations;
+  format.attention = attention_config(options);
   return format;
 }
 
@@ -165,6 +175,7 @@ nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequentia
           {"wbits", m.quantizer.bits},        {"group_size", m.group_size},
           {"weight_clip", m.quantizer.clip},  {"abits", options.activations.bits},
           {"act_clip", options.activations.clip},
+          {"attention_quant", attention_config(options).enabled()},
           {"sym", m.quantizer.sym},           {"mse", m.quantizer.mse},
           {"damp", m.percdamp},               {"block_size", m.block_size},
           {"act_order", m.act_order},         {"static_groups", m.static_groups},
@@ -259,6 +270,12 @@ int run_quantize(QuantizeOptions options) {
                options.model, options.method, options.method_options.quantizer.bits,
                options.activations.bits, options.method_options.group_size, ids.size(0),
                ids.size(1), true_sequential ? ", true-sequential" : "");
+  if (attention_config(options).enabled()) {
+    const int64_t head_dim = lm->config().head_dim;
+    spdlog::info("attention: Q and K (Hadamard blocks of {} over head_dim {}) and V quantized at "
+                 "{} bits per token and head; probabilities in fp32",
+                 quant::hadamard_block_size(head_dim), head_dim, options.activations.bits);
+  }
   quant::PipelineOptions pipeline;
   pipeline.true_sequential = true_sequential;
   pipeline.unload_layers = options.eval.empty();  // --eval scores the in-memory model
@@ -271,6 +288,7 @@ int run_quantize(QuantizeOptions options) {
   for (int64_t i = 0; i < lm->num_layers(); ++i) linears += lm->linear_names(i).size();
   storage.reserve(linears);
   pipeline.activations = options.activations;
+  pipeline.attention = attention_config(options);
   const auto output = [&](const std::string& module, const quant::QuantizedLinear& linear) {
     write_linear(writer, *lm, module, linear);
     storage.push_back(quant::storage_bits(linear, options.method_options.quantizer.bits));
@@ -360,6 +378,9 @@ Command add_quantize_command(CLI::App& parent) {
   app.add_option("--act-clip", options->activations.clip,
                  "Per-token activation grids span this fraction of the token's range")
       ->capture_default_str();
+  app.add_flag("--no-attention-quant", options->no_attention_quant,
+               "With --abits: leave Q, K and V in floating point (by default they are "
+               "fake-quantized per token and head at --abits, Q and K after a block Hadamard)");
   app.add_option("--group-size", m.group_size,
                  "Input columns per grid; -1: one grid per output channel")
       ->capture_default_str();

@@ -32,8 +32,17 @@ at::Tensor fake_quantize_per_token(const at::Tensor& x, const ActivationQuantize
   return (codes - zero) * scale;
 }
 
+at::Tensor straight_through(const at::Tensor& x, const at::Tensor& rounded) {
+  return x + (rounded - x).detach();
+}
+
 std::function<at::Tensor(const at::Tensor&)> per_token_quantizer(
-    const ActivationQuantizerConfig& config) {
+    const ActivationQuantizerConfig& config, Rounding rounding) {
+  if (rounding == Rounding::StraightThrough) {
+    return [config](const at::Tensor& x) {
+      return straight_through(x, fake_quantize_per_token(x.detach(), config));
+    };
+  }
   return [config](const at::Tensor& x) { return fake_quantize_per_token(x, config); };
 }
 

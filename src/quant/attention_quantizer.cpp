@@ -22,13 +22,15 @@ at::Tensor hadamard_matrix(int64_t order) {
 }
 
 model::AttentionInputs attention_quantizer(const ActivationQuantizerConfig& config,
-                                           int64_t head_dim) {
+                                           int64_t head_dim,
+                                           Rounding rounding) {
   if (!config.enabled()) return {};
   const at::Tensor hadamard = hadamard_matrix(hadamard_block_size(head_dim));
-  const model::TensorMap rotate_and_quantize = [hadamard, config](const at::Tensor& x) {
-    return fake_quantize_per_token(apply_blocks(x, hadamard), config);
+  const model::TensorMap quantize = per_token_quantizer(config, rounding);
+  const model::TensorMap rotate_and_quantize = [hadamard, quantize](const at::Tensor& x) {
+    return quantize(apply_blocks(x, hadamard));
   };
-  return {rotate_and_quantize, rotate_and_quantize, per_token_quantizer(config)};
+  return {rotate_and_quantize, rotate_and_quantize, quantize};
 }
 
 }  // namespace ptq::quant

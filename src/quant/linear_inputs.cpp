@@ -7,7 +7,9 @@
 #include "ptq/io/checkpoint.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/quant/activation_quantizer.h"
+#include "ptq/quant/attention_quantizer.h"
 #include "ptq/quant/input_transform.h"
+#include "ptq/quant/pipeline.h"
 #include "ptq/quant/quantized_checkpoint.h"
 
 namespace ptq::quant {
@@ -17,14 +19,21 @@ void install_linear_inputs(model::CausalLM& lm, const io::Checkpoint& checkpoint
   if (!format) return;
   const ActivationQuantizerConfig activations = format->activations;
   for (int64_t i = 0; i < lm.num_layers(); ++i) {
+    bool attention_inputs_quantized = true;
     for (const std::string& module : lm.linear_names(i)) {
       if (auto t = read_input_transform(checkpoint, module)) {
         auto shared = std::make_shared<const InputTransform>(std::move(*t));
         lm.set_input_transform(module, [shared](const at::Tensor& x) { return shared->apply(x); });
       }
-      if (activations.enabled() && checkpoint.contains(module + ".qweight")) {
+      const bool quantized = checkpoint.contains(module + ".qweight");
+      if (activations.enabled() && quantized) {
         lm.set_input_quantizer(module, per_token_quantizer(activations));
       }
+      if (is_attention_input(module)) attention_inputs_quantized &= quantized;
+    }
+    // As the pipeline does: attention operands are quantized in layers whose q/k/v are.
+    if (format->attention.enabled() && attention_inputs_quantized) {
+      lm.set_attention_quantizer(i, attention_quantizer(format->attention, lm.config().head_dim));
     }
   }
 }

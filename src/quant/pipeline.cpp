@@ -9,6 +9,7 @@
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/progress.h"
+#include "ptq/quant/attention_quantizer.h"
 #include "ptq/quant/gptq.h"
 
 namespace ptq::quant {
@@ -151,6 +152,7 @@ struct LayerContext {
   const QuantizedLinearSink& sink;
   Progress& progress;  // one step per decoder layer
   const ActivationQuantizerConfig& activations;
+  const ActivationQuantizerConfig& attention;
 };
 
 QuantizedLinear quantize_or_fall_back(const LayerContext& ctx,
@@ -207,13 +209,26 @@ void refine_layer(const LayerContext& ctx,
                   std::map<std::string, QuantizedLinear>& held,
                   const LayerRecord& record) {
   std::map<std::string, QuantizedLinear> refined =
-      ctx.method.refine_layer({ctx.lm, index, act.inputs, act.outputs, ctx.activations});
+      ctx.method.refine_layer(
+      {ctx.lm, index, act.inputs, act.outputs, ctx.activations, ctx.attention});
   for (auto& [name, q] : refined) {
     ctx.lm.weight(name + ".weight").copy_(q.quantized.weight);
     held.at(name) = std::move(q);
   }
   if (!ctx.sink) return;
   for (const LinearRecord& linear : record.linears) ctx.sink(linear.name, held.at(linear.name));
+}
+
+// Once `group` has quantized the q/k/v linears of layer `index`, its attention operands are
+// quantized too, as a linear's input is from the moment the linear is quantized.
+void quantize_attention_after(const LayerContext& ctx,
+                              int64_t index,
+                              const std::vector<std::string>& group) {
+  if (!ctx.attention.enabled() || std::none_of(group.begin(), group.end(), is_attention_input)) {
+    return;
+  }
+  ctx.lm.set_attention_quantizer(index,
+                                 attention_quantizer(ctx.attention, ctx.lm.config().head_dim));
 }
 
 LayerRecord quantize_layer(const LayerContext& ctx,
@@ -242,7 +257,8 @@ LayerRecord quantize_layer(const LayerContext& ctx,
     held[name] = q;
   };
   const LayerContext linear_ctx{
-      ctx.lm, ctx.method, ctx.fallback, refines ? hold : ctx.sink, ctx.progress, ctx.activations};
+      ctx.lm,          ctx.method,      ctx.fallback, refines ? hold : ctx.sink,
+      ctx.progress,    ctx.activations, ctx.attention};
   for (const auto& group : linear_groups(ctx.lm, index, options.true_sequential)) {
     ctx.method.prepare_group({ctx.lm, index, group, act.inputs, run});
     const auto hessians = ctx.method.needs_hessian()
@@ -255,6 +271,7 @@ LayerRecord quantize_layer(const LayerContext& ctx,
       if (it != hessians.end()) stats = {it->second.hessian(), it->second.samples()};
       record.linears.push_back(quantize_linear(linear_ctx, name, stats));
     }
+    quantize_attention_after(ctx, index, group);
   }
   if (refines) refine_layer(ctx, index, act, held, record);
   run_layer(ctx.lm, index, act.inputs, act.outputs, batch, nullptr);
@@ -275,17 +292,20 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
   const auto start = Clock::now();
   PipelineResult result;
   Progress progress("quantize", lm.num_layers());
-  const LayerContext ctx{lm, method, method, sink, progress, options.activations};
+  const LayerContext ctx{lm, method, method, sink, progress, options.activations,
+                         options.attention};
   report_resumed(progress, options.first_layer);
   for (int64_t i = options.first_layer; i < lm.num_layers(); ++i) {
     const auto layer_start = Clock::now();
     lm.load_layer(i);
     LayerRecord layer;
     layer.index = i;
-    for (const std::string& name : lm.linear_names(i)) {
+    const std::vector<std::string> names = lm.linear_names(i);
+    for (const std::string& name : names) {
       check_not_stopped(options);
       layer.linears.push_back(quantize_linear(ctx, name, {}));
     }
+    quantize_attention_after(ctx, i, names);
     if (options.unload_layers) lm.unload_layer(i);
     layer.seconds = seconds_since(layer_start);
     result.layers.push_back(std::move(layer));
@@ -297,6 +317,8 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
 }
 
 }  // namespace
+
+bool is_attention_input(const std::string& module) { return sequential_stage(module) == 0; }
 
 std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
                                                     int64_t layer,
@@ -326,7 +348,8 @@ PipelineResult quantize_model(model::CausalLM& lm,
                                             : embed_calibration(lm, ids, options, result);
   const int64_t batch = batch_size(lm, ids.size(0), ids.size(1), options);
   Progress progress("quantize", lm.num_layers());
-  const LayerContext ctx{lm, method, fallback, sink, progress, options.activations};
+  const LayerContext ctx{lm, method, fallback, sink, progress, options.activations,
+                         options.attention};
   report_resumed(progress, options.first_layer);
   for (int64_t i = options.first_layer; i < lm.num_layers(); ++i) {
     check_not_stopped(options);

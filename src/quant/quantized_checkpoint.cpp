@@ -134,6 +134,12 @@ json quantization_config_json(const QuantizationFormat& format) {
     meta["act_clip"] = format.activations.clip;
     meta["act_granularity"] = "per_token_dynamic_asym";
   }
+  if (format.attention.enabled()) {
+    meta["attn_bits"] = format.attention.bits;
+    meta["attn_clip"] = format.attention.clip;
+    meta["attn_granularity"] = "per_head_token_dynamic_asym";
+    meta["attn_qk_transform"] = "block_hadamard";
+  }
   return {
       {"quant_method", "gptq"},
       {"checkpoint_format", "gptq"},
@@ -187,8 +193,20 @@ QuantizationFormat parse_quantization_config(const json& config, const std::stri
   } catch (const InputError& e) {
     PTQ_THROW_INPUT(source, ": meta.act_bits/act_clip: ", e.what());
   }
+  format.attention.bits = read_key(meta, {"attn_bits"}, format.attention.bits, in_meta);
+  format.attention.clip = read_key(meta, {"attn_clip"}, format.attention.clip, in_meta);
+  try {
+    check_activation_quantizer(format.attention);
+  } catch (const InputError& e) {
+    PTQ_THROW_INPUT(source, ": meta.attn_bits/attn_clip: ", e.what());
+  }
+  const std::string qk_transform =
+      read_key(meta, {"attn_qk_transform"}, std::string("block_hadamard"), in_meta);
+  PTQ_CHECK_INPUT(qk_transform == "block_hadamard", source, ": meta.attn_qk_transform is \"",
+                  qk_transform, "\"; ptq reads only \"block_hadamard\"");
   format.method_fields = meta;
-  for (const char* key : {"quantizer", "method", "act_bits", "act_clip", "act_granularity"}) {
+  for (const char* key : {"quantizer", "method", "act_bits", "act_clip", "act_granularity",
+                          "attn_bits", "attn_clip", "attn_granularity", "attn_qk_transform"}) {
     format.method_fields.erase(key);
   }
   return format;

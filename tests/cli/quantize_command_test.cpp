@@ -139,6 +139,56 @@ TEST(QuantizeCommand, ActivationBitsAreStoredAndHonouredByEval) {
   EXPECT_NEAR(eval_perplexity(tmp / "w4a16", eval_set), w4a16, 1e-4 * w4a16);
 }
 
+// --abits quantizes Q, K (after a block Hadamard) and V too unless --no-attention-quant; the
+// written directory says so and ptq eval reruns it. RTN weights do not depend on activations,
+// so both runs write the same tensors, and the attention-quantized directory with the attn_*
+// keys removed (as written before attention quantization existed) evaluates exactly as the
+// --no-attention-quant one.
+TEST(QuantizeCommand, AttentionQuantizationIsStoredAndHonouredByEval) {
+  TempDir tmp;
+  const std::string eval_set = short_eval_set(tmp);
+  const auto quantize = [&](const std::string& name, std::vector<std::string> extra) {
+    std::vector<std::string> args = quantize_args(
+        tmp / name, {"--method", "rtn", "--abits", "4", "--act-clip", "0.9", "--weight-clip",
+                     "0.8", "--eval", eval_set});
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CliResult r = run_cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return printed_perplexity(r.out);
+  };
+  const double with_attention = quantize("on", {});
+  const double linears_only = quantize("off", {"--no-attention-quant"});
+  const auto meta_of = [&](const std::string& name) {
+    return nlohmann::json::parse(read_file(tmp / name / "config.json"))
+        .at("quantization_config")
+        .at("meta");
+  };
+  const nlohmann::json on = meta_of("on");
+  EXPECT_EQ(on.at("attn_bits").get<int>(), 4);
+  EXPECT_DOUBLE_EQ(on.at("attn_clip").get<double>(), 1.0);  // the authors do not clip Q/K/V
+  EXPECT_EQ(on.at("attn_qk_transform").get<std::string>(), "block_hadamard");
+  EXPECT_FALSE(meta_of("off").contains("attn_bits"));
+  EXPECT_EQ(meta_of("off").at("act_bits").get<int>(), 4);
+  // 4-bit Q/K/V cost perplexity on top of W4A4 linears; ptq eval reruns both models.
+  EXPECT_GT(with_attention, linears_only * 1.01);
+  EXPECT_NEAR(eval_perplexity(tmp / "on", eval_set), with_attention, 1e-4 * with_attention);
+  const double off_loaded = eval_perplexity(tmp / "off", eval_set);
+  EXPECT_NEAR(off_loaded, linears_only, 1e-4 * linears_only);
+
+  EXPECT_EQ(read_file(tmp / "on" / "model.safetensors"),
+            read_file(tmp / "off" / "model.safetensors"));
+  for (const char* file : {"config.json", "quantize_config.json"}) {
+    auto config = nlohmann::json::parse(read_file(tmp / "on" / file));
+    auto& meta = file == std::string("config.json") ? config.at("quantization_config").at("meta")
+                                                    : config.at("meta");
+    for (const char* key : {"attn_bits", "attn_clip", "attn_granularity", "attn_qk_transform"}) {
+      EXPECT_EQ(meta.erase(key), 1u) << file << " " << key;
+    }
+    write_file(tmp / "on" / file, config.dump(2));
+  }
+  EXPECT_EQ(eval_perplexity(tmp / "on", eval_set), off_loaded);
+}
+
 TEST(QuantizeCommand, SixBitWeightsRoundTrip) {
   TempDir tmp;
   const std::string eval_set = short_eval_set(tmp);

@@ -70,6 +70,28 @@ TEST(AttentionQuantizer, SixteenBitsLeavesAttentionAlone) {
   EXPECT_FALSE(maps.query || maps.key || maps.value);
 }
 
+// Training through the quantizers (RUQuant stage 2): with the straight-through estimator the
+// gradient of sum(quant(q H)) is that of sum(q H), ones @ H^T per block; plain rounding passes
+// none (round() has a zero gradient), which would leave q/k/v's reflections untrained.
+TEST(AttentionQuantizer, StraightThroughRoundingPassesTheHadamardsGradient) {
+  at::manual_seed(6);
+  const at::Tensor h = hadamard_matrix(8);
+  const at::Tensor expected = at::matmul(at::ones({1, 8}), h.t()).expand({3, 8});
+  for (const Rounding rounding : {Rounding::StraightThrough, Rounding::Plain}) {
+    const model::AttentionInputs maps = attention_quantizer({4, 1.0}, 8, rounding);
+    const at::Tensor q = at::randn({1, 1, 3, 8}).requires_grad_();
+    const at::Tensor v = at::randn({1, 1, 3, 8}).requires_grad_();
+    (maps.query(q).sum() + maps.value(v).sum()).backward();
+    if (rounding == Rounding::StraightThrough) {
+      EXPECT_TRUE(at::allclose(q.grad()[0][0], expected, 0, 1e-6)) << q.grad();
+      EXPECT_TRUE(at::allclose(v.grad(), at::ones_like(v), 0, 0)) << v.grad();
+    } else {
+      EXPECT_EQ(q.grad().abs().max().item<float>(), 0.0F);
+      EXPECT_EQ(v.grad().abs().max().item<float>(), 0.0F);
+    }
+  }
+}
+
 // ---- a small quantized attention against plain loops ---------------------------------------
 
 using Grid = std::vector<std::vector<std::vector<std::vector<double>>>>;  // [B][H][T][hd]

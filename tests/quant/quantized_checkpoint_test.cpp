@@ -374,6 +374,41 @@ TEST(QuantizedCheckpointConfig, RoundTripsTheWrittenDict) {
   EXPECT_EQ(parsed.method_fields, format.method_fields);
 }
 
+TEST(QuantizedCheckpointConfig, AttentionQuantizerRoundTripsAndIsOffWhenAbsent) {
+  QuantizationFormat format = rtn_format(4, -1);
+  format.activations = {4, 0.9};
+  format.attention = {4, 1.0};
+  const nlohmann::json written = quantization_config_json(format);
+  const nlohmann::json& meta = written.at("meta");
+  EXPECT_EQ(meta.at("attn_bits"), 4);
+  EXPECT_EQ(meta.at("attn_clip"), 1.0);
+  EXPECT_EQ(meta.at("attn_qk_transform"), "block_hadamard");
+  const QuantizationFormat parsed = parse_quantization_config(written, "test");
+  EXPECT_EQ(parsed.attention.bits, 4);
+  EXPECT_DOUBLE_EQ(parsed.attention.clip, 1.0);
+  EXPECT_EQ(parsed.activations.bits, 4);
+  EXPECT_DOUBLE_EQ(parsed.activations.clip, 0.9);
+  EXPECT_EQ(parsed.method_fields, format.method_fields);  // no attn_* left over
+  // A checkpoint written before attention quantization: activations only, attention in fp.
+  nlohmann::json old = written;
+  for (const char* key : {"attn_bits", "attn_clip", "attn_granularity", "attn_qk_transform"}) {
+    old.at("meta").erase(key);
+  }
+  const QuantizationFormat before = parse_quantization_config(old, "old");
+  EXPECT_EQ(before.activations.bits, 4);
+  EXPECT_FALSE(before.attention.enabled());
+  // Settings ptq cannot honour are refused, naming the key.
+  nlohmann::json bad_bits = written;
+  bad_bits["meta"]["attn_bits"] = 1;
+  EXPECT_NE(input_error_of([&] { parse_quantization_config(bad_bits, "bad"); }).find("attn_bits"),
+            std::string::npos);
+  nlohmann::json bad_transform = written;
+  bad_transform["meta"]["attn_qk_transform"] = "random_rotation";
+  EXPECT_NE(input_error_of([&] { parse_quantization_config(bad_transform, "bad"); })
+                .find("attn_qk_transform"),
+            std::string::npos);
+}
+
 TEST(QuantizedCheckpointConfig, ReadsQuantizeConfigJsonWithSynonyms) {
   test::TempDir tmp;
   test::write_file(tmp / "config.json", R"({"architectures": ["LlamaForCausalLM"]})");

@@ -26,8 +26,15 @@ void check_activation_quantizer(const ActivationQuantizerConfig& config);
 
 // x [..., K] fp32 -> fake-quantized x, one grid per K-vector.
 at::Tensor fake_quantize_per_token(const at::Tensor& x, const ActivationQuantizerConfig& config);
+// How a fake quantizer differentiates: not at all (inference), or as the identity (the
+// straight-through estimator, for training through the rounding, e.g. RUQuant stage 2).
+enum class Rounding { Plain, StraightThrough };
+
+// `rounded` in the forward pass, with the gradient of the identity with respect to x.
+at::Tensor straight_through(const at::Tensor& x, const at::Tensor& rounded);
+
 // fake_quantize_per_token bound to `config`, for CausalLM::set_input_quantizer.
 std::function<at::Tensor(const at::Tensor&)> per_token_quantizer(
-    const ActivationQuantizerConfig& config);
+    const ActivationQuantizerConfig& config, Rounding rounding = Rounding::Plain);
 
 }  // namespace ptq::quant

@@ -33,6 +33,7 @@ at::Tensor hadamard_matrix(int64_t order);
 
 // The query, key and value maps above for heads of width head_dim, quantizing with `config`.
 model::AttentionInputs attention_quantizer(const ActivationQuantizerConfig& config,
-                                           int64_t head_dim);
+                                           int64_t head_dim,
+                                           Rounding rounding = Rounding::Plain);
 
 }  // namespace ptq::quant

@@ -87,6 +87,7 @@ struct LayerRefinement {
   const at::Tensor& inputs;   // [nsamples, seqlen, hidden], the layer's calibration inputs
   const at::Tensor& targets;  // the full-precision layer's outputs on `inputs`, same shape
   const ActivationQuantizerConfig& activations;  // what the layer's linear inputs use
+  const ActivationQuantizerConfig& attention;    // what its attention operands use
 };
 
 class QuantMethod {

@@ -52,6 +52,9 @@ struct PipelineOptions {
   // Called after each finished layer, before progress reports it, with the layer's record and
   // the calibration activations entering the next layer (undefined without calibration).
   std::function<void(const LayerRecord& layer, const at::Tensor& next_inputs)> layer_done;
+  // A layer's attention operands (Q and K after a block Hadamard, V: attention_quantizer.h)
+  // are fake-quantized from the moment its q/k/v linears are quantized; 16 bits: never.
+  ActivationQuantizerConfig attention;
 };
 
 struct LinearRecord {
@@ -88,6 +91,10 @@ class Interrupted : public std::runtime_error {
  public:
   Interrupted() : std::runtime_error("quantization interrupted") {}
 };
+
+// Whether linear `module` (HF name) computes queries, keys or values (q_proj, k_proj, v_proj,
+// query_key_value).
+bool is_attention_input(const std::string& module);
 
 // The linear groups of decoder layer `layer` in quantization order.
 std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,

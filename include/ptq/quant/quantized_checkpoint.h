@@ -34,6 +34,9 @@ struct QuantizationFormat {
   nlohmann::json method_fields = nlohmann::json::object();  // extra keys, e.g. keep_percent
   // Fake-quantization of the quantized linears' inputs at run time (meta.act_bits/act_clip).
   ActivationQuantizerConfig activations;
+  // Fake-quantization of the attention operands (attention_quantizer.h) of every layer whose
+  // q/k/v linears are stored quantized (meta.attn_bits/attn_clip; absent: none).
+  ActivationQuantizerConfig attention;
 };
 
 // The "MINIMAL SAFE SET" of gptq-format.md, written both as config.json

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "ptq/quant/activation_quantizer.h"
+#include "ptq/quant/attention_quantizer.h"
 
 namespace ptq::methods::ruquant {
 namespace {
@@ -14,11 +15,6 @@ namespace {
 // The same expression as InputTransform's reflection, so tuned and stored transforms agree.
 at::Tensor reflect(const at::Tensor& x, const at::Tensor& v) {
   return x - 2 * at::matmul(x, v).unsqueeze(-1) * v;
-}
-
-// x in the forward pass, with the gradient of the identity (straight-through estimator).
-at::Tensor straight_through(const at::Tensor& x, const at::Tensor& rounded) {
-  return x + (rounded - x).detach();
 }
 
 // A set while it is trained: its parameter and the unit vector of the current step, which the
@@ -43,19 +39,19 @@ void install_trainable(model::CausalLM& lm, const TrainedSet& trained) {
   }
 }
 
-// Every linear of the layer rounds its input with a straight-through gradient while the
-// layer trains (a set's gradient also flows through the other sets' inputs), or plainly.
-void install_activation_rounding(const quant::LayerRefinement& layer, bool straight) {
-  if (!layer.activations.enabled()) return;
-  const quant::ActivationQuantizerConfig config = layer.activations;
-  for (const std::string& name : layer.lm.linear_names(layer.layer)) {
-    if (!straight) {
-      layer.lm.set_input_quantizer(name, quant::per_token_quantizer(config));
-      continue;
+// Every linear input and attention operand of the layer rounds with a straight-through
+// gradient while the layer trains (a set's gradient also flows through the other sets' inputs
+// and through Q, K and V), or plainly.
+void install_activation_rounding(const quant::LayerRefinement& layer, quant::Rounding rounding) {
+  if (layer.activations.enabled()) {
+    for (const std::string& name : layer.lm.linear_names(layer.layer)) {
+      layer.lm.set_input_quantizer(name, quant::per_token_quantizer(layer.activations, rounding));
     }
-    layer.lm.set_input_quantizer(name, [config](const at::Tensor& x) {
-      return straight_through(x, quant::fake_quantize_per_token(x.detach(), config));
-    });
+  }
+  if (layer.attention.enabled()) {
+    layer.lm.set_attention_quantizer(
+        layer.layer,
+        quant::attention_quantizer(layer.attention, layer.lm.config().head_dim, rounding));
   }
 }
 
@@ -65,7 +61,8 @@ void bind_weights(model::CausalLM& lm, TrainedSet& trained, const WeightRounding
   *trained.unit = trained.parameter / trained.parameter.norm();
   for (size_t i = 0; i < trained.set.linears.size(); ++i) {
     const at::Tensor w = reflect(trained.set.unreflected[i], *trained.unit);
-    lm.weight(trained.set.linears[i] + ".weight") = straight_through(w, round_weight(w.detach()));
+    lm.weight(trained.set.linears[i] + ".weight") =
+        quant::straight_through(w, round_weight(w.detach()));
   }
 }
 
@@ -98,7 +95,7 @@ TuningLoss tune_reflections(const quant::LayerRefinement& layer,
     parameters.push_back(parameter);
     install_trainable(layer.lm, trained.back());
   }
-  install_activation_rounding(layer, /*straight=*/true);
+  install_activation_rounding(layer, quant::Rounding::StraightThrough);
   torch::optim::AdamW optimizer(parameters,
                                 torch::optim::AdamWOptions(settings.lr).weight_decay(0));
   TuningLoss loss;
@@ -120,7 +117,7 @@ TuningLoss tune_reflections(const quant::LayerRefinement& layer,
     loss.last_epoch = mean;
   }
   for (TrainedSet& t : trained) install_tuned(layer.lm, t);
-  install_activation_rounding(layer, /*straight=*/false);
+  install_activation_rounding(layer, quant::Rounding::Plain);
   return loss;
 }
 
