@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# Sets up (installs packages, builds) and runs the whole test suite.
+# Sets up (installs packages, builds) and runs the whole test suite, then runs it again on a
+# build with AddressSanitizer and UndefinedBehaviorSanitizer (build-asan/), where any report
+# fails the test that triggered it. PTQ_SANITIZE_TESTS=0 skips the second pass locally.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cd build
-ctest --output-on-failure -j "$(nproc)"
+(cd build && ctest --output-on-failure -j "$(nproc)")
+
+if [ "${PTQ_SANITIZE_TESTS:-1}" != 0 ]; then
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTQ_SANITIZE=ON \
+    -DPTQ_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan -j "$(nproc)"
+  # QuantizeMemory and LazyLoadingTest.StreamsModel* bound the resident memory of real runs
+  # inside a cgroup limit, which ASan's shadow memory and quarantine break; they run above.
+  export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
+  export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
+  (cd build-asan && ctest --output-on-failure -j "$(nproc)" -E '^(QuantizeMemory\.|LazyLoadingTest\.StreamsModel)')
+fi
