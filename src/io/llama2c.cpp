@@ -204,6 +204,17 @@ void write_text(const fs::path& path, const std::string& text) {
 
 }  // namespace
 
+Llama2cLayout read_llama2c_layout(const std::string& bin_path) {
+  const MappedFile file(bin_path);
+  const Llama2cConfig config = read_config(file, bin_path);
+  // ordered_json keeps the key order for the file; callers want a plain json.
+  Llama2cLayout layout{nlohmann::json::parse(hf_config(config).dump()), {}};
+  for (const FileTensor& tensor : file_layout(config)) {
+    layout.tensors.emplace_back(tensor.name, tensor.shape);
+  }
+  return layout;
+}
+
 void convert_llama2c(const std::string& bin_path, const std::string& out_dir) {
   const MappedFile file(bin_path);
   const Llama2cConfig config = read_config(file, bin_path);

@@ -13,17 +13,26 @@ StorageBits& StorageBits::operator+=(const StorageBits& other) {
   return *this;
 }
 
+StorageBits storage_bits(const StoredLinearSizes& sizes, int bits) {
+  StorageBits s;
+  s.weights = sizes.weights;
+  s.codes = static_cast<double>(sizes.weights) * bits;
+  s.grids = static_cast<double>(sizes.scales) * (16 + bits);
+  s.g_idx = 32.0 * static_cast<double>(sizes.g_idx);
+  s.extra = 8.0 * static_cast<double>(sizes.extra_bytes);
+  return s;
+}
+
 StorageBits storage_bits(const QuantizedLinear& linear, int bits) {
   const QuantizedWeight& q = linear.quantized;
-  StorageBits s;
-  s.weights = q.codes.numel();
-  s.codes = static_cast<double>(s.weights) * bits;
-  s.grids = static_cast<double>(q.scales.numel()) * (16 + bits);
-  s.g_idx = 32.0 * static_cast<double>(q.g_idx.numel());
+  StoredLinearSizes sizes;
+  sizes.weights = q.codes.numel();
+  sizes.scales = q.scales.numel();
+  sizes.g_idx = q.g_idx.numel();
   for (const auto& entry : linear.extra_tensors) {
-    s.extra += 8.0 * static_cast<double>(entry.second.nbytes());
+    sizes.extra_bytes += static_cast<int64_t>(entry.second.nbytes());
   }
-  return s;
+  return storage_bits(sizes, bits);
 }
 
 }  // namespace ptq::quant

@@ -13,9 +13,24 @@
 //
 // The whole model is held in memory once while writing (SafetensorsWriter copies).
 
+#include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 namespace ptq::io {
+
+// What a .bin holds, from its header: the config.json convert_llama2c writes, and the fp32
+// tensors in file order ("tok_embeddings" [vocab, dim], "wq" [n_layers, dim, dim], ...,
+// "freq_cis_real"/"freq_cis_imag" (the RoPE tables), "wcls" if not shared).
+struct Llama2cLayout {
+  nlohmann::json hf_config;
+  std::vector<std::pair<std::string, std::vector<int64_t>>> tensors;
+};
+
+// Reads and validates the header against the file size, as convert_llama2c does (same
+// InputErrors), without reading the tensors.
+Llama2cLayout read_llama2c_layout(const std::string& bin_path);
 
 // Writes `out_dir` atomically: it is built in a sibling "<out_dir>.tmp-<pid>" directory and
 // renamed into place, so a failure leaves nothing behind. Throws InputError naming the file

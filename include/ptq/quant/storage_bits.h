@@ -27,6 +27,16 @@ struct StorageBits {
   StorageBits& operator+=(const StorageBits& other);
 };
 
+// What the formula above counts of one quantized linear, taken from the tensors in memory or
+// from a checkpoint's headers (ptq inspect), so both report the same bits.
+struct StoredLinearSizes {
+  int64_t weights = 0;      // N * K
+  int64_t scales = 0;       // G * N
+  int64_t g_idx = 0;        // K
+  int64_t extra_bytes = 0;  // the method's extra tensors
+};
+
+StorageBits storage_bits(const StoredLinearSizes& sizes, int bits);
 // The storage of `linear` quantized at `bits` bits.
 StorageBits storage_bits(const QuantizedLinear& linear, int bits);
 
