@@ -20,6 +20,7 @@ Command add_eval_command(CLI::App& parent);
 Command add_generate_command(CLI::App& parent);
 Command add_inspect_command(CLI::App& parent);
 Command add_quantize_command(CLI::App& parent);
+Command add_report_command(CLI::App& parent);
 Command add_tokenize_command(CLI::App& parent);
 
 }  // namespace ptq::cli

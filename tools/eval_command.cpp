@@ -16,6 +16,7 @@
 #include "ptq/data/dataset.h"
 #include "ptq/eval/perplexity.h"
 #include "ptq/model/causal_lm.h"
+#include "ptq/quant/checkpoint_summary.h"
 #include "ptq/tokenizer/tokenizer.h"
 
 namespace ptq::cli {
@@ -132,6 +133,10 @@ void write_report(const EvalOptions& options,
         {"total_seconds", timings.load + timings.data + timings.eval}}},
   };
   if (data::is_token_spec(options.dataset)) report["config"].erase("tokenizer");
+  // What was evaluated (quantization settings, effective bits), so that ptq report can put a
+  // row in its table for an eval report alone; every tensor's shape would only bloat it.
+  report["checkpoint"] = quant::checkpoint_summary_json(quant::summarize_checkpoint(options.model));
+  report["checkpoint"].erase("tensors");
   write_json_file(options.json, report);
 }
 

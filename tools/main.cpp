@@ -67,6 +67,7 @@ int run(int argc, char** argv) {
       ptq::cli::add_generate_command(app),
       ptq::cli::add_inspect_command(app),
       ptq::cli::add_quantize_command(app),
+      ptq::cli::add_report_command(app),
       ptq::cli::add_tokenize_command(app),
   };
   // Global options may also follow the subcommand name.

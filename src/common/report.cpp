@@ -74,12 +74,12 @@ nlohmann::json report_versions() {
   return versions;
 }
 
-void write_json_file(const std::string& path, const nlohmann::json& json) {
+void write_text_file(const std::string& path, const std::string& text) {
   const std::string temp = path + ".tmp";
   std::error_code ec;
   {
     std::ofstream out(temp, std::ios::trunc);
-    out << json.dump(2) << '\n';
+    out << text;
     out.close();
     if (!out) {
       const int error = errno;  // a full disk or a file size limit: not half a file
@@ -93,6 +93,10 @@ void write_json_file(const std::string& path, const nlohmann::json& json) {
     fs::remove(temp, ec);
     PTQ_THROW_INPUT("cannot rename ", temp, " to ", path, ": ", reason);
   }
+}
+
+void write_json_file(const std::string& path, const nlohmann::json& json) {
+  write_text_file(path, json.dump(2) + "\n");
 }
 
 }  // namespace ptq

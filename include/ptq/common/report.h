@@ -15,8 +15,10 @@ namespace ptq {
 // tree), "host", "threads" (LibTorch intra-op threads)}.
 nlohmann::json report_versions();
 
-// Writes `json` (indented) to `path` + ".tmp" and renames it to `path`.
-// Throws std::runtime_error naming the path when it cannot be written.
+// Writes `text` to `path` + ".tmp" and renames it to `path`. Throws InputError naming the
+// path when it cannot be written (a full disk, a file size limit), leaving no temporary file.
+void write_text_file(const std::string& path, const std::string& text);
+// write_text_file of `json`, indented.
 void write_json_file(const std::string& path, const nlohmann::json& json);
 
 }  // namespace ptq

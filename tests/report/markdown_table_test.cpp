@@ -1,0 +1,32 @@
+#include "ptq/report/markdown_table.h"
+
+#include <gtest/gtest.h>
+
+namespace ptq::report {
+namespace {
+
+TEST(MarkdownTable, OneRowPerRunOneColumnPerDataset) {
+  RunRow fp;
+  fp.method = "fp";
+  fp.bits = 32;
+  fp.bits_per_weight = 32;
+  fp.perplexity = {{"eval", 15.68007}};
+  fp.reports = {"fp.json"};
+  RunRow septq;
+  septq.method = "septq";
+  septq.bits = 3;
+  septq.keep_percent = 0.5;
+  septq.bits_per_weight = 3.98765;
+  septq.perplexity = {{"eval", 18.25}, {"wikitext2", 120.5}};
+  septq.quantize_seconds = 2.346;
+  septq.reports = {"s.json", "s-wiki.json"};
+  EXPECT_EQ(markdown_table({fp, septq}),
+            "| method | bits | group | act bits | keep % | bits/weight | ppl eval | ppl wikitext2 "
+            "| quantize s | reports |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
+            "| fp | 32 | - | - | - | 32.000 | 15.6801 | - | - | fp.json |\n"
+            "| septq | 3 | -1 | 16 | 0.5 | 3.988 | 18.2500 | 120.5000 | 2.35 | s.json, s-wiki.json |\n");
+}
+
+}  // namespace
+}  // namespace ptq::report
