@@ -44,5 +44,14 @@ TEST(ReportCommand, MalformedReportExitsTwoNamingIt) {
   EXPECT_FALSE(std::filesystem::exists(tmp / "p.svg"));
 }
 
+TEST(ReportCommand, UnwritableOutputExitsTwoNamingIt) {
+  TempDir tmp;
+  write_file(tmp / "r.json", quantize_report("rtn", 3, 3.5, "/w/rtn", 40).dump());
+  const std::string table = (tmp / "no-such-dir" / "table.md").string();
+  const CliResult r = run_cli({"report", (tmp / "r.json").string(), "--markdown", table});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find(table), std::string::npos) << r.err;
+}
+
 }  // namespace
 }  // namespace ptq::test
