@@ -1,95 +1,170 @@
 #!/usr/bin/env bash
-# Sweeps methods x bits x keep-percent on stories260K with `ptq quantize --report --eval`: one
-# JSON report per run in OUT/, and OUT/summary.md, a Markdown table of all runs (perplexity,
-# effective bits per weight from each report's "storage", times). keep-percent applies to
-# septq only; rtn and gptq run once per bit width.
+# Sweeps a grid of quantization runs: models x methods x bits x group sizes (x keep-percent for
+# septq), plus recipes (configs/*.json) x models. Every job is one `ptq quantize --report
+# --eval` writing OUT/<job>.json (and OUT/<job>.log); the summary step turns the reports into
+# OUT/summary.md and OUT/plot.svg with `ptq report`.
 #
-#   scripts/sweep.sh [--quick] [--ptq BIN] [--out DIR] [--methods "rtn gptq septq"]
-#                    [--bits "4 3 2"] [--keep "0.5 1 2"] [--group -1] [--nsamples 128]
+#   scripts/sweep.sh --grid configs/sweeps/ci.grid [--out DIR] [--ptq BIN] [--jobs N]
+#       all jobs, N at a time (xargs -P; default: nproc), then the summary
+#   scripts/sweep.sh --grid G --list | --count    the jobs, one per line, or how many
+#   scripts/sweep.sh --grid G --job I             job I only (0-based)
+#   scripts/sweep.sh --grid G --summary           the summary of the reports in OUT only
 #
-# --quick (CI): 3-bit rtn, gptq and septq 1% with 4 calibration rows, scored on the first 8
-# eval rows; seconds, not minutes. PTQ_SHARED_DIR overrides ../shared; PTQ_THREADS sets
-# ptq --threads (default 1, robust on a shared machine).
+# On a Slurm cluster the same script runs unchanged as an array job, one task per job (a task
+# sees SLURM_ARRAY_TASK_ID and runs that job), then the summary once they all succeeded:
+#
+#   n=$(scripts/sweep.sh --grid G --count)
+#   id=$(sbatch --parsable --array=0-$((n - 1)) scripts/sweep.sh --grid G --out OUT)
+#   sbatch --dependency=afterok:$id scripts/sweep.sh --grid G --out OUT --summary
+#
+# Grid files (configs/sweeps/*.grid) hold `key = value...` lines; `#` starts a comment and
+# ${shared} is the shared data folder (PTQ_SHARED_DIR, default ../shared). Keys: models (HF
+# directories; a bare name is ${shared}/models/NAME), methods, wbits, groups, keep (septq's
+# keep-percent), recipes (crossed with models only), calib, eval (data specs as ptq quantize
+# takes them), nsamples, seqlen, eval_rows (score only the first rows of a tokens: eval set;
+# each row is seqlen tokens). PTQ_THREADS sets ptq --threads per job (default 1: parallel jobs
+# already fill the cores).
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 ptq="$root/build/ptq"
 out="$root/sweep-out"
-methods="rtn gptq septq"
-bits_list="4 3 2"
-keep_list="0.5 1 2"
-group=-1
-nsamples=128
-eval_rows=64
+grid=""
+mode=all
+job=""
+parallel="$(nproc)"
 while [[ $# -gt 0 ]]; do
   case "$1" in
-    --quick) bits_list="3"; keep_list="1"; nsamples=4; eval_rows=8; shift ;;
-    --ptq) ptq="$2"; shift 2 ;;
+    --grid) grid="$2"; shift 2 ;;
     --out) out="$2"; shift 2 ;;
-    --methods) methods="$2"; shift 2 ;;
-    --bits) bits_list="$2"; shift 2 ;;
-    --keep) keep_list="$2"; shift 2 ;;
-    --group) group="$2"; shift 2 ;;
-    --nsamples) nsamples="$2"; shift 2 ;;
+    --ptq) ptq="$2"; shift 2 ;;
+    --jobs) parallel="$2"; shift 2 ;;
+    --list) mode=list; shift ;;
+    --count) mode=count; shift ;;
+    --job) mode=job; job="$2"; shift 2 ;;
+    --summary) mode=summary; shift ;;
     *) echo "sweep.sh: unknown option '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
 done
+[[ -n "$grid" ]] || { echo "sweep.sh: --grid FILE is required" >&2; exit 2; }
+[[ -f "$grid" ]] || { echo "sweep.sh: grid file '$grid' not found" >&2; exit 2; }
+if [[ "$mode" == all && -n "${SLURM_ARRAY_TASK_ID:-}" ]]; then
+  mode=job
+  job="$SLURM_ARRAY_TASK_ID"
+fi
 
-shared="${PTQ_SHARED_DIR:-$root/../shared}"
-model="$shared/models/stories260K-hf"
-tokens="$shared/models/stories260K"
-mkdir -p "$out"
-threads="${PTQ_THREADS:-1}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
-# Each eval row is 512 int32 tokens.
-head -c $((eval_rows * 512 * 4)) "$tokens/samples-eval-64x512-seed2.i32" > "$work/eval.i32"
+shared="$(cd "${PTQ_SHARED_DIR:-$root/../shared}" && pwd)"
+declare -A conf=([methods]="" [wbits]="" [groups]="-1" [keep]="1" [recipes]="" [nsamples]="128"
+                 [seqlen]="" [eval_rows]="")
+line_no=0
+while IFS= read -r line || [[ -n "$line" ]]; do
+  line_no=$((line_no + 1))
+  line="${line%%#*}"
+  [[ "$line" =~ ^[[:space:]]*$ ]] && continue
+  if [[ ! "$line" =~ ^[[:space:]]*([a-z_]+)[[:space:]]*=[[:space:]]*(.*[^[:space:]])[[:space:]]*$ ]]; then
+    echo "sweep.sh: $grid:$line_no: expected 'key = value...', got '$line'" >&2
+    exit 2
+  fi
+  key="${BASH_REMATCH[1]}"
+  case "$key" in
+    models|methods|wbits|groups|keep|recipes|calib|eval|nsamples|seqlen|eval_rows) ;;
+    *) echo "sweep.sh: $grid:$line_no: unknown key '$key'" >&2; exit 2 ;;
+  esac
+  conf[$key]="${BASH_REMATCH[2]//\$\{shared\}/$shared}"
+done < "$grid"
+for key in models calib eval; do
+  [[ -n "${conf[$key]:-}" ]] || { echo "sweep.sh: $grid: '$key = ...' is required" >&2; exit 2; }
+done
+if [[ -n "${conf[eval_rows]}" && ( -z "${conf[seqlen]}" || "${conf[eval]}" != tokens:* ) ]]; then
+  echo "sweep.sh: $grid: eval_rows needs seqlen and a tokens: eval set" >&2
+  exit 2
+fi
 
-run() {
-  local name="$1"
-  shift
-  rm -f "$out/$name.json"
-  "$ptq" -q --threads "$threads" quantize --model "$model" --group-size "$group" "$@" \
-    --calib "tokens:$tokens/samples-calib-128x512-seed1.i32" --nsamples "$nsamples" \
-    --out "$work/$name" --report "$out/$name.json" --eval "tokens:$work/eval.i32" >/dev/null
-  rm -rf "${work:?}/$name"
-  echo "$name.json" >> "$work/runs"
+model_dir() { if [[ "$1" == */* ]]; then echo "$1"; else echo "$shared/models/$1"; fi; }
+
+# One line per job: NAME MODEL_DIR OPTIONS...
+list_jobs() {
+  local model name method bits group keep recipe
+  for model in ${conf[models]}; do
+    name="$(basename "$model")"
+    for method in ${conf[methods]}; do
+      for bits in ${conf[wbits]}; do
+        for group in ${conf[groups]}; do
+          if [[ "$method" == septq ]]; then
+            for keep in ${conf[keep]}; do
+              echo "$name-septq-w$bits-g$group-k$keep $(model_dir "$model") --method septq" \
+                "--wbits $bits --group-size $group --keep-percent $keep"
+            done
+          else
+            echo "$name-$method-w$bits-g$group $(model_dir "$model") --method $method" \
+              "--wbits $bits --group-size $group"
+          fi
+        done
+      done
+    done
+    for recipe in ${conf[recipes]}; do
+      [[ "$recipe" == */* ]] || recipe="$root/configs/$recipe"
+      echo "$name-$(basename "$recipe" .json) $(model_dir "$model") --config $recipe"
+    done
+  done
 }
 
-start=$SECONDS
-for method in $methods; do
-  for bits in $bits_list; do
-    if [[ "$method" == septq ]]; then
-      for keep in $keep_list; do
-        run "septq-w$bits-g$group-k$keep" --method septq --wbits "$bits" --keep-percent "$keep"
-      done
-    else
-      run "$method-w$bits-g$group" --method "$method" --wbits "$bits"
-    fi
-  done
-done
+# The eval set a job scores: the first eval_rows rows of a tokens: file, cut once per sweep.
+eval_set() {
+  if [[ -z "${conf[eval_rows]}" ]]; then
+    echo "${conf[eval]}"
+    return
+  fi
+  local cut="$out/eval-${conf[eval_rows]}x${conf[seqlen]}.i32"
+  if [[ ! -f "$cut" ]]; then
+    head -c $((conf[eval_rows] * conf[seqlen] * 4)) "${conf[eval]#tokens:}" > "$cut.tmp.$$"
+    mv "$cut.tmp.$$" "$cut"
+  fi
+  echo "tokens:$cut"
+}
 
-python3 - "$out" "$work/runs" "$eval_rows" "$((SECONDS - start))" <<'PY'
-import json, pathlib, sys
+run_job() {
+  local spec
+  spec="$(list_jobs | sed -n "$(($1 + 1))p")"
+  [[ -n "$spec" ]] || { echo "sweep.sh: no job $1 in $grid ($(list_jobs | wc -l) jobs)" >&2; exit 2; }
+  local name model options
+  read -r name model options <<< "$spec"
+  local extra=()
+  [[ -z "${conf[seqlen]}" ]] || extra+=(--seqlen "${conf[seqlen]}")
+  mkdir -p "$out/models"
+  # A fresh run: a failed earlier attempt may have left its resume checkpoint (NAME.work).
+  rm -rf "${out:?}/models/$name" "$out/models/$name.work" "$out/$name.json"
+  # shellcheck disable=SC2086  # options are words from the grid
+  if ! "$ptq" -q --threads "${PTQ_THREADS:-1}" quantize --model "$model" $options \
+      --calib "${conf[calib]}" --nsamples "${conf[nsamples]}" "${extra[@]}" \
+      --out "$out/models/$name" --report "$out/$name.json" --eval "$(eval_set)" \
+      > "$out/$name.log" 2>&1; then
+    echo "sweep.sh: job $1 ($name) failed; see $out/$name.log" >&2
+    rm -rf "${out:?}/models/$name" "$out/models/$name.work"
+    exit 1
+  fi
+  rm -rf "${out:?}/models/$name"
+  echo "$name done"
+}
 
-out, runs, eval_rows, seconds = pathlib.Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-rows = []
-for name in pathlib.Path(runs).read_text().split():
-    path = out / name
-    r = json.loads(path.read_text())
-    s = r["settings"]
-    keep = f"{s['keep_percent']:g}" if s["method"] == "septq" else "-"
-    rows.append((s["method"], s["wbits"], s["group_size"], keep, s["nsamples"],
-                 r["eval"]["perplexity"], r["storage"]["bits_per_weight"],
-                 r["quantize_seconds"], path.name))
-rows.sort(key=lambda x: (-x[1], x[0], x[3]))
-lines = [f"# Sweep on stories260K ({len(rows)} runs in {seconds} s, perplexity on {eval_rows} "
-         "eval rows)", "",
-         "| method | bits | group | keep % | calib rows | perplexity | effective bits/weight "
-         "| quantize s | report |",
-         "|---|---:|---:|---:|---:|---:|---:|---:|---|"]
-for m, b, g, k, n, ppl, eff, qs, name in rows:
-    lines.append(f"| {m} | {b} | {g} | {k} | {n} | {ppl:.4f} | {eff:.3f} | {qs:.2f} | {name} |")
-(out / "summary.md").write_text("\n".join(lines) + "\n")
-print("\n".join(lines))
-PY
+summarize() {
+  "$ptq" report "$out" --markdown "$out/summary.md" --plot "$out/plot.svg"
+}
+
+case "$mode" in
+  list) list_jobs ;;
+  count) list_jobs | wc -l ;;
+  job) mkdir -p "$out"; run_job "$job" ;;
+  summary) summarize ;;
+  all)
+    mkdir -p "$out"
+    count="$(list_jobs | wc -l)"
+    start=$SECONDS
+    status=0
+    seq 0 $((count - 1)) | xargs -P "$parallel" -I{} \
+      bash "$0" --grid "$grid" --out "$out" --ptq "$ptq" --job {} || status=$?
+    echo "sweep.sh: $count jobs in $((SECONDS - start)) s"
+    summarize
+    exit "$status"
+    ;;
+esac
