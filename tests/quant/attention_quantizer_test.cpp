@@ -71,8 +71,9 @@ TEST(AttentionQuantizer, SixteenBitsLeavesAttentionAlone) {
 }
 
 // Training through the quantizers (RUQuant stage 2): with the straight-through estimator the
-// gradient of sum(quant(q H)) is that of sum(q H), ones @ H^T per block; plain rounding passes
-// none (round() has a zero gradient), which would leave q/k/v's reflections untrained.
+// gradient of sum(quant(q H)) is that of sum(q H), ones @ H^T per block. Plain rounding passes
+// a gradient only through each token's grid (its min and max entries; round() has a zero
+// gradient), which would leave q/k/v's reflections almost untrained.
 TEST(AttentionQuantizer, StraightThroughRoundingPassesTheHadamardsGradient) {
   at::manual_seed(6);
   const at::Tensor h = hadamard_matrix(8);
@@ -86,8 +87,9 @@ TEST(AttentionQuantizer, StraightThroughRoundingPassesTheHadamardsGradient) {
       EXPECT_TRUE(at::allclose(q.grad()[0][0], expected, 0, 1e-6)) << q.grad();
       EXPECT_TRUE(at::allclose(v.grad(), at::ones_like(v), 0, 0)) << v.grad();
     } else {
-      EXPECT_EQ(q.grad().abs().max().item<float>(), 0.0F);
-      EXPECT_EQ(v.grad().abs().max().item<float>(), 0.0F);
+      EXPECT_FALSE(at::allclose(q.grad()[0][0], expected, 0, 1e-3)) << q.grad();
+      const at::Tensor nonzero_per_token = v.grad().ne(0).sum(-1);
+      EXPECT_LE(nonzero_per_token.max().item<int64_t>(), 2) << v.grad();
     }
   }
 }
