@@ -9,14 +9,7 @@
 #                                      machine, oversubscribed threads made runs ~20x slower)
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-ptq="${1:-$root/build/ptq}"
-shared="${PTQ_SHARED_DIR:-$root/../shared}"
-model="$shared/models/stories260K-hf"
-tokens="$shared/models/stories260K"
-threads="${PTQ_THREADS:-1}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+source "$(dirname "$0")/lib/stories260k.sh"
 start=$SECONDS
 
 # run NAME ARGS...: one quantize + eval, its report in $work/NAME.json.

@@ -6,24 +6,18 @@
 # of the 128 x 512 calib token rows; eval: the first EVAL_ROWS, default all 64, of the 64 x 512
 # eval rows; full precision 15.68007 on all 64).
 # RUQuant's rotations are random: it runs with seeds 1, 2, 3 and the table gives their mean
-# and spread (min..max).
+# and spread (min..max). The runs are independent: JOBS of them (default nproc) run at once,
+# each with PTQ_THREADS threads (default 1), the longest (stage 2) first.
 #
 #   scripts/results_ruquant.sh [PTQ_BINARY]   (default build/ptq; PTQ_SHARED_DIR overrides ../shared)
 set -euo pipefail
 
-root="$(cd "$(dirname "$0")/.." && pwd)"
-ptq="${1:-$root/build/ptq}"
-shared="${PTQ_SHARED_DIR:-$root/../shared}"
-model="$shared/models/stories260K-hf"
-tokens="$shared/models/stories260K"
+source "$(dirname "$0")/lib/stories260k.sh"
 nsamples="${NSAMPLES:-128}"
-# One thread: on this 64-wide model more threads only add synchronisation (4 eval rows took
-# 1.5 s with 1 thread and 19 s with 2 on a loaded 2-core machine).
-threads="${THREADS:-1}"
 eval_rows="${EVAL_ROWS:-64}"
 tune_epochs="${TUNE_EPOCHS:-20}"
-work="$(mktemp -d)"
-trap 'rm -rf "$work"' EXIT
+jobs="${JOBS:-$(nproc)}"
+start=$SECONDS
 head -c $((eval_rows * 512 * 4)) "$tokens/samples-eval-64x512-seed2.i32" >"$work/eval.i32"
 
 run() {  # name bits extra-options...
@@ -40,22 +34,35 @@ run() {  # name bits extra-options...
   rm -rf "${work:?}/$name"
 }
 
+# spawn ARGS...: `run ARGS...` in the background once fewer than $jobs runs are going; a
+# failed run fails the script (set -e on `wait`).
+spawn() {
+  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  run "$@" &
+}
+
 "$ptq" -q --threads "$threads" eval --model "$model" --dataset "tokens:$work/eval.i32" --json "$work/fp.eval" >/dev/null
 for bits in 8 6 4; do
-  run "rtn-w$bits" "$bits" --method rtn
-  run "smooth-w$bits" "$bits" --method ruquant --smooth-only
   for seed in 1 2 3; do
-    run "ruquant-w$bits-seed$seed" "$bits" --method ruquant --seed "$seed"
-    run "tuned-w$bits-seed$seed" "$bits" --method ruquant --seed "$seed" \
+    spawn "tuned-w$bits-seed$seed" "$bits" --method ruquant --seed "$seed" \
       --tune-epochs "$tune_epochs"
   done
 done
+for bits in 8 6 4; do
+  for seed in 1 2 3; do
+    spawn "ruquant-w$bits-seed$seed" "$bits" --method ruquant --seed "$seed"
+  done
+  spawn "smooth-w$bits" "$bits" --method ruquant --smooth-only
+  spawn "rtn-w$bits" "$bits" --method rtn
+done
+while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n; done
 
-python3 - "$work" "$root/docs/results-ruquant.md" "$nsamples" "$eval_rows" "$tune_epochs" <<'PY'
+python3 - "$work" "$root/docs/results-ruquant.md" "$nsamples" "$eval_rows" "$tune_epochs" \
+  "$jobs" "$((SECONDS - start))" <<'PY'
 import json, pathlib, statistics, sys
 
 work, out = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-nsamples, eval_rows, tune_epochs = sys.argv[3], sys.argv[4], sys.argv[5]
+nsamples, eval_rows, tune_epochs, jobs, seconds = sys.argv[3:8]
 fp = json.loads((work / "fp.eval").read_text())["perplexity"]
 reports = {p.stem: json.loads(p.read_text()) for p in work.glob("*.json")}
 threads = next(iter(reports.values()))["settings"]["threads"]
@@ -94,9 +101,9 @@ lines = [
     "  reflections tuned with AdamW, lr 0.01, to the full-precision layer outputs on the",
     "  calibration samples, one per step). Same seeds.",
     "",
-    f"Times: wall-clock seconds of quantization (calibration passes, transforms, weight",
-    f"rounding, stage 2's training) on this machine with {threads} threads; ruquant: mean over",
-    "the seeds.",
+    "Times: wall-clock seconds of quantization (calibration passes, transforms, weight",
+    f"rounding, stage 2's training) on this machine, {threads} thread(s) per run and {jobs} runs",
+    f"at once (the whole table took {seconds} s); ruquant: mean over the seeds.",
     "",
     "| setting | rtn | smooth-only | ruquant stage 1 (3 seeds) | ruquant stage 1+2 (3 seeds) "
     "| rtn s | smooth-only s | stage 1 s | stage 1+2 s |",
