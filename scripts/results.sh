@@ -120,6 +120,9 @@ lines += [
     "Published anchors for the trend (SEPTQ repo logs, OPT-125M, WikiText-2 perplexity, per",
     "channel, 1% kept): FP16 27.65; GPTQ 4/3/2 bits 31.31 / 52.94 / 4761; SEPTQ 29.00 / 33.77 /",
     "68.62. The paper does not count the kept weights' storage.",
+    "",
+    "Weight-and-activation quantization (RUQuant stages 1 and 2, with RTN and smoothing-only",
+    "baselines, at W8A8, W6A6 and W4A4): docs/results-ruquant.md (`scripts/results_ruquant.sh`).",
 ]
 out.write_text("\n".join(lines) + "\n")
 print(out.read_text())
