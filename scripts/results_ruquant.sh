@@ -38,10 +38,15 @@ run() {  # name bits extra-options...
   rm -rf "${work:?}/$name"
 }
 
-# spawn ARGS...: `run ARGS...` in the background once fewer than $jobs runs are going; a
-# failed run fails the script (set -e on `wait`).
+# wait_below N: waits until fewer than N runs are going; a failed run fails the script (set -e
+# on `wait`).
+wait_below() {
+  while [ "$(jobs -rp | wc -l)" -ge "$1" ]; do wait -n; done
+}
+
+# spawn ARGS...: `run ARGS...` in the background once fewer than $jobs runs are going.
 spawn() {
-  while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+  wait_below "$jobs"
   run "$@" &
 }
 
@@ -61,7 +66,7 @@ measure() {
     spawn "smooth-w$bits" "$bits" --method ruquant --smooth-only
     spawn "rtn-w$bits" "$bits" --method rtn
   done
-  while [ "$(jobs -rp | wc -l)" -gt 0 ]; do wait -n; done
+  wait_below 1
   echo "$((SECONDS - start)) $jobs" >"$reports/total_seconds"
 }
 
@@ -77,8 +82,17 @@ seconds, jobs = (work / "total_seconds").read_text().split()
 settings = reports["tuned-w4-seed1"]["settings"]
 threads, nsamples, tune_epochs = settings["threads"], settings["nsamples"], settings["tune_epochs"]
 
+def perplexities(names):
+    return [reports[n]["eval"]["perplexity"] for n in names]
+
+# The table's method columns at `bits`, in the expected order (worst first): label, run names.
+def columns(bits):
+    return [("rtn", [f"rtn-w{bits}"]), ("smooth-only", [f"smooth-w{bits}"]),
+            ("stage 1", [f"ruquant-w{bits}-seed{s}" for s in (1, 2, 3)]),
+            ("stage 1+2", [f"tuned-w{bits}-seed{s}" for s in (1, 2, 3)])]
+
 def cell(names):
-    ppl = [reports[n]["eval"]["perplexity"] for n in names]
+    ppl = perplexities(names)
     secs = [reports[n]["quantize_seconds"] for n in names]
     if len(ppl) == 1:
         return f"{ppl[0]:.4f}", f"{secs[0]:.2f}"
@@ -120,18 +134,12 @@ lines = [
     "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
 ]
 for bits in (8, 6, 4):
-    r, rs = cell([f"rtn-w{bits}"])
-    s, ss = cell([f"smooth-w{bits}"])
-    q, qs = cell([f"ruquant-w{bits}-seed{seed}" for seed in (1, 2, 3)])
-    t, ts = cell([f"tuned-w{bits}-seed{seed}" for seed in (1, 2, 3)])
+    (r, rs), (s, ss), (q, qs), (t, ts) = [cell(names) for _, names in columns(bits)]
     lines.append(f"| W{bits}A{bits} | {r} | {s} | {q} | {t} | {rs} | {ss} | {qs} | {ts} |")
 
 # The expected ordering rtn > smooth-only > stage 1 > stage 1+2, step by step. rtn and
 # smooth-only draw nothing at random (one run each); a step between seeded columns counts only
 # where their min..max ranges are disjoint.
-def perplexities(names):
-    return [reports[n]["eval"]["perplexity"] for n in names]
-
 def step(worse, better):
     (a, pa), (b, pb) = worse, better
     if max(pb) < min(pa):
@@ -143,11 +151,8 @@ def step(worse, better):
 lines += ["", "Read from the table (generated with it): the expected order is rtn > smooth-only >",
           "stage 1 > stage 1+2.", ""]
 for bits in (8, 6, 4):
-    columns = [("rtn", perplexities([f"rtn-w{bits}"])),
-               ("smooth-only", perplexities([f"smooth-w{bits}"])),
-               ("stage 1", perplexities([f"ruquant-w{bits}-seed{s}" for s in (1, 2, 3)])),
-               ("stage 1+2", perplexities([f"tuned-w{bits}-seed{s}" for s in (1, 2, 3)]))]
-    steps = [step(columns[i], columns[i + 1]) for i in range(3)]
+    ranked = [(label, perplexities(names)) for label, names in columns(bits)]
+    steps = [step(ranked[i], ranked[i + 1]) for i in range(3)]
     lines.append(f"- W{bits}A{bits}: " + "; ".join(steps) + ".")
 lines += [
     "",
