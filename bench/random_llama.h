@@ -15,6 +15,8 @@
 
 #include "ptq/io/safetensors.h"
 #include "ptq/model/causal_lm.h"
+#include "ptq/model/config.h"
+#include "ptq/model/tensor_table.h"
 
 namespace ptq::bench {
 
@@ -47,29 +49,17 @@ inline nlohmann::json llama_config(const LlamaShape& s) {
           {"torch_dtype", "float32"}};
 }
 
+// The tensors are the LLaMA table's (ptq/model/tensor_table.h): norms ones, the rest random.
 inline void write_random_llama(const std::filesystem::path& dir, const LlamaShape& s) {
-  const int64_t h = s.hidden;
-  const int64_t ffn = intermediate_size(h);
+  const nlohmann::json config = llama_config(s);
   io::SafetensorsWriter writer;
-  auto add = [&writer](const std::string& name, std::vector<int64_t> shape) {
-    writer.add(name, shape.size() == 1 ? at::ones(shape) : at::randn(shape) * 0.02);
-  };
-  add("model.embed_tokens.weight", {s.vocab, h});
-  add("model.norm.weight", {h});
-  add("lm_head.weight", {s.vocab, h});
-  for (int64_t i = 0; i < s.layers; ++i) {
-    const std::string p = "model.layers." + std::to_string(i) + ".";
-    add(p + "input_layernorm.weight", {h});
-    add(p + "post_attention_layernorm.weight", {h});
-    for (const char* proj : {"q_proj", "k_proj", "v_proj", "o_proj"}) {
-      add(p + "self_attn." + proj + ".weight", {h, h});
-    }
-    add(p + "mlp.gate_proj.weight", {ffn, h});
-    add(p + "mlp.up_proj.weight", {ffn, h});
-    add(p + "mlp.down_proj.weight", {h, ffn});
+  for (const model::TensorSpec& tensor :
+       model::checkpoint_specs(model::parse_model_config(config, "random LLaMA"))) {
+    writer.add(tensor.name,
+               tensor.shape.size() == 1 ? at::ones(tensor.shape) : at::randn(tensor.shape) * 0.02);
   }
   std::filesystem::create_directories(dir);
-  std::ofstream(dir / "config.json") << llama_config(s).dump(2);
+  std::ofstream(dir / "config.json") << config.dump(2);
   writer.write((dir / "model.safetensors").string());
 }
 

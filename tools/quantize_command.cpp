@@ -21,6 +21,7 @@
 #include "ptq/common/report.h"
 #include "ptq/data/dataset.h"
 #include "ptq/eval/perplexity.h"
+#include "ptq/model/architecture.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/quant/attention_quantizer.h"
 #include "ptq/quant/calibration.h"
@@ -45,7 +46,7 @@ struct QuantizeOptions {
   quant::MethodOptions method_options;
   quant::ActivationQuantizerConfig activations;
   bool no_attention_quant = false;
-  std::optional<bool> true_sequential;  // default: on for the LLaMA family (llama.py)
+  std::optional<bool> true_sequential;  // default: the family table's (FamilyTable)
   quant::CalibrationOptions calib{"", 128, 0, 0};  // seqlen 0: default_seqlen()
   std::string out;
   std::string max_shard_size = "2GB";
@@ -252,7 +253,9 @@ int run_quantize(QuantizeOptions options) {
   std::signal(SIGINT, on_sigint);  // from here on, stop at the next linear and clean up
   auto lm = model::load_causal_lm(options.model, {/*lazy_layers=*/true});
   const bool true_sequential =
-      options.true_sequential.value_or(lm->config().family == model::ArchFamily::Llama);
+      options.true_sequential.value_or(model::find_architecture(lm->config().architecture)
+                                           .table()
+                                           .true_sequential);
   if (options.calib.seqlen <= 0) options.calib.seqlen = default_seqlen(options.calib.spec,
                                                                        lm->config());
   const int64_t positions = lm->config().max_position_embeddings;

@@ -14,6 +14,8 @@
 #include "io/staged_directory.h"
 #include "ptq/common/error.h"
 #include "ptq/io/safetensors.h"
+#include "ptq/model/architecture.h"
+#include "ptq/model/tensor_table.h"
 
 namespace ptq::io {
 namespace {
@@ -77,11 +79,11 @@ void validate_dims(const Llama2cConfig& c, const std::string& path) {
   const bool positive = c.dim > 0 && c.hidden_dim > 0 && c.n_layers > 0 && c.n_heads > 0 &&
                         c.n_kv_heads > 0 && c.vocab_size > 0 && c.max_seq_len > 0;
   PTQ_CHECK_INPUT(positive, path, ": header has a non-positive dimension (dim ", c.dim,
-                  ", hidden_dim ", c.hidden_dim, ", n_layers ", c.n_layers, ", n_heads ",
-                  c.n_heads, ", n_kv_heads ", c.n_kv_heads, ", vocab_size ", c.vocab_size,
-                  ", max_seq_len ", c.max_seq_len, ")");
-  PTQ_CHECK_INPUT(c.dim % c.n_heads == 0, path, ": dim ", c.dim,
-                  " is not divisible by n_heads ", c.n_heads);
+                  ", hidden_dim ", c.hidden_dim, ", n_layers ", c.n_layers, ", n_heads ", c.n_heads,
+                  ", n_kv_heads ", c.n_kv_heads, ", vocab_size ", c.vocab_size, ", max_seq_len ",
+                  c.max_seq_len, ")");
+  PTQ_CHECK_INPUT(c.dim % c.n_heads == 0, path, ": dim ", c.dim, " is not divisible by n_heads ",
+                  c.n_heads);
   PTQ_CHECK_INPUT(c.n_heads % c.n_kv_heads == 0, path, ": n_kv_heads ", c.n_kv_heads,
                   " does not divide n_heads ", c.n_heads);
   // RoPE rotates pairs of features, so each head needs an even size.
@@ -93,13 +95,14 @@ void validate_dims(const Llama2cConfig& c, const std::string& path) {
 // little-endian, which is also what from_blob assumes for the fp32 data below.
 Llama2cConfig read_config(const MappedFile& file, const std::string& path) {
   if (file.size() < kHeaderBytes) {
-    PTQ_THROW_INPUT(path, ": truncated: ", file.size(), " bytes, shorter than the ",
-                    kHeaderBytes, "-byte header");
+    PTQ_THROW_INPUT(path, ": truncated: ", file.size(), " bytes, shorter than the ", kHeaderBytes,
+                    "-byte header");
   }
   int32_t header[kHeaderInts];
   std::memcpy(header, file.data(), kHeaderBytes);
-  Llama2cConfig config{header[0], header[1], header[2], header[3], header[4],
-                       std::abs(static_cast<int64_t>(header[5])), header[6], header[5] > 0};
+  Llama2cConfig config{header[0], header[1],    header[2],
+                       header[3], header[4],    std::abs(static_cast<int64_t>(header[5])),
+                       header[6], header[5] > 0};
   validate_dims(config, path);
   const uint64_t implied = implied_file_size(config, path);
   if (file.size() < implied) {
@@ -114,8 +117,7 @@ Llama2cConfig read_config(const MappedFile& file, const std::string& path) {
 }
 
 // Non-owning views of the file's tensors by layout name; valid while `file` lives.
-std::map<std::string, at::Tensor> map_tensors(const MappedFile& file,
-                                              const Llama2cConfig& config) {
+std::map<std::string, at::Tensor> map_tensors(const MappedFile& file, const Llama2cConfig& config) {
   std::map<std::string, at::Tensor> tensors;
   // from_blob wants a mutable pointer; the views are only read (the writer copies them).
   auto* cursor = reinterpret_cast<float*>(const_cast<uint8_t*>(file.data() + kHeaderBytes));
@@ -136,32 +138,54 @@ at::Tensor to_rotate_half(const at::Tensor& weight, int64_t heads) {
   return weight.reshape({heads, rows / heads / 2, 2, cols}).transpose(1, 2).reshape({rows, cols});
 }
 
-void add_layer(SafetensorsWriter& writer, const std::map<std::string, at::Tensor>& file,
-               const Llama2cConfig& config, int64_t layer) {
-  const std::string prefix = "model.layers." + std::to_string(layer) + ".";
-  const auto at_layer = [&](const char* name) { return file.at(name)[layer]; };
-  writer.add(prefix + "input_layernorm.weight", at_layer("rms_att"));
-  writer.add(prefix + "self_attn.q_proj.weight", to_rotate_half(at_layer("wq"), config.n_heads));
-  writer.add(prefix + "self_attn.k_proj.weight",
-             to_rotate_half(at_layer("wk"), config.n_kv_heads));
-  writer.add(prefix + "self_attn.v_proj.weight", at_layer("wv"));
-  writer.add(prefix + "self_attn.o_proj.weight", at_layer("wo"));
-  writer.add(prefix + "post_attention_layernorm.weight", at_layer("rms_ffn"));
-  writer.add(prefix + "mlp.gate_proj.weight", at_layer("w1"));
-  writer.add(prefix + "mlp.down_proj.weight", at_layer("w2"));
-  writer.add(prefix + "mlp.up_proj.weight", at_layer("w3"));
+// Each Hugging Face tensor by its role in the LLaMA table (ptq/model/tensor_table.h) and the
+// llama2.c tensor it is, in the order the converter writes them; layer rows take row [layer].
+struct RoleSource {
+  model::TensorRole role;
+  const char* file_tensor;
+};
+
+constexpr RoleSource kLayerSources[] = {
+    {model::TensorRole::AttnNorm, "rms_att"}, {model::TensorRole::AttnQ, "wq"},
+    {model::TensorRole::AttnK, "wk"},         {model::TensorRole::AttnV, "wv"},
+    {model::TensorRole::AttnOut, "wo"},       {model::TensorRole::FfnNorm, "rms_ffn"},
+    {model::TensorRole::FfnGate, "w1"},       {model::TensorRole::FfnDown, "w2"},
+    {model::TensorRole::FfnUp, "w3"},
+};
+
+std::string weight_name(const model::FamilyTable& llama, model::TensorRole role) {
+  return std::string(llama.row(role).module) + ".weight";
+}
+
+void add_layer(SafetensorsWriter& writer,
+               const model::FamilyTable& llama,
+               const std::map<std::string, at::Tensor>& file,
+               const Llama2cConfig& config,
+               int64_t layer) {
+  const std::string prefix = llama.layer_prefix(layer);
+  for (const RoleSource& source : kLayerSources) {
+    at::Tensor tensor = file.at(source.file_tensor)[layer];
+    if (source.role == model::TensorRole::AttnQ) tensor = to_rotate_half(tensor, config.n_heads);
+    if (source.role == model::TensorRole::AttnK) {
+      tensor = to_rotate_half(tensor, config.n_kv_heads);
+    }
+    writer.add(prefix + weight_name(llama, source.role), tensor);
+  }
 }
 
 void write_weights(const MappedFile& file, const Llama2cConfig& config, const fs::path& path) {
+  const model::FamilyTable& llama = model::find_architecture("LlamaForCausalLM").table();
   const std::map<std::string, at::Tensor> tensors = map_tensors(file, config);
   SafetensorsWriter writer;
   writer.set_metadata("format", "pt");  // as transformers' save_pretrained writes it
-  writer.add("model.embed_tokens.weight", tensors.at("tok_embeddings"));
+  writer.add(weight_name(llama, model::TensorRole::TokenEmbedding), tensors.at("tok_embeddings"));
   for (int64_t layer = 0; layer < config.n_layers; ++layer) {
-    add_layer(writer, tensors, config, layer);
+    add_layer(writer, llama, tensors, config, layer);
   }
-  writer.add("model.norm.weight", tensors.at("rms_final"));
-  if (!config.shared_classifier) writer.add("lm_head.weight", tensors.at("wcls"));
+  writer.add(weight_name(llama, model::TensorRole::OutputNorm), tensors.at("rms_final"));
+  if (!config.shared_classifier) {
+    writer.add(weight_name(llama, model::TensorRole::LmHead), tensors.at("wcls"));
+  }
   writer.write(path.string());
 }
 

@@ -14,11 +14,11 @@ namespace {
 // whose differences (sliding window, q/k/v bias) are read from config.json.
 std::vector<Architecture> register_builtin_architectures() {
   return {
-      {"GPTNeoXForCausalLM", ArchFamily::GptNeoX, create_gpt_neox},
-      {"LlamaForCausalLM", ArchFamily::Llama, create_llama},
-      {"MistralForCausalLM", ArchFamily::Llama, create_llama},
-      {"OPTForCausalLM", ArchFamily::Opt, create_opt},
-      {"Qwen2ForCausalLM", ArchFamily::Llama, create_llama},
+      {"GPTNeoXForCausalLM", ArchFamily::GptNeoX, create_gpt_neox, gpt_neox_table},
+      {"LlamaForCausalLM", ArchFamily::Llama, create_llama, llama_table},
+      {"MistralForCausalLM", ArchFamily::Llama, create_llama, llama_table},
+      {"OPTForCausalLM", ArchFamily::Opt, create_opt, opt_table},
+      {"Qwen2ForCausalLM", ArchFamily::Llama, create_llama, llama_table},
   };
 }
 

@@ -63,21 +63,10 @@ const at::Tensor& CausalLM::weight(const std::string& name) const {
 
 bool CausalLM::has_weight(const std::string& name) const { return _weights.count(name) > 0; }
 
-void CausalLM::add_linear_spec(std::vector<TensorSpec>& specs,
-                               const std::string& module,
-                               int64_t out_features,
-                               int64_t in_features,
-                               bool bias) {
-  specs.push_back({module + ".weight", {out_features, in_features}});
-  if (bias) specs.push_back({module + ".bias", {out_features}});
-}
-
-void CausalLM::add_norm_spec(std::vector<TensorSpec>& specs,
-                             const std::string& module,
-                             int64_t dim,
-                             bool bias) {
-  specs.push_back({module + ".weight", {dim}});
-  if (bias) specs.push_back({module + ".bias", {dim}});
+std::vector<std::string> CausalLM::linear_names(int64_t index) const {
+  std::vector<std::string> names;
+  for (const LayerLinear& linear : layer_linears(index)) names.push_back(linear.name);
+  return names;
 }
 
 std::vector<std::string> CausalLM::spec_names(const std::vector<TensorSpec>& specs) {

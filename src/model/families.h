@@ -1,15 +1,20 @@
 #pragma once
-// Factories of the model families, one per source file (llama.cpp, opt.cpp, gpt_neox.cpp),
-// referenced only by the architecture table in architecture.cpp. They are constant-initialized
-// function pointers (create_family<Model> from family_helpers.h), so they are set before any
-// code runs.
+// Factories and tensor tables of the model families, one per source file (llama.cpp, opt.cpp,
+// gpt_neox.cpp), referenced only by the architecture table in architecture.cpp. The factories
+// are constant-initialized function pointers (create_family<Model> from family_helpers.h), so
+// they are set before any code runs; the tables are built on first use.
 
 #include "ptq/model/architecture.h"
+#include "ptq/model/tensor_table.h"
 
 namespace ptq::model {
 
 extern const CausalLMFactory create_llama;
 extern const CausalLMFactory create_opt;
 extern const CausalLMFactory create_gpt_neox;
+
+const FamilyTable& llama_table();
+const FamilyTable& opt_table();
+const FamilyTable& gpt_neox_table();
 
 }  // namespace ptq::model

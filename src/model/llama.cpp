@@ -12,83 +12,75 @@
 namespace ptq::model {
 namespace {
 
+rows::Dims q_by_hidden(const ModelConfig& c) { return {c.num_heads * c.head_dim, c.hidden_size}; }
+rows::Dims kv_by_hidden(const ModelConfig& c) {
+  return {c.num_kv_heads * c.head_dim, c.hidden_size};
+}
+rows::Dims hidden_by_q(const ModelConfig& c) { return {c.hidden_size, c.num_heads * c.head_dim}; }
+
 class LlamaModel final : public DecoderFamily {
  public:
   LlamaModel(ModelConfig config,
              std::shared_ptr<const io::Checkpoint> checkpoint,
              const LoadOptions& options)
-      : DecoderFamily(std::move(config), "model.layers.") {
+      : DecoderFamily(std::move(config), llama_table()) {
     load(std::move(checkpoint), options);
   }
 
-  at::Tensor embed(const at::Tensor& ids, int64_t /*position_offset*/) const override {
-    return embed_tokens(weight("model.embed_tokens.weight"), ids);
-  }
-
-  at::Tensor logits(const at::Tensor& hidden) const override {
-    const at::Tensor normed = rms_norm(hidden, weight("model.norm.weight"), _config.norm_eps);
-    return at::linear(normed, head_weight("model.embed_tokens.weight", "lm_head.weight"));
-  }
-
-  std::vector<std::string> linear_names(int64_t index) const override {
-    const std::string p = prefix(index);
-    return {p + "self_attn.q_proj", p + "self_attn.k_proj", p + "self_attn.v_proj",
-            p + "self_attn.o_proj", p + "mlp.gate_proj",    p + "mlp.up_proj",
-            p + "mlp.down_proj"};
-  }
+  at::Tensor logits(const at::Tensor& hidden) const override { return rms_norm_logits(hidden); }
 
  private:
   at::Tensor decoder_layer(const LayerCall& call, const at::Tensor& hidden) const override {
-    const std::string& p = call.prefix;
-    const auto* observer = call.observer;
     const double eps = _config.norm_eps;
-    const at::Tensor attn_in = rms_norm(hidden, weight(p + "input_layernorm.weight"), eps);
+    const at::Tensor attn_in = rms_norm(hidden, layer_weight(call, TensorRole::AttnNorm), eps);
     const at::Tensor h = hidden + attention(call, attn_in);
-    const at::Tensor mlp_in = rms_norm(h, weight(p + "post_attention_layernorm.weight"), eps);
-    const at::Tensor gate = activate(linear(p + "mlp.gate_proj", mlp_in, observer), _activation);
-    const at::Tensor up = linear(p + "mlp.up_proj", mlp_in, observer);
-    return h + linear(p + "mlp.down_proj", gate * up, observer);
+    const at::Tensor mlp_in = rms_norm(h, layer_weight(call, TensorRole::FfnNorm), eps);
+    const at::Tensor gate = activate(linear(call, TensorRole::FfnGate, mlp_in), _activation);
+    const at::Tensor up = linear(call, TensorRole::FfnUp, mlp_in);
+    return h + linear(call, TensorRole::FfnDown, gate * up);
   }
 
   at::Tensor attention(const LayerCall& call, const at::Tensor& x) const {
     const ModelConfig& c = _config;
-    const std::string p = call.prefix + "self_attn.";
-    const auto* observer = call.observer;
     const int64_t offset = call.offset;
-    const at::Tensor q = split_heads(linear(p + "q_proj", x, observer), c.num_heads);
-    const at::Tensor k = split_heads(linear(p + "k_proj", x, observer), c.num_kv_heads);
-    const at::Tensor v = split_heads(linear(p + "v_proj", x, observer), c.num_kv_heads);
-    const at::Tensor out = attend(call, apply_rotary(q, c.head_dim, c.rope_theta, offset),
-                                  apply_rotary(k, c.head_dim, c.rope_theta, offset), v,
-                                  c.sliding_window);
-    return linear(p + "o_proj", out, observer);
-  }
-
-  void add_global_specs(std::vector<TensorSpec>& specs) const override {
-    const ModelConfig& c = _config;
-    const int64_t d = c.hidden_size;
-    specs.push_back({"model.embed_tokens.weight", {c.vocab_size, d}});
-    add_norm_spec(specs, "model.norm", d, /*bias=*/false);
-    if (!c.tie_word_embeddings) add_linear_spec(specs, "lm_head", c.vocab_size, d, false);
-  }
-
-  void add_layer_specs(std::vector<TensorSpec>& specs, const std::string& p) const override {
-    const ModelConfig& c = _config;
-    const int64_t d = c.hidden_size, ff = c.intermediate_size;
-    const int64_t q_out = c.num_heads * c.head_dim, kv_out = c.num_kv_heads * c.head_dim;
-    add_norm_spec(specs, p + "input_layernorm", d, /*bias=*/false);
-    add_norm_spec(specs, p + "post_attention_layernorm", d, /*bias=*/false);
-    add_linear_spec(specs, p + "self_attn.q_proj", q_out, d, c.attention_bias);
-    add_linear_spec(specs, p + "self_attn.k_proj", kv_out, d, c.attention_bias);
-    add_linear_spec(specs, p + "self_attn.v_proj", kv_out, d, c.attention_bias);
-    add_linear_spec(specs, p + "self_attn.o_proj", d, q_out, c.attention_out_bias);
-    add_linear_spec(specs, p + "mlp.gate_proj", ff, d, c.mlp_bias);
-    add_linear_spec(specs, p + "mlp.up_proj", ff, d, c.mlp_bias);
-    add_linear_spec(specs, p + "mlp.down_proj", d, ff, c.mlp_bias);
+    const at::Tensor q = split_heads(linear(call, TensorRole::AttnQ, x), c.num_heads);
+    const at::Tensor k = split_heads(linear(call, TensorRole::AttnK, x), c.num_kv_heads);
+    const at::Tensor v = split_heads(linear(call, TensorRole::AttnV, x), c.num_kv_heads);
+    const at::Tensor out =
+        attend(call, apply_rotary(q, c.head_dim, c.rope_theta, offset),
+               apply_rotary(k, c.head_dim, c.rope_theta, offset), v, c.sliding_window);
+    return linear(call, TensorRole::AttnOut, out);
   }
 };
 
 }  // namespace
+
+// Linear rows end with (stage, input): GPTQ's llama.py sequential list [q, k, v], [o],
+// [up, gate], [down]; q/k/v read the first norm's output, gate/up the second's.
+const FamilyTable& llama_table() {
+  using R = TensorRole;
+  using namespace rows;
+  static const FamilyTable table{
+      "model.layers.",
+      {
+          embedding(R::TokenEmbedding, "model.embed_tokens", vocab_by_hidden),
+          norm(R::OutputNorm, "model.norm", hidden, nullptr),
+          global_linear(R::LmHead, "lm_head", vocab_by_hidden, untied),
+      },
+      {
+          norm(R::AttnNorm, "input_layernorm", hidden, nullptr),
+          norm(R::FfnNorm, "post_attention_layernorm", hidden, nullptr),
+          linear(R::AttnQ, "self_attn.q_proj", q_by_hidden, attention_bias, 0, 0),
+          linear(R::AttnK, "self_attn.k_proj", kv_by_hidden, attention_bias, 0, 0),
+          linear(R::AttnV, "self_attn.v_proj", kv_by_hidden, attention_bias, 0, 0),
+          linear(R::AttnOut, "self_attn.o_proj", hidden_by_q, attention_out_bias, 1, 1),
+          linear(R::FfnGate, "mlp.gate_proj", ffn_by_hidden, mlp_bias, 2, 2),
+          linear(R::FfnUp, "mlp.up_proj", ffn_by_hidden, mlp_bias, 2, 2),
+          linear(R::FfnDown, "mlp.down_proj", hidden_by_ffn, mlp_bias, 3, 3),
+      },
+      /*true_sequential=*/true};
+  return table;
+}
 
 const CausalLMFactory create_llama = &create_family<LlamaModel>;
 

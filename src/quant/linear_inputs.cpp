@@ -9,7 +9,6 @@
 #include "ptq/quant/activation_quantizer.h"
 #include "ptq/quant/attention_quantizer.h"
 #include "ptq/quant/input_transform.h"
-#include "ptq/quant/pipeline.h"
 #include "ptq/quant/quantized_checkpoint.h"
 
 namespace ptq::quant {
@@ -20,7 +19,8 @@ void install_linear_inputs(model::CausalLM& lm, const io::Checkpoint& checkpoint
   const ActivationQuantizerConfig activations = format->activations;
   for (int64_t i = 0; i < lm.num_layers(); ++i) {
     bool attention_inputs_quantized = true;
-    for (const std::string& module : lm.linear_names(i)) {
+    for (const model::LayerLinear& linear : lm.layer_linears(i)) {
+      const std::string& module = linear.name;
       if (auto t = read_input_transform(checkpoint, module)) {
         auto shared = std::make_shared<const InputTransform>(std::move(*t));
         lm.set_input_transform(module, [shared](const at::Tensor& x) { return shared->apply(x); });
@@ -29,7 +29,7 @@ void install_linear_inputs(model::CausalLM& lm, const io::Checkpoint& checkpoint
       if (activations.enabled() && quantized) {
         lm.set_input_quantizer(module, per_token_quantizer(activations));
       }
-      if (is_attention_input(module)) attention_inputs_quantized &= quantized;
+      if (model::is_attention_input(linear.role)) attention_inputs_quantized &= quantized;
     }
     // As the pipeline does: attention operands are quantized in layers whose q/k/v are.
     if (format->attention.enabled() && attention_inputs_quantized) {

@@ -29,20 +29,6 @@ void check_not_stopped(const PipelineOptions& options) {
   if (options.stop != nullptr && options.stop->load()) throw Interrupted();
 }
 
-// Position in llama.py's sequential list ([q,k,v], [o], [up,gate], [down]) and its OPT and
-// GPT-NeoX counterparts, by the module's last name component.
-int sequential_stage(const std::string& module) {
-  static const std::map<std::string, int> stages = {
-      {"q_proj", 0},    {"k_proj", 0},       {"v_proj", 0},        {"query_key_value", 0},
-      {"o_proj", 1},    {"out_proj", 1},     {"dense", 1},         {"gate_proj", 2},
-      {"up_proj", 2},   {"fc1", 2},          {"dense_h_to_4h", 2}, {"down_proj", 3},
-      {"fc2", 3},       {"dense_4h_to_h", 3}};
-  const std::string leaf = module.substr(module.rfind('.') + 1);
-  const auto it = stages.find(leaf);
-  PTQ_CHECK_INPUT(it != stages.end(), "no true-sequential stage for linear ", module);
-  return it->second;
-}
-
 // The two activation buffers of the reference's inps/outs, swapped after each layer.
 struct Activations {
   at::Tensor inputs;   // [nsamples, seqlen, hidden]
@@ -219,14 +205,25 @@ void refine_layer(const LayerContext& ctx,
   for (const LinearRecord& linear : record.linears) ctx.sink(linear.name, held.at(linear.name));
 }
 
+// Whether `group` holds a linear of layer `index` that computes queries, keys or values.
+bool has_attention_input(const model::CausalLM& lm,
+                         int64_t index,
+                         const std::vector<std::string>& group) {
+  for (const model::LayerLinear& linear : lm.layer_linears(index)) {
+    if (model::is_attention_input(linear.role) &&
+        std::find(group.begin(), group.end(), linear.name) != group.end()) {
+      return true;
+    }
+  }
+  return false;
+}
+
 // Once `group` has quantized the q/k/v linears of layer `index`, its attention operands are
 // quantized too, as a linear's input is from the moment the linear is quantized.
 void quantize_attention_after(const LayerContext& ctx,
                               int64_t index,
                               const std::vector<std::string>& group) {
-  if (!ctx.attention.enabled() || std::none_of(group.begin(), group.end(), is_attention_input)) {
-    return;
-  }
+  if (!ctx.attention.enabled() || !has_attention_input(ctx.lm, index, group)) return;
   ctx.lm.set_attention_quantizer(index,
                                  attention_quantizer(ctx.attention, ctx.lm.config().head_dim));
 }
@@ -318,15 +315,14 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
 
 }  // namespace
 
-bool is_attention_input(const std::string& module) { return sequential_stage(module) == 0; }
-
 std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
                                                     int64_t layer,
                                                     bool true_sequential) {
-  const std::vector<std::string> names = lm.linear_names(layer);
-  if (!true_sequential) return {names};
+  if (!true_sequential) return {lm.linear_names(layer)};
   std::map<int, std::vector<std::string>> by_stage;
-  for (const std::string& name : names) by_stage[sequential_stage(name)].push_back(name);
+  for (const model::LayerLinear& linear : lm.layer_linears(layer)) {
+    by_stage[linear.stage].push_back(linear.name);
+  }
   std::vector<std::vector<std::string>> groups;
   for (auto& entry : by_stage) groups.push_back(std::move(entry.second));
   return groups;

@@ -39,7 +39,7 @@ class CyclicLM : public model::CausalLM {
     return out.scatter_(-1, next.unsqueeze(-1), _favored_logit);
   }
 
-  std::vector<std::string> linear_names(int64_t /*index*/) const override { return {}; }
+  std::vector<model::LayerLinear> layer_linears(int64_t /*index*/) const override { return {}; }
 
  private:
   static model::ModelConfig make_config(int64_t vocab) {

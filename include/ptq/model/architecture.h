@@ -1,7 +1,8 @@
 #pragma once
 // The supported Hugging Face architectures: one explicit table keyed by the name config.json
 // lists in "architectures", each entry giving the model family (which selects how the config
-// is read) and the factory that builds the model from a checkpoint. All entries are
+// is read), the factory that builds the model from a checkpoint and the family's tensor table
+// (ptq/model/tensor_table.h). All entries are
 // registered in register_builtin_architectures() (src/model/architecture.cpp).
 //
 //   const auto& arch = ptq::model::find_architecture("MistralForCausalLM");
@@ -19,6 +20,7 @@ class Checkpoint;
 namespace ptq::model {
 
 class CausalLM;
+struct FamilyTable;
 struct LoadOptions;
 
 // Builds a model of one family (keeping `checkpoint` for lazily loaded layers); throws
@@ -32,6 +34,7 @@ struct Architecture {
   std::string name;  // "LlamaForCausalLM"
   ArchFamily family;
   CausalLMFactory create;
+  const FamilyTable& (*table)();
 };
 
 // Throws InputError naming `name` and listing the supported architectures if unknown.

@@ -40,6 +40,7 @@
 #include <vector>
 
 #include "ptq/model/config.h"
+#include "ptq/model/tensor_table.h"
 
 namespace ptq::io {
 class Checkpoint;
@@ -103,8 +104,11 @@ class CausalLM {
   // Final norm (and projection) and the LM head: [B, T, D] -> [B, T, vocab] fp32.
   virtual at::Tensor logits(const at::Tensor& hidden) const = 0;
 
-  // The linears of layer `index` in execution order, by full HF module name.
-  virtual std::vector<std::string> linear_names(int64_t index) const = 0;
+  // The linears of layer `index` in execution order, with their roles, true-sequential stages
+  // and shared inputs (from the family's table, ptq/model/tensor_table.h).
+  virtual std::vector<LayerLinear> layer_linears(int64_t index) const = 0;
+  // Their full HF module names.
+  std::vector<std::string> linear_names(int64_t index) const;
 
   // All layers in sequence; with a cache, ids continue at cache->length().
   at::Tensor forward(const at::Tensor& ids, KVCache* cache = nullptr) const;
@@ -134,24 +138,6 @@ class CausalLM {
   void set_attention_quantizer(int64_t index, AttentionInputs quantize);
 
  protected:
-  // A tensor the model needs, with the shape config.json implies.
-  struct TensorSpec {
-    std::string name;
-    std::vector<int64_t> shape;
-  };
-
-  // `module`.weight [out, in] (and `module`.bias [out]).
-  static void add_linear_spec(std::vector<TensorSpec>& specs,
-                              const std::string& module,
-                              int64_t out_features,
-                              int64_t in_features,
-                              bool bias);
-  // `module`.weight [dim] (and `module`.bias [dim] for LayerNorm).
-  static void add_norm_spec(std::vector<TensorSpec>& specs,
-                            const std::string& module,
-                            int64_t dim,
-                            bool bias);
-
   // A model without a checkpoint holds all its layers (it has no weights to read).
   explicit CausalLM(ModelConfig config)
       : _config(std::move(config)),
@@ -193,7 +179,7 @@ class CausalLM {
   std::vector<TensorSpec> _global_specs;
   std::vector<std::vector<TensorSpec>> _layer_specs;  // by layer
   std::vector<bool> _layer_loaded;
-  std::map<std::string, LinearInput> _linear_inputs;  // by module
+  std::map<std::string, LinearInput> _linear_inputs;     // by module
   std::map<int64_t, AttentionInputs> _attention_inputs;  // by layer
 };
 

@@ -92,18 +92,15 @@ class Interrupted : public std::runtime_error {
   Interrupted() : std::runtime_error("quantization interrupted") {}
 };
 
-// Whether linear `module` (HF name) computes queries, keys or values (q_proj, k_proj, v_proj,
-// query_key_value).
-bool is_attention_input(const std::string& module);
-
-// The linear groups of decoder layer `layer` in quantization order.
+// The linear groups of decoder layer `layer` in quantization order: with true_sequential,
+// one per stage of the family's table (LayerLinear::stage), else the whole layer.
 std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
                                                     int64_t layer,
                                                     bool true_sequential);
 
-// ids: int64 [nsamples, seqlen], unused (no forward pass) when !method.needs_calibration(). `fallback` quantizes a linear on which `method` throws
-// std::runtime_error (logged and recorded). The result holds the layers from
-// options.first_layer on. Throws Interrupted.
+// ids: int64 [nsamples, seqlen], unused (no forward pass) when !method.needs_calibration().
+// `fallback` quantizes a linear on which `method` throws std::runtime_error (logged and recorded).
+// The result holds the layers from options.first_layer on. Throws Interrupted.
 PipelineResult quantize_model(model::CausalLM& lm,
                               const at::Tensor& ids,
                               const QuantMethod& method,

@@ -51,22 +51,21 @@ InputStats observe_inputs(const quant::GroupCalibration& calibration) {
   return stats;
 }
 
-// The group's linears split by input: those fed the same tensor (q/k/v, gate/up) share one
-// transform. A true-sequential group is one set; a whole layer (--no-true-sequential) is four.
-std::vector<std::vector<std::string>> shared_input_sets(const std::vector<std::string>& group,
-                                                        const InputStats& stats) {
-  std::vector<std::vector<std::string>> sets;
-  for (const std::string& name : group) {
-    const at::Tensor& x = stats.mean_input.at(name);
-    auto it = std::find_if(sets.begin(), sets.end(), [&](const std::vector<std::string>& set) {
-      return stats.mean_input.at(set.front()).equal(x);
-    });
-    if (it == sets.end()) {
-      sets.push_back({name});
-    } else {
-      it->push_back(name);
-    }
+// The group's linears split by input, as the family's table says (LayerLinear::input): those
+// fed the same tensor (q/k/v, gate/up) share one transform. A true-sequential group is one
+// set; a whole layer (--no-true-sequential) is four.
+std::vector<std::vector<std::string>> shared_input_sets(
+    const quant::GroupCalibration& calibration) {
+  const std::vector<std::string>& group = calibration.group;
+  std::map<int, std::vector<std::string>> by_input;
+  std::vector<int> order;  // inputs in the group's order
+  for (const model::LayerLinear& linear : calibration.lm.layer_linears(calibration.layer)) {
+    if (std::find(group.begin(), group.end(), linear.name) == group.end()) continue;
+    if (by_input.count(linear.input) == 0) order.push_back(linear.input);
+    by_input[linear.input].push_back(linear.name);
   }
+  std::vector<std::vector<std::string>> sets;
+  for (const int input : order) sets.push_back(std::move(by_input[input]));
   return sets;
 }
 
@@ -110,7 +109,7 @@ class RuquantMethod : public quant::QuantMethod {
   void prepare_group(const quant::GroupCalibration& calibration) const override {
     const auto start = Clock::now();
     const InputStats stats = observe_inputs(calibration);
-    for (const auto& set : shared_input_sets(calibration.group, stats)) {
+    for (const auto& set : shared_input_sets(calibration)) {
       transform_inputs(calibration.lm, set, stats);
     }
     spdlog::info("ruquant: layer {} group of {} transformed in {:.3f}s", calibration.layer,
