@@ -18,6 +18,7 @@ std::vector<Architecture> register_builtin_architectures() {
       {"LlamaForCausalLM", ArchFamily::Llama, create_llama, llama_table},
       {"MistralForCausalLM", ArchFamily::Llama, create_llama, llama_table},
       {"OPTForCausalLM", ArchFamily::Opt, create_opt, opt_table},
+      {"Phi3ForCausalLM", ArchFamily::Llama, create_phi3, phi3_table},
       {"Qwen2ForCausalLM", ArchFamily::Llama, create_llama, llama_table},
   };
 }

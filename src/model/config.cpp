@@ -93,7 +93,19 @@ void reject_rope_scaling(const ConfigReader& in) {
                   ": rope_scaling is not supported (only plain rotary embeddings are)");
 }
 
-// LlamaConfig / MistralConfig / Qwen2Config, with the defaults of those classes.
+// Phi3Config beyond LlamaConfig: no bias anywhere (every Phi-3 linear is bias-free, whatever the
+// config says), partial_rotary_factor, and a sliding_window that applies whenever it is set
+// (modeling_phi3 builds the sliding-window mask from it alone). Its default eps is 1e-5.
+void read_phi3_differences(const ConfigReader& in, ModelConfig& config) {
+  PTQ_CHECK_INPUT(!in.has("rope_scaling"), in.source(),
+                  ": rope_scaling is not supported (the 128k Phi-3 variants' 'longrope'/'su'); "
+                  "the 4k variants, with rope_scaling null, are");
+  config.norm_eps = in.number_or("rms_norm_eps", 1e-5);
+  config.rotary_pct = in.number_or("partial_rotary_factor", 1.0);
+  if (in.has("sliding_window")) config.sliding_window = in.required_int("sliding_window");
+}
+
+// LlamaConfig / MistralConfig / Qwen2Config / Phi3Config, with the defaults of those classes.
 void read_llama(const ConfigReader& in, ModelConfig& config) {
   config.intermediate_size = in.required_int("intermediate_size");
   config.num_kv_heads = in.int_or("num_key_value_heads", config.num_heads);
@@ -102,6 +114,10 @@ void read_llama(const ConfigReader& in, ModelConfig& config) {
   config.hidden_act = in.string_or("hidden_act", "silu");
   config.rope_theta = in.number_or("rope_theta", 10000.0);
   config.tie_word_embeddings = in.bool_or("tie_word_embeddings", false);
+  if (config.architecture == "Phi3ForCausalLM") {
+    read_phi3_differences(in, config);
+    return;
+  }
   reject_rope_scaling(in);
   if (config.architecture == "Qwen2ForCausalLM") {
     // Qwen2Attention: q/k/v always biased, o_proj never; no config key controls it.

@@ -19,7 +19,7 @@ namespace ptq::test {
 inline const std::vector<std::string>& model_fixtures() {
   static const std::vector<std::string> names = {
       "gpt_neox", "gpt_neox_sequential", "llama",       "llama_sharded", "mistral",
-      "opt",      "opt_post_ln",         "opt_project", "qwen2"};
+      "opt",      "opt_post_ln",         "opt_project", "phi3", "qwen2"};
   return names;
 }
 

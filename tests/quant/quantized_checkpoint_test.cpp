@@ -246,6 +246,12 @@ TEST(QuantizedCheckpointRoundTrip, OptFixtureWithBiases) {
   EXPECT_EQ(check_round_trip(fixture_with_tokenizer(tmp, "opt"), 4, 32), 12u);
 }
 
+// The fused qkv_proj and gate_up_proj are packed whole under their own names.
+TEST(QuantizedCheckpointRoundTrip, Phi3FixtureFusedLinears) {
+  test::TempDir tmp;
+  EXPECT_EQ(check_round_trip(fixture_with_tokenizer(tmp, "phi3"), 4, 16), 8u);
+}
+
 TEST(QuantizedCheckpointRoundTrip, ShardedBf16LlamaFixtureSym2Bit) {
   test::TempDir tmp;
   EXPECT_EQ(check_round_trip(fixture_with_tokenizer(tmp, "llama_sharded"), 2, 16, true), 21u);

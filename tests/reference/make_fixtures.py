@@ -9,9 +9,10 @@ holding `input_ids` [2, 12] (I64) and the `logits` [2, 12, vocab] (F64) of an fp
 
 The forward passes are written here from each architecture's published equations and the Hugging
 Face modeling code they must agree with (modeling_llama.py, modeling_mistral.py, modeling_qwen2.py,
-modeling_opt.py, modeling_gpt_neox.py); they share nothing with the C++ implementation. Weights are
-drawn in fp64, rounded to the stored dtype, and the reference runs on the stored values upcast to
-fp64, so the only difference left to the C++ side is its own fp32 arithmetic.
+modeling_opt.py, modeling_gpt_neox.py, modeling_phi3.py); they share nothing with the C++
+implementation. Weights are drawn in fp64, rounded to the stored dtype, and the reference runs on
+the stored values upcast to fp64, so the only difference left to the C++ side is its own fp32
+arithmetic.
 
 Needs Debian's python3-torch (1.13) and numpy; no safetensors or transformers package.
 """
@@ -377,6 +378,60 @@ def neox_forward(cfg, w, ids):
 
 
 # ---------------------------------------------------------------------------------------------
+# Phi-3 (modeling_phi3.py): LLaMA's layer with q/k/v fused in qkv_proj, whose output is sliced
+# [q | k | v] (num_heads * head_dim, then num_key_value_heads * head_dim twice), and gate/up fused
+# in gate_up_proj, whose output is chunked in two: gate, up; mlp = down(up * act(gate)). RoPE on
+# the first partial_rotary_factor * head_dim dims; with config.sliding_window set, the sliding
+# window causal mask (create_sliding_window_causal_mask).
+
+
+def phi3_sizes(cfg):
+    hd = cfg["hidden_size"] // cfg["num_attention_heads"]
+    return hd, cfg["num_attention_heads"] * hd, cfg["num_key_value_heads"] * hd
+
+
+def phi3_weights(cfg, seed, dtype):
+    d, ff = cfg["hidden_size"], cfg["intermediate_size"]
+    _, q_out, kv_out = phi3_sizes(cfg)
+    w = Weights(seed, dtype)
+    w.add("model.embed_tokens.weight", (cfg["vocab_size"], d), 1.0)
+    for i in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % i
+        w.norm(p + "input_layernorm", d, bias=False)
+        w.linear(p + "self_attn.qkv_proj", q_out + 2 * kv_out, d, False)
+        w.linear(p + "self_attn.o_proj", d, q_out, False)
+        w.norm(p + "post_attention_layernorm", d, bias=False)
+        w.linear(p + "mlp.gate_up_proj", 2 * ff, d, False)
+        w.linear(p + "mlp.down_proj", d, ff, False)
+    w.norm("model.norm", d, bias=False)
+    w.linear("lm_head", cfg["vocab_size"], d, False)
+    return w
+
+
+def phi3_forward(cfg, w, ids):
+    heads, kv_heads = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    hd, q_out, kv_out = phi3_sizes(cfg)
+    rot_dims = int(hd * cfg["partial_rotary_factor"])
+    eps, theta = cfg["rms_norm_eps"], cfg["rope_theta"]
+    act = ACTIVATIONS[cfg["hidden_act"]]
+    positions = torch.arange(ids.shape[1])
+    x = w["model.embed_tokens.weight"][ids]
+    for i in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % i
+        qkv = linear(rms_norm(x, w[p + "input_layernorm.weight"], eps), w, p + "self_attn.qkv_proj")
+        q = rotary(split_heads(qkv[..., :q_out], heads), positions, rot_dims, theta)
+        k = rotary(split_heads(qkv[..., q_out:q_out + kv_out], kv_heads), positions, rot_dims, theta)
+        v = split_heads(qkv[..., q_out + kv_out:], kv_heads)
+        attn = attention(q, k, v, cfg["sliding_window"])
+        x = x + linear(merge_heads(attn), w, p + "self_attn.o_proj")
+        h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+        gate, up = linear(h, w, p + "mlp.gate_up_proj").chunk(2, dim=-1)
+        x = x + linear(up * act(gate), w, p + "mlp.down_proj")
+    x = rms_norm(x, w["model.norm.weight"], eps)
+    return x @ w["lm_head.weight"].T
+
+
+# ---------------------------------------------------------------------------------------------
 # Fixture configs: the keys each HF config class writes (transformers 4.4x), tiny sizes.
 
 
@@ -454,6 +509,22 @@ def neox_config(**overrides):
     return cfg
 
 
+def phi3_config():
+    # Grouped-query attention (as Phi-3-medium), a sliding window shorter than the sequence (as
+    # Phi-3-mini-4k's 2047 of 4096 positions) and partial rotary (as Phi-4-mini's 0.75).
+    return {
+        "architectures": ["Phi3ForCausalLM"], "attention_dropout": 0.0,
+        "bos_token_id": 1, "embd_pdrop": 0.0, "eos_token_id": 2, "hidden_act": "silu",
+        "hidden_size": 64, "initializer_range": 0.02, "intermediate_size": 80,
+        "max_position_embeddings": 128, "model_type": "phi3", "num_attention_heads": 8,
+        "num_hidden_layers": 2, "num_key_value_heads": 2, "original_max_position_embeddings": 128,
+        "pad_token_id": 0, "partial_rotary_factor": 0.75, "resid_pdrop": 0.0,
+        "rms_norm_eps": 1e-05, "rope_scaling": None, "rope_theta": 10000.0, "sliding_window": 7,
+        "tie_word_embeddings": False, "torch_dtype": "bfloat16", "transformers_version": "4.46.0",
+        "use_cache": True, "vocab_size": 232,
+    }
+
+
 # name -> (config, weights(cfg, seed, dtype), forward, shards)
 FIXTURES = {
     "llama": (llama_config(), llama_weights, llama_forward, 1),
@@ -474,13 +545,25 @@ FIXTURES = {
                                    num_key_value_heads=4, num_hidden_layers=3,
                                    rope_theta=500000.0, torch_dtype="bfloat16"),
                       llama_weights, llama_forward, 3),
+    "phi3": (phi3_config(), phi3_weights, phi3_forward, 1),
 }
+
+# Fixtures added after the first ones take the seeds after theirs, so that adding one leaves the
+# others' weights and ids as they were.
+ADDED_FIXTURES = ["phi3"]
+
+
+def fixture_seed(name):
+    if name in ADDED_FIXTURES:
+        return len(FIXTURES) - len(ADDED_FIXTURES) + ADDED_FIXTURES.index(name)
+    return sorted(n for n in FIXTURES if n not in ADDED_FIXTURES).index(name)
 
 
 def main():
     out_dir = sys.argv[1]
     os.makedirs(os.path.join(out_dir, "reference"), exist_ok=True)
-    for seed, (name, (cfg, make_weights, forward, shards)) in enumerate(sorted(FIXTURES.items())):
+    for name, (cfg, make_weights, forward, shards) in sorted(FIXTURES.items()):
+        seed = fixture_seed(name)
         weights = make_weights(cfg, 1000 + seed, TORCH_DTYPES[cfg["torch_dtype"]])
         write_checkpoint(os.path.join(out_dir, name), cfg, weights.stored, shards)
         rng = np.random.RandomState(seed)

@@ -1,5 +1,5 @@
 // The ruquant method through the layer-by-layer pipeline: its transforms leave every fixture
-// family's full-precision logits unchanged (LLaMA, Qwen2, OPT, GPT-NeoX, and stories260K), every
+// family's full-precision logits unchanged (LLaMA, Qwen2, OPT, GPT-NeoX, Phi-3, and stories260K), every
 // stored transform is orthogonal after smoothing, the seed fixes the bits, and impossible
 // rotation blocks are clear errors. Stage 2 (--tune-epochs): the tuned reflections are still
 // exact orthogonal transforms of the network, tuning lowers the quantized layers' output error
@@ -113,7 +113,7 @@ void expect_equivalent(const std::string& fixture, bool smooth_only) {
 }
 
 TEST(Ruquant, FullPrecisionLogitsUnchangedOnEveryFamily) {
-  for (const std::string fixture : {"llama", "qwen2", "mistral", "opt", "gpt_neox"}) {
+  for (const std::string fixture : {"llama", "qwen2", "mistral", "opt", "gpt_neox", "phi3"}) {
     expect_equivalent(fixture, false);
     expect_equivalent(fixture, true);
   }

@@ -1,0 +1,131 @@
+// Phi-3 (fused qkv_proj and gate_up_proj) against the Python reference, its table, its config
+// errors, and quantize -> eval round trips through the ptq executable.
+
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "model/model_test_utils.h"
+#include "ptq/common/error.h"
+#include "ptq/io/checkpoint.h"
+#include "ptq/model/causal_lm.h"
+#include "ptq/model/config.h"
+#include "ptq/quant/pipeline.h"
+#include "test_utils.h"
+
+namespace ptq::model {
+namespace {
+
+namespace fs = std::filesystem;
+
+// GQA (8 query heads over 2 kv heads), partial rotary 0.75, sliding window 7 over 12
+// positions, bf16.
+TEST(Phi3Test, MatchesReference) { test::expect_matches_reference("phi3"); }
+
+// The fused linears are quantized whole, each its own true-sequential stage, as GPTQModel's
+// phi3 module_tree; qkv_proj is the attention input.
+TEST(Phi3Test, FusedLinearsAreOneStageEach) {
+  const auto lm = load_causal_lm(test::fixture_model("phi3"));
+  const std::string p = "model.layers.1.";
+  const std::vector<std::vector<std::string>> want = {{p + "self_attn.qkv_proj"},
+                                                      {p + "self_attn.o_proj"},
+                                                      {p + "mlp.gate_up_proj"},
+                                                      {p + "mlp.down_proj"}};
+  EXPECT_EQ(quant::linear_groups(*lm, 1, true), want);
+  const std::vector<LayerLinear> linears = lm->layer_linears(1);
+  ASSERT_EQ(linears.size(), 4u);
+  EXPECT_EQ(linears[0].role, TensorRole::AttnQkv);
+  EXPECT_TRUE(is_attention_input(linears[0].role));
+  EXPECT_FALSE(is_attention_input(linears[2].role));
+  // [q | k | v] rows: 8 heads and 2 kv heads of 8.
+  EXPECT_EQ(lm->weight(p + "self_attn.qkv_proj.weight").sizes(),
+            at::IntArrayRef({64 + 2 * 16, 64}));
+  EXPECT_EQ(lm->weight(p + "mlp.gate_up_proj.weight").sizes(), at::IntArrayRef({2 * 80, 64}));
+}
+
+nlohmann::json fixture_config() {
+  std::ifstream in(test::fixtures_dir() / "phi3" / "config.json");
+  return nlohmann::json::parse(in);
+}
+
+TEST(Phi3Test, ConfigReadsRotaryAndWindow) {
+  const ModelConfig c = parse_model_config(fixture_config(), "phi3/config.json");
+  EXPECT_EQ(c.family, ArchFamily::Llama);  // read as a LlamaConfig with Phi-3's differences
+  EXPECT_DOUBLE_EQ(c.rotary_pct, 0.75);
+  EXPECT_EQ(c.sliding_window.value_or(0), 7);
+  EXPECT_FALSE(c.attention_bias || c.attention_out_bias || c.mlp_bias);
+}
+
+// The 128k variants' long-context RoPE is refused by name, not silently run as plain RoPE.
+TEST(Phi3Test, RopeScalingIsAClearError) {
+  nlohmann::json config = fixture_config();
+  config["rope_scaling"] = {{"type", "longrope"}, {"long_factor", {1.0}}, {"short_factor", {1.0}}};
+  try {
+    parse_model_config(config, "phi3-128k/config.json");
+    FAIL() << "rope_scaling accepted";
+  } catch (const InputError& e) {
+    const std::string message = e.what();
+    EXPECT_NE(message.find("phi3-128k/config.json"), std::string::npos) << message;
+    EXPECT_NE(message.find("rope_scaling"), std::string::npos) << message;
+  }
+}
+
+// Token rows for the fixture (vocab 232, 128 positions): 8 rows of 128 random ids.
+std::string token_rows(const test::TempDir& tmp) {
+  const fs::path path = tmp / "tokens-8x128.i32";
+  at::manual_seed(0);
+  const at::Tensor ids = at::randint(232, {8, 128}, at::kInt);
+  std::ofstream(path, std::ios::binary)
+      .write(static_cast<const char*>(ids.data_ptr()), ids.numel() * sizeof(int32_t));
+  return "tokens:" + path.string();
+}
+
+double printed_perplexity(const std::string& out) {
+  const size_t at = out.find("perplexity ");
+  EXPECT_NE(at, std::string::npos) << out;
+  return at == std::string::npos ? 0.0 : std::stod(out.substr(at + 11));
+}
+
+// `ptq quantize --eval` prints the in-memory model's perplexity; `ptq eval` of the written
+// directory must reproduce it, with the fused linears stored under their own names.
+void expect_round_trip(const std::vector<std::string>& method_args) {
+  test::TempDir tmp;
+  const std::string tokens = token_rows(tmp);
+  const fs::path out = tmp / "out";
+  std::vector<std::string> args = {
+      "--threads", "1",     "quantize",   "--model", test::fixture_model("phi3"),
+      "--calib",   tokens,  "--nsamples", "4",       "--eval",
+      tokens,      "--out", out.string()};
+  args.insert(args.end(), method_args.begin(), method_args.end());
+  const test::CliResult q = test::run_cli(args);
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  const double in_memory = printed_perplexity(q.out);
+  const test::CliResult e =
+      test::run_cli({"--threads", "1", "eval", "--model", out.string(), "--dataset", tokens});
+  ASSERT_EQ(e.exit_code, 0) << e.err;
+  EXPECT_NEAR(printed_perplexity(e.out), in_memory, 1e-4 * in_memory);
+  const io::Checkpoint written(out.string());
+  for (const char* module :
+       {"self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj"}) {
+    EXPECT_TRUE(written.contains(std::string("model.layers.0.") + module + ".qweight")) << module;
+  }
+}
+
+TEST(Phi3Test, GptqW4RoundTrip) { expect_round_trip({"--method", "gptq", "--wbits", "4"}); }
+
+TEST(Phi3Test, SeptqW3RoundTrip) {
+  expect_round_trip({"--method", "septq", "--wbits", "3", "--keep-percent", "2"});
+}
+
+TEST(Phi3Test, RuquantW4A4RoundTrip) {
+  expect_round_trip({"--method", "ruquant", "--wbits", "4", "--abits", "4", "--block-size", "16",
+                     "--rotation-steps", "4"});
+}
+
+}  // namespace
+}  // namespace ptq::model
