@@ -50,7 +50,8 @@ TEST(ConfigTest, UnknownArchitectureListsTheSupportedOnes) {
 TEST(ConfigTest, SupportedArchitecturesAreSorted) {
   EXPECT_EQ(supported_architectures(),
             (std::vector<std::string>{"GPTNeoXForCausalLM", "LlamaForCausalLM",
-                                      "MistralForCausalLM", "OPTForCausalLM", "Qwen2ForCausalLM"}));
+                                      "MistralForCausalLM", "OPTForCausalLM", "Phi3ForCausalLM",
+                                      "Qwen2ForCausalLM"}));
 }
 
 TEST(ConfigTest, WrongTypeNamesTheKey) {
