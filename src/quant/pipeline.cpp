@@ -7,6 +7,7 @@
 #include <map>
 
 #include "ptq/common/error.h"
+#include "ptq/common/heap.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/progress.h"
 #include "ptq/quant/attention_quantizer.h"
@@ -109,6 +110,9 @@ void run_layer(const model::CausalLM& lm,
                const at::Tensor& outputs,
                int64_t batch,
                const model::LinearInputObserver* observer) {
+  // Every batch allocates the same temporaries: reuse their pages rather than fault in fresh
+  // mappings per batch.
+  const BatchHeap reuse;
   for (int64_t begin = 0; begin < inputs.size(0); begin += batch) {
     const int64_t end = std::min(begin + batch, inputs.size(0));
     const at::Tensor x = inputs.slice(0, begin, end).to(at::kFloat);
