@@ -4,7 +4,11 @@
 //    GEMM's GFLOP/s (the practical peak);
 //  - the lazy block updates alone (gptq.cpp's addmm_ of each 128-column block's error into the
 //    columns after it, same shapes and layout) GFLOP/s vs the GEMM's.
-// Usage: gptq_bench [--large] [--repeats N]
+//  - with --rect, the 7B MLP shapes N x K = 4096 x 11008 (down_proj) and 11008 x 4096
+//    (gate/up): GPTQ vs the FLOP model of its solve (Cholesky, inverse, Cholesky: 4/3 K^3;
+//    lazy updates N K^2) at the rate of an [N, K] x [K, K] GEMM timed in the same run; the
+//    Hessian is from one 2048-token sample (damping keeps it positive definite).
+// Usage: gptq_bench [--large] [--rect] [--repeats N]
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -61,12 +65,33 @@ void bench_dimension(int64_t d, int repeats) {
               gptq_s / gemm_s);
 }
 
+void bench_rectangle(int64_t n, int64_t k, int repeats) {
+  at::manual_seed(0);
+  const at::Tensor w = at::randn({n, k});
+  const at::Tensor square = at::randn({k, k});
+  const double gemm_s = best_seconds(repeats, [&] { at::mm(w, square); });
+  const double rate = 2.0 * n * k * k / gemm_s;
+  ptq::quant::HessianAccumulator accumulator(k);
+  accumulator.add_batch(at::randn({kTokens, k}));
+  ptq::quant::GptqConfig config;
+  config.quantizer.bits = 4;
+  config.group_size = 128;
+  const double gptq_s =
+      best_seconds(repeats, [&] { ptq::quant::gptq_quantize(w, accumulator.hessian(), config); });
+  const double model_s = (4.0 / 3.0 * k * k * k + static_cast<double>(n) * k * k) / rate;
+  std::printf("%6lld x %-6lld %10.3f %8.1f %10.3f %10.3f %8.2f %8.2f\n", static_cast<long long>(n),
+              static_cast<long long>(k), gemm_s, rate / 1e9, model_s, gptq_s, gptq_s / model_s,
+              gptq_s / gemm_s);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"GPTQ and Hessian accumulation cost vs same-shape GEMM"};
   ptq::bench::Dimensions dimensions;
   dimensions.add_options(app);
+  bool rect = false;
+  app.add_flag("--rect", rect, "also run the 7B MLP shapes 4096 x 11008 and 11008 x 4096");
   CLI11_PARSE(app, argc, argv);
   ptq::set_log_level(ptq::LogLevel::Warning);
 
@@ -75,5 +100,11 @@ int main(int argc, char** argv) {
   std::printf("%6s %10s %8s %10s %8s %8s %8s %8s %10s %8s\n", "d", "gemm_s", "GFLOP/s",
               "hessian_s", "GFLOP/s", "H/gemm", "upd GF/s", "upd/gemm", "gptq_s", "gptq/gemm");
   for (int64_t d : dimensions.dims()) bench_dimension(d, dimensions.repeats);
+  if (rect) {
+    std::printf("\n%15s %10s %8s %10s %10s %8s %8s\n", "N x K", "gemm_s", "GFLOP/s", "model_s",
+                "gptq_s", "gptq/mod", "gptq/gemm");
+    bench_rectangle(4096, 11008, dimensions.repeats);
+    bench_rectangle(11008, 4096, dimensions.repeats);
+  }
   return 0;
 }

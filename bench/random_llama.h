@@ -25,16 +25,21 @@ struct LlamaShape {
   int64_t layers = 4;
   int64_t vocab = 32000;
   int64_t positions = 512;
+  int64_t intermediate = 0;  // 0: LLaMA's MLP ratio (intermediate_size below)
 };
 
 // LLaMA's MLP ratio (11008 / 4096), rounded up to a multiple of 64 as its configs are.
 inline int64_t intermediate_size(int64_t hidden) { return (hidden * 43 / 16 + 63) / 64 * 64; }
 
+inline int64_t intermediate_size(const LlamaShape& s) {
+  return s.intermediate > 0 ? s.intermediate : intermediate_size(s.hidden);
+}
+
 inline nlohmann::json llama_config(const LlamaShape& s) {
   return {{"architectures", {"LlamaForCausalLM"}},
           {"model_type", "llama"},
           {"hidden_size", s.hidden},
-          {"intermediate_size", intermediate_size(s.hidden)},
+          {"intermediate_size", intermediate_size(s)},
           {"num_hidden_layers", s.layers},
           {"num_attention_heads", s.hidden / 64},
           {"num_key_value_heads", s.hidden / 64},

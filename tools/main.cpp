@@ -4,7 +4,6 @@
 
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
-#include <malloc.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
@@ -15,6 +14,7 @@
 #include "command.h"
 #include "json_config.h"
 #include "ptq/common/error.h"
+#include "ptq/common/heap.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/progress.h"
 
@@ -93,8 +93,8 @@ int main(int argc, char** argv) {
   // tensors then come from the heap, fragment it and are not returned: streaming 72 layers of
   // a 512-wide model grew RSS by 190 MB (a malloc_trim per layer still left 50 MB peaks). A
   // fixed threshold gives such tensors their own mappings, unmapped on free, so memory stays
-  // bounded by one layer however many layers are streamed.
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  // bounded by one layer however many layers are streamed (batch loops lift it: heap.h).
+  ptq::bound_heap();
   ptq::set_log_level(ptq::LogLevel::Info);
   try {
     return run(argc, argv);

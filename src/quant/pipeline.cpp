@@ -7,6 +7,7 @@
 #include <map>
 
 #include "ptq/common/error.h"
+#include "ptq/common/heap.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/progress.h"
 #include "ptq/quant/attention_quantizer.h"
@@ -95,6 +96,9 @@ void run_layer(const model::CausalLM& lm,
                const at::Tensor& outputs,
                int64_t batch,
                const model::LinearInputObserver* observer) {
+  // Every batch allocates the same temporaries: reuse their pages rather than fault in fresh
+  // mappings per batch.
+  const BatchHeap reuse;
   for (int64_t begin = 0; begin < inputs.size(0); begin += batch) {
     const int64_t end = std::min(begin + batch, inputs.size(0));
     const at::Tensor x = inputs.slice(0, begin, end).to(at::kFloat);
@@ -103,21 +107,56 @@ void run_layer(const model::CausalLM& lm,
   }
 }
 
-// gptq.py add_batch per linear of `group`, each sample counted once.
-std::map<std::string, HessianAccumulator> collect_hessians(const model::CausalLM& lm,
-                                                           int64_t index,
-                                                           const std::vector<std::string>& group,
-                                                           const at::Tensor& inputs,
-                                                           int64_t batch) {
-  std::map<std::string, HessianAccumulator> hessians;
-  for (const std::string& name : group) {
-    hessians.emplace(name, HessianAccumulator(lm.weight(name + ".weight").size(1)));
+// The Hessians of one true-sequential group. Linears fed the very same input tensor (LLaMA's
+// q/k/v and gate/up, OPT's q/k/v) share one accumulation: the same products in the same order
+// would give them bit-identical Hessians, at a K x K x tokens GEMM each.
+class GroupHessians {
+ public:
+  explicit GroupHessians(const std::vector<std::string>& group) {
+    for (const std::string& name : group) _owner.emplace(name, "");
   }
-  const model::LinearInputObserver observer = [&](const std::string& name,
-                                                  const at::Tensor& input) {
-    const auto it = hessians.find(name);
-    if (it != hessians.end()) it->second.add_batch(input);
-  };
+
+  // gptq.py add_batch of `input` for linear `name`, each sample counted once.
+  void observe(const std::string& name, const at::Tensor& input) {
+    const auto it = _owner.find(name);
+    if (it == _owner.end()) return;
+    const bool same_as_last =
+        _last_input.defined() && input.unsafeGetTensorImpl() == _last_input.unsafeGetTensorImpl();
+    if (it->second.empty()) {  // first batch: the sharing is decided once
+      it->second = same_as_last ? _last_owner : name;
+      if (it->second == name) _accumulators.emplace(name, HessianAccumulator(input.size(-1)));
+    } else if (it->second != name) {
+      TORCH_CHECK(same_as_last && _last_owner == it->second, "the inputs of ", name, " and ",
+                  it->second, " differed in a later batch");
+    }
+    // Held until the next observation, so no other tensor can reuse its address meanwhile.
+    _last_input = input;
+    _last_owner = it->second;
+    if (it->second == name) _accumulators.at(name).add_batch(input);
+  }
+
+  LinearStats stats(const std::string& name) const {
+    const auto it = _owner.find(name);
+    if (it == _owner.end() || it->second.empty()) return {};
+    const HessianAccumulator& h = _accumulators.at(it->second);
+    return {h.hessian(), h.samples()};
+  }
+
+ private:
+  std::map<std::string, std::string> _owner;  // linear -> whose accumulator holds its Hessian
+  std::map<std::string, HessianAccumulator> _accumulators;
+  at::Tensor _last_input;
+  std::string _last_owner;
+};
+
+GroupHessians collect_hessians(const model::CausalLM& lm,
+                               int64_t index,
+                               const std::vector<std::string>& group,
+                               const at::Tensor& inputs,
+                               int64_t batch) {
+  GroupHessians hessians(group);
+  const model::LinearInputObserver observer =
+      [&](const std::string& name, const at::Tensor& input) { hessians.observe(name, input); };
   run_layer(lm, index, inputs, at::Tensor(), batch, &observer);
   return hessians;
 }
@@ -258,15 +297,12 @@ LayerRecord quantize_layer(const LayerContext& ctx,
       ctx.progress,    ctx.activations, ctx.attention};
   for (const auto& group : linear_groups(ctx.lm, index, options.true_sequential)) {
     ctx.method.prepare_group({ctx.lm, index, group, act.inputs, run});
-    const auto hessians = ctx.method.needs_hessian()
-                              ? collect_hessians(ctx.lm, index, group, act.inputs, batch)
-                              : std::map<std::string, HessianAccumulator>();
+    const GroupHessians hessians = ctx.method.needs_hessian()
+                                       ? collect_hessians(ctx.lm, index, group, act.inputs, batch)
+                                       : GroupHessians({});
     for (const std::string& name : group) {
       check_not_stopped(options);
-      LinearStats stats;
-      const auto it = hessians.find(name);
-      if (it != hessians.end()) stats = {it->second.hessian(), it->second.samples()};
-      record.linears.push_back(quantize_linear(linear_ctx, name, stats));
+      record.linears.push_back(quantize_linear(linear_ctx, name, hessians.stats(name)));
     }
     quantize_attention_after(ctx, index, group);
   }

@@ -106,6 +106,36 @@ TEST(Pipeline, TrueSequentialFeedsQuantizedOutputsToLaterGroups) {
   EXPECT_FALSE(at::allclose(hessians[false][p + "o_proj"], hessians[true][p + "o_proj"]));
 }
 
+// Linears fed the same input (q/k/v, gate/up) share one accumulation; each linear must still
+// get 2/n X^T X of its own inputs, here computed in fp64 from inputs recorded by a plain forward
+// pass of the unquantized layer 0 (one group: every input comes from that layer).
+TEST(Pipeline, EachLinearGetsTheHessianOfItsOwnInputs) {
+  const auto lm = model::load_causal_lm(test::fixture_model("llama"));
+  const at::Tensor ids = random_ids(*lm, 4, 16);
+  std::map<std::string, at::Tensor> gram;
+  const model::LinearInputObserver observer = [&](const std::string& name, const at::Tensor& x) {
+    const at::Tensor rows = x.reshape({-1, x.size(-1)}).to(at::kDouble);
+    const at::Tensor g = rows.t().mm(rows);
+    gram[name] = gram.count(name) ? gram[name] + g : g;
+  };
+  lm->forward_layer(0, lm->embed(ids, 0), 0, nullptr, &observer);
+
+  const auto gptq = create_method("gptq", method_options(4, -1));
+  const RecordingMethod recording(*gptq);
+  PipelineOptions options;
+  options.true_sequential = false;
+  options.batch_size = 3;  // two batches of unequal size
+  quantize_model(*lm, ids, recording, *gptq, options, nullptr);
+  ASSERT_EQ(gram.size(), lm->linear_names(0).size());
+  for (const auto& [name, g] : gram) {
+    const at::Tensor want = g * (2.0 / ids.size(0));
+    const at::Tensor& got = recording.hessians.at(name);
+    EXPECT_TRUE(
+        at::allclose(got.to(at::kDouble), want, 1e-5, 1e-6 * want.abs().max().item<double>()))
+        << name;
+  }
+}
+
 TEST(Pipeline, LinearGroupsFollowTheReferenceOrder) {
   const auto lm = model::load_causal_lm(test::fixture_model("llama"));
   const std::string p = "model.layers.1.";

@@ -33,7 +33,7 @@ class PythonRandom {
   // random.shuffle(x): Fisher-Yates from the back, j = _randbelow(i + 1).
   template <typename T>
   void shuffle(std::vector<T>& values) {
-    for (size_t i = values.size(); i-- > 1;) {
+    for (std::size_t i = values.size(); i-- > 1;) {
       std::swap(values[i], values[randbelow(i + 1)]);
     }
   }
