@@ -18,7 +18,8 @@ namespace fs = std::filesystem;
 // What Hugging Face's save_pretrained copies beside the weights and loaders look for.
 constexpr const char* kTokenizerFiles[] = {
     "tokenizer.json", "tokenizer.model", "tokenizer_config.json",  "special_tokens_map.json",
-    "vocab.json",     "merges.txt",      "generation_config.json",
+    "vocab.json",     "merges.txt",      "generation_config.json", "added_tokens.json",
+    "qwen.tiktoken",
 };
 
 // Shards are numbered while written and named once their count is known.
