@@ -108,25 +108,22 @@ TEST(TiktokenModel, QwenSpecialTokensAndNfc) {
   EXPECT_EQ(tokenizer->encode("caf\x65\xCC\x81"), tokenizer->encode("caf\xC3\xA9"));
 }
 
-TEST(TiktokenModel, RejectsUnknownAndMalformedRankFiles) {
+// The InputError a directory whose tokenizer.model holds `content` gives.
+std::string rank_file_error(const std::string& content) {
   test::TempDir dir;
+  test::write_file(dir / "tokenizer.model", content);
+  return test::input_error([&] { load_tokenizer(dir.path()); });
+}
+
+TEST(TiktokenModel, RejectsUnknownAndMalformedRankFiles) {
   // "IQ==" is "!", "Ig==" is '"': a valid rank file of no known family.
-  test::write_file(dir / "tokenizer.model", "IQ== 0\nIg== 1\n");
-  std::string error = test::input_error([&] { load_tokenizer(dir.path()); });
-  EXPECT_TRUE(test::mentions(error, "tokenizer.model")) << error;
-  EXPECT_TRUE(test::mentions(error, "Llama 3")) << error;
-  test::write_file(dir / "tokenizer.model", "IQ== 0\nIg== 2\n");
-  error = test::input_error([&] { load_tokenizer(dir.path()); });
-  EXPECT_TRUE(test::mentions(error, "no token has rank 1")) << error;
-  test::write_file(dir / "tokenizer.model", "IQ== 0\nIg== 2000000000\n");
-  error = test::input_error([&] { load_tokenizer(dir.path()); });
-  EXPECT_TRUE(test::mentions(error, "tokenizer.model:2")) << error;
-  test::write_file(dir / "tokenizer.model", "IQ== 0\nIQ== 0\n");
-  error = test::input_error([&] { load_tokenizer(dir.path()); });
-  EXPECT_TRUE(test::mentions(error, "appears twice")) << error;
-  test::write_file(dir / "tokenizer.model", "IQ== 0\nI!== 1\n");
-  error = test::input_error([&] { load_tokenizer(dir.path()); });
-  EXPECT_TRUE(test::mentions(error, "tokenizer.model:2")) << error;
+  const std::string unknown = rank_file_error("IQ== 0\nIg== 1\n");
+  EXPECT_TRUE(test::mentions(unknown, "tokenizer.model")) << unknown;
+  EXPECT_TRUE(test::mentions(unknown, "Llama 3")) << unknown;
+  EXPECT_TRUE(test::mentions(rank_file_error("IQ== 0\nIg== 2\n"), "no token has rank 1"));
+  EXPECT_TRUE(test::mentions(rank_file_error("IQ== 0\nIg== 2000000000\n"), "tokenizer.model:2"));
+  EXPECT_TRUE(test::mentions(rank_file_error("IQ== 0\nIQ== 0\n"), "appears twice"));
+  EXPECT_TRUE(test::mentions(rank_file_error("IQ== 0\nI!== 1\n"), "tokenizer.model:2"));
 }
 
 }  // namespace
