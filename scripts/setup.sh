@@ -11,7 +11,7 @@ packages=(
   libtorch-dev                                   # LibTorch 1.13 (CPU)
   libopenblas0-openmp libopenblas-openmp-dev     # fast BLAS behind LibTorch (reference BLAS is ~10x slower)
   libeigen3-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
-  libpcre2-dev zlib1g-dev
+  libpcre2-dev libicu-dev zlib1g-dev
   python3 python3-torch python3-numpy python3-sentencepiece  # tests/reference: independent references
 )
 

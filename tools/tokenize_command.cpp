@@ -58,7 +58,8 @@ Command add_tokenize_command(CLI::App& parent) {
   command.app = parent.add_subcommand("tokenize", "Print the token ids of a data set or a string");
   auto* source = command.app->add_option_group("tokenizer source");
   source->add_option("--tokenizer", options->tokenizer,
-                     "tokenizer.json, tokenizer.model, vocab.json/merges.txt or their directory");
+                     "tokenizer.json, tokenizer.model (sentencepiece or tiktoken), qwen.tiktoken, "
+                     "vocab.json/merges.txt or their directory");
   source->add_option("--model", options->tokenizer, "Model directory holding the tokenizer");
   source->require_option(1);
   auto* input = command.app->add_option_group("input");

@@ -4,11 +4,11 @@
 
 #include <cstdio>
 
+#include "io/read_file.h"
 #include "io/staged_directory.h"
 #include "ptq/common/error.h"
 #include "ptq/common/report.h"
 #include "ptq/quant/gptq_packing.h"
-#include "io/read_file.h"
 
 namespace ptq::quant {
 namespace {
@@ -17,8 +17,9 @@ namespace fs = std::filesystem;
 
 // What Hugging Face's save_pretrained copies beside the weights and loaders look for.
 constexpr const char* kTokenizerFiles[] = {
-    "tokenizer.json", "tokenizer.model", "tokenizer_config.json",  "special_tokens_map.json",
-    "vocab.json",     "merges.txt",      "generation_config.json",
+    "tokenizer.json",          "tokenizer.model",   "tokenizer_config.json",
+    "special_tokens_map.json", "vocab.json",        "merges.txt",
+    "generation_config.json",  "added_tokens.json", "qwen.tiktoken",
 };
 
 // Shards are numbered while written and named once their count is known.

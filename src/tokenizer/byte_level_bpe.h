@@ -1,9 +1,11 @@
 #pragma once
-// GPT-2 byte-level BPE (openai/gpt-2 encoder.py; Hugging Face ByteLevel + BPE): added tokens are
-// matched first, the rest is split by the pre-tokenizer regex, each piece's bytes are mapped to
-// the byte alphabet and merged by rank.
+// GPT-2 byte-level BPE (openai/gpt-2 encoder.py; Hugging Face ByteLevel + BPE; tiktoken): added
+// tokens are matched first, the rest is NFC-normalized when asked, split by the pre-tokenizer
+// regex, and each piece's bytes are mapped to the byte alphabet and merged by rank: the rank of
+// the pair in the merge list, or (tiktoken, no merge list) the rank of the merged token.
 
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -21,11 +23,18 @@ class ByteLevelBpe : public Tokenizer {
     std::string split_pattern = kGpt2SplitPattern;
     // Hugging Face ByteLevel(add_prefix_space=True): a space before text not starting with one.
     bool add_prefix_space = false;
+    // A piece that is a whole token is that token, unmerged (tiktoken; Hugging Face BPE
+    // ignore_merges, as Llama 3's tokenizer.json sets it).
+    bool ignore_merges = false;
+    // Unicode NFC before splitting (Qwen2, GPT-NeoX).
+    bool nfc = false;
   };
 
-  // Throws InputError when `vocab` lacks a character of the byte alphabet.
+  // `vocab` in byte-alphabet form. Without `merges`, a pair merges by the id of the merged token
+  // (tiktoken, where the id is the rank). Throws InputError when `vocab` lacks a character of
+  // the byte alphabet.
   ByteLevelBpe(std::unordered_map<std::string, int32_t> vocab,
-               MergeRanks merges,
+               std::optional<MergeRanks> merges,
                SpecialTokens specials,
                const Options& options);
 
@@ -37,13 +46,14 @@ class ByteLevelBpe : public Tokenizer {
  private:
   void encode_piece(std::string_view piece, std::vector<int32_t>& ids) const;
   std::vector<int32_t> merge_word(const std::string& word) const;
+  std::optional<double> pair_priority(std::string_view left, std::string_view right) const;
 
   std::unordered_map<std::string, int32_t> _ids;
   std::vector<std::string> _tokens;  // by id; added tokens included
-  MergeRanks _merges;
+  std::optional<MergeRanks> _merges;
   SpecialTokens _specials;
   RegexSplitter _splitter;
-  bool _add_prefix_space;
+  Options _options;
   // Words repeat a lot in running text: merging each distinct one once makes encoding fast.
   mutable std::mutex _cache_mutex;
   mutable std::unordered_map<std::string, std::vector<int32_t>> _cache;

@@ -88,4 +88,15 @@ std::vector<std::string_view> merge_pairs(std::string_view word, const PairPrior
   return Merger(word, priority).run();
 }
 
+std::optional<int32_t> merged_token_id(const std::unordered_map<std::string, int32_t>& ids,
+                                       std::string_view left,
+                                       std::string_view right) {
+  std::string merged;
+  merged.reserve(left.size() + right.size());
+  merged.append(left).append(right);
+  const auto it = ids.find(merged);
+  if (it == ids.end()) return std::nullopt;
+  return it->second;
+}
+
 }  // namespace ptq::tokenizer

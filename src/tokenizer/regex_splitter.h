@@ -13,6 +13,16 @@ namespace ptq::tokenizer {
 inline constexpr const char* kGpt2SplitPattern =
     R"('s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+)";
 
+// Llama 3's (llama-models tokenizer.py pat_str; tiktoken's cl100k): letters with one leading
+// non-letter, digits in groups of up to three, newlines apart.
+inline constexpr const char* kLlama3SplitPattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
+// Qwen's (tokenization_qwen.py PAT_STR; Qwen2Tokenizer's PRETOKENIZE_REGEX): as Llama 3's, but
+// every digit is a piece of its own.
+inline constexpr const char* kQwenSplitPattern =
+    R"((?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+)";
+
 class RegexSplitter {
  public:
   // Compiles `pattern` with Unicode properties (PCRE2_UTF | PCRE2_UCP), JIT when available.

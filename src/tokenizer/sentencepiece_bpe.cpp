@@ -1,5 +1,6 @@
 #include "tokenizer/sentencepiece_bpe.h"
 
+#include <algorithm>
 #include <cstdio>
 
 #include "ptq/common/error.h"
@@ -43,6 +44,7 @@ SentencePieceBpe::SentencePieceBpe(std::vector<Piece> pieces,
     const Piece& piece = _pieces[i];
     const auto id = static_cast<int32_t>(i);
     _all_ids.emplace(piece.text, id);
+    if (piece.type == PieceType::UserDefined) _user_defined.add(piece.text, id, false);
     if (piece.type == PieceType::Normal || piece.type == PieceType::UserDefined) {
       _mergeable_ids.emplace(piece.text, id);
     } else if (piece.type == PieceType::Byte) {
@@ -54,26 +56,44 @@ SentencePieceBpe::SentencePieceBpe(std::vector<Piece> pieces,
       _unk_id = id;
     }
   }
+  const int64_t end = std::max<int64_t>(_specials.id_end(), static_cast<int64_t>(_pieces.size()));
+  _pieces.resize(static_cast<size_t>(end), {"", 0, PieceType::Unused});
+  for (int64_t id = 0; id < end; ++id) {
+    const std::string* added = _specials.content(static_cast<int32_t>(id));
+    if (!added || !_pieces[id].text.empty()) continue;
+    const bool special = _specials.is_special(static_cast<int32_t>(id));
+    _pieces[id] = {*added, 0, special ? PieceType::Control : PieceType::UserDefined};
+  }
 }
 
 std::vector<int32_t> SentencePieceBpe::encode_raw(const std::string& text) const {
-  const PairPriority priority = [this](std::string_view left, std::string_view right) {
-    return pair_priority(left, right);
-  };
   std::vector<int32_t> ids;
   for (const auto& segment : _specials.split(text)) {
     if (segment.id) {
       ids.push_back(*segment.id);
+    } else {
+      encode_normalized(normalize(segment.text, segment.text.data() == text.data()), ids);
+    }
+  }
+  return ids;
+}
+
+void SentencePieceBpe::encode_normalized(std::string_view normalized,
+                                         std::vector<int32_t>& ids) const {
+  const PairPriority priority = [this](std::string_view left, std::string_view right) {
+    return pair_priority(left, right);
+  };
+  for (const auto& part : _user_defined.split(normalized)) {
+    if (part.id) {
+      ids.push_back(*part.id);
       continue;
     }
-    const std::string normalized = normalize(segment.text, segment.text.data() == text.data());
-    for (const std::string_view word : words(normalized)) {
+    for (const std::string_view word : words(part.text)) {
       for (const std::string_view symbol : merge_pairs(word, priority)) {
         append_symbol_ids(symbol, ids);
       }
     }
   }
-  return ids;
 }
 
 std::string SentencePieceBpe::normalize(std::string_view text, bool at_start) const {
@@ -112,12 +132,9 @@ std::vector<std::string_view> SentencePieceBpe::words(std::string_view normalize
 std::optional<double> SentencePieceBpe::pair_priority(std::string_view left,
                                                       std::string_view right) const {
   if (_merges) return _merges->priority(left, right);
-  std::string merged;
-  merged.reserve(left.size() + right.size());
-  merged.append(left).append(right);
-  const auto it = _mergeable_ids.find(merged);
-  if (it == _mergeable_ids.end()) return std::nullopt;
-  return _pieces[it->second].score;
+  const auto id = merged_token_id(_mergeable_ids, left, right);
+  if (!id) return std::nullopt;
+  return _pieces[*id].score;
 }
 
 void SentencePieceBpe::append_symbol_ids(std::string_view symbol, std::vector<int32_t>& ids) const {

@@ -3,9 +3,11 @@
 // LibTorch (their protobuf symbols interpose and it crashes at load).
 //
 // Encoding, per text segment between added tokens: spaces become U+2581 ('▁'), a '▁' is
-// prepended (add_dummy_prefix), the UTF-8 characters are merged pairwise (by the score of the
-// merged piece as sentencepiece does, or by merge rank as Hugging Face's BPE does), and a final
-// symbol that is not a piece becomes its <0xXX> byte pieces (byte fallback) or the unknown piece.
+// prepended (add_dummy_prefix), user-defined pieces are cut out whole (sentencepiece's prefix
+// matcher on the normalized text: they never merge with a neighbour), the UTF-8 characters in
+// between are merged pairwise (by the score of the merged piece as sentencepiece does, or by
+// merge rank as Hugging Face's BPE does), and a final symbol that is not a piece becomes its
+// <0xXX> byte pieces (byte fallback) or the unknown piece.
 
 #include <array>
 #include <optional>
@@ -50,6 +52,8 @@ struct SentencePieceOptions {
 class SentencePieceBpe : public Tokenizer {
  public:
   // `pieces` by id. Pairs merge by `merges` rank when given, else by the merged piece's score.
+  // `specials` are the added tokens; those past the pieces extend the vocabulary (as control
+  // pieces when special).
   SentencePieceBpe(std::vector<Piece> pieces,
                    std::optional<MergeRanks> merges,
                    SpecialTokens specials,
@@ -65,10 +69,12 @@ class SentencePieceBpe : public Tokenizer {
   std::vector<std::string_view> words(std::string_view normalized) const;
   std::optional<double> pair_priority(std::string_view left, std::string_view right) const;
   void append_symbol_ids(std::string_view symbol, std::vector<int32_t>& ids) const;
+  void encode_normalized(std::string_view normalized, std::vector<int32_t>& ids) const;
 
   std::vector<Piece> _pieces;
   std::optional<MergeRanks> _merges;
   SpecialTokens _specials;
+  SpecialTokens _user_defined;  // matched in the normalized text
   SentencePieceOptions _options;
   std::unordered_map<std::string, int32_t> _mergeable_ids;  // normal and user-defined pieces
   std::unordered_map<std::string, int32_t> _all_ids;

@@ -2,6 +2,7 @@
 
 #include "io/read_file.h"
 #include "ptq/common/error.h"
+#include "tokenizer/added_tokens.h"
 #include "tokenizer/protobuf_wire.h"
 #include "tokenizer/sentencepiece_bpe.h"
 
@@ -87,7 +88,7 @@ std::optional<int32_t> valid_id(int32_t id, size_t piece_count) {
 
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
+std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path, SpecialTokens added) {
   const std::string bytes = io::read_file_bytes(path);
   std::vector<Piece> pieces;
   TrainerSpec trainer;
@@ -102,16 +103,10 @@ std::unique_ptr<Tokenizer> load_sentencepiece_model(const std::string& path) {
                   ": only sentencepiece BPE models are supported (model_type ", trainer.model_type,
                   trainer.model_type == 1 ? ", UNIGRAM)" : ")");
   options.byte_fallback = trainer.byte_fallback;
-  // User-defined pieces are never split, as with added tokens.
-  SpecialTokens user_defined;
-  for (size_t id = 0; id < pieces.size(); ++id) {
-    if (pieces[id].type == PieceType::UserDefined) {
-      user_defined.add(pieces[id].text, static_cast<int32_t>(id));
-    }
-  }
   const size_t piece_count = pieces.size();
+  check_added_token_ids(added, static_cast<int64_t>(piece_count), path);
   auto tokenizer = std::make_unique<SentencePieceBpe>(std::move(pieces), std::nullopt,
-                                                      std::move(user_defined), options);
+                                                      std::move(added), options);
   tokenizer->set_bos_id(valid_id(trainer.bos_id, piece_count));
   tokenizer->set_eos_id(valid_id(trainer.eos_id, piece_count));
   tokenizer->set_add_bos(true);

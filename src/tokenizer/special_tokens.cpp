@@ -4,13 +4,23 @@
 
 namespace ptq::tokenizer {
 
-void SpecialTokens::add(const std::string& content, int32_t id) {
+void SpecialTokens::add(const std::string& content, int32_t id, bool special) {
   if (content.empty()) return;
   _ids[content] = id;
   _contents[id] = content;
+  if (special) {
+    _special_ids.insert(id);
+  } else {
+    _special_ids.erase(id);
+  }
 }
 
 bool SpecialTokens::contains_id(int32_t id) const { return _contents.count(id) > 0; }
+
+const std::string* SpecialTokens::content(int32_t id) const {
+  const auto it = _contents.find(id);
+  return it == _contents.end() ? nullptr : &it->second;
+}
 
 std::optional<int32_t> SpecialTokens::find(const std::string& content) const {
   const auto it = _ids.find(content);

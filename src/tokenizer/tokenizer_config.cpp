@@ -1,7 +1,9 @@
 #include "tokenizer/tokenizer_config.h"
 
-#include "ptq/common/error.h"
+#include <filesystem>
+
 #include "io/read_file.h"
+#include "ptq/common/error.h"
 
 namespace ptq::tokenizer {
 namespace {
@@ -39,6 +41,15 @@ void apply_tokenizer_config(const std::string& path, Tokenizer& tokenizer) {
                     ": add_bos_token must be a boolean");
     tokenizer.set_add_bos(config["add_bos_token"].get<bool>());
   }
+}
+
+std::string read_tokenizer_class(const std::string& path) {
+  if (!std::filesystem::exists(path)) return "";
+  const json config = io::read_json_file(path);
+  if (!config.is_object() || !config.contains("tokenizer_class")) return "";
+  PTQ_CHECK_INPUT(config["tokenizer_class"].is_string(), path,
+                  ": tokenizer_class must be a string");
+  return config["tokenizer_class"].get<std::string>();
 }
 
 }  // namespace ptq::tokenizer

@@ -12,4 +12,8 @@ namespace ptq::tokenizer {
 // for a token the vocabulary lacks.
 void apply_tokenizer_config(const std::string& path, Tokenizer& tokenizer);
 
+// tokenizer_class of the config at `path` ("Qwen2Tokenizer", ...); empty when the file or the
+// key is absent.
+std::string read_tokenizer_class(const std::string& path);
+
 }  // namespace ptq::tokenizer

@@ -1,8 +1,8 @@
 #include "tokenizer/tokenizer_json.h"
 
+#include "io/read_file.h"
 #include "ptq/common/error.h"
 #include "tokenizer/byte_level_bpe.h"
-#include "io/read_file.h"
 #include "tokenizer/json_file.h"
 #include "tokenizer/sentencepiece_bpe.h"
 
@@ -53,9 +53,22 @@ MergePairs read_merges(const json& model, const std::string& path) {
 SpecialTokens read_added_tokens(const json& root) {
   SpecialTokens specials;
   for (const json& token : root.value("added_tokens", json::array())) {
-    specials.add(token.at("content").get<std::string>(), token.at("id").get<int32_t>());
+    specials.add(token.at("content").get<std::string>(), token.at("id").get<int32_t>(),
+                 token.value("special", true));
   }
   return specials;
+}
+
+// Byte-level models here normalize with NFC (GPT-NeoX, Qwen2) or not at all (GPT-2, Llama 3).
+bool byte_level_nfc(const json& root, const std::string& path) {
+  bool nfc = false;
+  for (const json& normalizer : components(root.value("normalizer", json()), "normalizers")) {
+    const std::string type = normalizer.value("type", "");
+    PTQ_CHECK_INPUT(type == "NFC", path, ": normalizer ", type,
+                    " is not supported with a ByteLevel pre-tokenizer (only NFC)");
+    nfc = true;
+  }
+  return nfc;
 }
 
 std::unique_ptr<Tokenizer> make_byte_level(const json& root,
@@ -73,6 +86,8 @@ std::unique_ptr<Tokenizer> make_byte_level(const json& root,
     options.split_pattern = (*split)["pattern"]["Regex"].get<std::string>();
   }
   const json& model = root["model"];
+  options.ignore_merges = model.value("ignore_merges", false);
+  options.nfc = byte_level_nfc(root, path);
   return std::make_unique<ByteLevelBpe>(read_vocab(model, path),
                                         MergeRanks(read_merges(model, path)),
                                         read_added_tokens(root), options);
@@ -170,7 +185,11 @@ std::unique_ptr<Tokenizer> make_tokenizer(const json& root, const std::string& p
 }  // namespace
 
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
-  const json root = io::read_json_file(path);
+  return load_tokenizer_json(io::read_json_file(path), path);
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer_json(const nlohmann::json& root,
+                                               const std::string& path) {
   try {
     std::unique_ptr<Tokenizer> tokenizer = make_tokenizer(root, path);
     set_template_bos(root, *tokenizer);

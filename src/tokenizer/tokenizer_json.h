@@ -3,6 +3,7 @@
 // the Metaspace / byte-fallback flavour (the LLaMA fast tokenizer).
 
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "ptq/tokenizer/tokenizer.h"
@@ -11,5 +12,7 @@ namespace ptq::tokenizer {
 
 // A BOS is added when the post_processor template starts with a special token.
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path);
+// The same, for the parsed document of `path`.
+std::unique_ptr<Tokenizer> load_tokenizer_json(const nlohmann::json& root, const std::string& path);
 
 }  // namespace ptq::tokenizer

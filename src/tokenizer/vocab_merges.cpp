@@ -4,6 +4,7 @@
 
 #include "io/read_file.h"
 #include "ptq/common/error.h"
+#include "tokenizer/added_tokens.h"
 #include "tokenizer/byte_level_bpe.h"
 #include "tokenizer/json_file.h"
 
@@ -30,24 +31,47 @@ std::vector<std::pair<std::string, std::string>> read_merges(const std::string& 
   return pairs;
 }
 
+ByteLevelBpe::Options options_for_class(const std::string& tokenizer_class,
+                                        const std::string& merges_path) {
+  ByteLevelBpe::Options options;
+  if (tokenizer_class == "Qwen2Tokenizer" || tokenizer_class == "Qwen2TokenizerFast") {
+    options.split_pattern = kQwenSplitPattern;
+    options.nfc = true;
+    return options;
+  }
+  // Classes whose vocab.json + merges.txt follow GPT-2's byte-level scheme.
+  static const char* const kGpt2Like[] = {"",
+                                          "GPT2Tokenizer",
+                                          "GPT2TokenizerFast",
+                                          "RobertaTokenizer",
+                                          "RobertaTokenizerFast",
+                                          "BartTokenizer",
+                                          "BartTokenizerFast",
+                                          "CodeGenTokenizer",
+                                          "CodeGenTokenizerFast",
+                                          "GPTNeoXTokenizerFast"};
+  for (const char* known : kGpt2Like) {
+    if (tokenizer_class == known) return options;
+  }
+  PTQ_THROW_INPUT("tokenizer_config.json beside ", merges_path, " names tokenizer_class ",
+                  tokenizer_class, ", which ptq does not read from vocab.json + merges.txt");
+}
+
 }  // namespace
 
-std::unique_ptr<Tokenizer> load_vocab_merges(const std::string& vocab_path,
-                                             const std::string& merges_path) {
-  std::unordered_map<std::string, int32_t> vocab =
-      read_token_ids(io::read_json_file(vocab_path), vocab_path);
-  SpecialTokens specials;
-  const auto end_of_text = vocab.find(kEndOfText);
-  std::optional<int32_t> end_of_text_id;
-  if (end_of_text != vocab.end()) {
-    end_of_text_id = end_of_text->second;
-    specials.add(kEndOfText, *end_of_text_id);
-  }
-  auto tokenizer =
-      std::make_unique<ByteLevelBpe>(std::move(vocab), MergeRanks(read_merges(merges_path)),
-                                     std::move(specials), ByteLevelBpe::Options{});
-  tokenizer->set_bos_id(end_of_text_id);
-  tokenizer->set_eos_id(end_of_text_id);
+std::unique_ptr<Tokenizer> load_vocab_merges(const nlohmann::json& vocab_json,
+                                             const std::string& vocab_path,
+                                             const std::string& merges_path,
+                                             const std::string& tokenizer_class,
+                                             SpecialTokens added) {
+  const ByteLevelBpe::Options options = options_for_class(tokenizer_class, merges_path);
+  std::unordered_map<std::string, int32_t> vocab = read_token_ids(vocab_json, vocab_path);
+  check_added_token_ids(added, static_cast<int64_t>(vocab.size()), vocab_path);
+  if (vocab.count(kEndOfText) && !added.find(kEndOfText)) added.add(kEndOfText, vocab[kEndOfText]);
+  auto tokenizer = std::make_unique<ByteLevelBpe>(
+      std::move(vocab), MergeRanks(read_merges(merges_path)), std::move(added), options);
+  tokenizer->set_bos_id(tokenizer->token_id(kEndOfText));
+  tokenizer->set_eos_id(tokenizer->token_id(kEndOfText));
   return tokenizer;
 }
 

@@ -64,6 +64,25 @@ TEST_F(TokenizeCommand, PrintsIds) {
   EXPECT_EQ(plain.out, "15043 3186\n");
 }
 
+// A tiktoken rank file and a sentencepiece model, both named tokenizer.model (see
+// tests/tokenizer/tiktoken_model_test.cpp and sentencepiece_model_test.cpp for the ids' origin).
+TEST_F(TokenizeCommand, ReadsLlama3AndMistralTokenizerModels) {
+  const fs::path tokenizers = test::shared_dir() / "data" / "tokenizers";
+  test::TempDir llama3;
+  fs::create_symlink(tokenizers / "llama3" / "tokenizer.model", llama3 / "tokenizer.model");
+  const auto llama = run_cli(
+      {"tokenize", "--model", llama3.path().string(), "--text", "This is a test sentence."});
+  EXPECT_EQ(llama.exit_code, kExitOk) << llama.err;
+  EXPECT_EQ(llama.out, "128000 2028 374 264 1296 11914 13\n");
+  test::TempDir mistral;
+  fs::create_symlink(tokenizers / "mistral" / "mistral_instruct_tokenizer_240323.model.v3",
+                     mistral / "tokenizer.model");
+  const auto v3 = run_cli(
+      {"tokenize", "--model", mistral.path().string(), "--text", "What's the result of 5 + 5?"});
+  EXPECT_EQ(v3.exit_code, kExitOk) << v3.err;
+  EXPECT_EQ(v3.out, "1 2592 29510 29481 1040 1972 1070 29473 29550 1416 29473 29550 29572\n");
+}
+
 TEST_F(TokenizeCommand, BadInputExitsTwo) {
   const auto missing = run_cli({"tokenize", "--tokenizer", "/nonexistent/tok", "--text", "x"});
   EXPECT_EQ(missing.exit_code, kExitInput);
@@ -72,6 +91,11 @@ TEST_F(TokenizeCommand, BadInputExitsTwo) {
   EXPECT_EQ(no_data.exit_code, kExitInput);
   EXPECT_NE(no_data.err.find("/nonexistent.txt"), std::string::npos) << no_data.err;
   EXPECT_EQ(run_cli({"tokenize", "--model", gpt2()}).exit_code, kExitInput);
+  test::TempDir dir;
+  test::write_file(dir / "tokenizer.model", "not a tokenizer\n");
+  const auto unknown = run_cli({"tokenize", "--model", dir.path().string(), "--text", "x"});
+  EXPECT_EQ(unknown.exit_code, kExitInput);
+  EXPECT_NE(unknown.err.find("tokenizer.model"), std::string::npos) << unknown.err;
   EXPECT_EQ(run_cli({"tokenize", "--model", gpt2(), "--text", "x", "--add-bos", "--no-add-bos"})
                 .exit_code,
             kExitInput);

@@ -172,7 +172,8 @@ int expect_tokenizer_files_copied(const fs::path& source, const fs::path& out) {
   int copied = 0;
   for (const char* name :
        {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
-        "vocab.json", "merges.txt", "generation_config.json"}) {
+        "vocab.json", "merges.txt", "generation_config.json", "added_tokens.json",
+        "qwen.tiktoken"}) {
     if (!fs::exists(source / name)) continue;
     ++copied;
     EXPECT_EQ(test::read_file(out / name), test::read_file(source / name)) << name;
@@ -216,6 +217,7 @@ fs::path fixture_with_tokenizer(const test::TempDir& tmp, const std::string& nam
   test::write_file(copy / "tokenizer.json", "{\"model\": {\"type\": \"BPE\"}}\n");
   test::write_file(copy / "tokenizer_config.json", "{\"bos_token\": \"<s>\"}\n");
   test::write_file(copy / "special_tokens_map.json", "{}\n");
+  test::write_file(copy / "added_tokens.json", "{\"<|user|>\": 32010}\n");
   return copy;
 }
 

@@ -7,6 +7,7 @@
 #include "ptq/common/error.h"
 #include "ptq/tokenizer/tokenizer.h"
 #include "test_utils.h"
+#include "tokenizer/expected_ids.h"
 #include "tokenizer/tokenizer_json_samples.h"
 
 namespace ptq::tokenizer {
@@ -68,6 +69,32 @@ TEST(TokenizerJson, ByteLevelWithSplitRegexAndPrefixSpace) {
   EXPECT_EQ(load_json(dir, document)->encode("Hello world"), (std::vector<int32_t>{18435, 995}));
 }
 
+// Hugging Face BPE ignore_merges (Llama 3's tokenizer.json): a word that is a token is that
+// token, whether or not the merges would reach it.
+TEST(TokenizerJson, IgnoreMergesTakesWholeTokens) {
+  json document = gpt2_tokenizer_json();
+  document["model"]["vocab"]["Helloworld"] = 50257;
+  test::TempDir plain_dir;
+  EXPECT_NE(load_json(plain_dir, document)->encode_raw("Helloworld"),
+            (std::vector<int32_t>{50257}));
+  document["model"]["ignore_merges"] = true;
+  test::TempDir dir;
+  EXPECT_EQ(load_json(dir, document)->encode_raw("Helloworld"), (std::vector<int32_t>{50257}));
+}
+
+// Pythia / GPT-NeoX-20B's tokenizer.json (NFC, ByteLevel, added space-run tokens) against ggml's
+// 100 prompts, whose ids the ggml maintainers made with the Hugging Face tokenizer.
+TEST(TokenizerJson, GptNeoxMatchesGgmlPrompts) {
+  const fs::path dir = test::tokenizers_dir() / "gpt-neox";
+  const auto tokenizer = load_tokenizer(dir / "20B_tokenizer.json");
+  EXPECT_EQ(tokenizer->vocab_size(), 50277);
+  const auto prompts = test::read_ggml_prompts(dir / "ggml-prompts-gpt-neox.txt");
+  ASSERT_EQ(prompts.size(), 100u);
+  EXPECT_EQ(test::count_exact(*tokenizer, prompts), 100u);
+  // Non-special added tokens decode to their text.
+  EXPECT_EQ(tokenizer->decode({50254}), std::string(24, ' '));
+}
+
 TEST(TokenizerJson, MetaspaceMergesByRankWithByteFallback) {
   test::TempDir dir;
   const auto tokenizer = load_json(dir, metaspace_tokenizer_json());
@@ -123,6 +150,9 @@ TEST(TokenizerJson, RejectsUnsupportedFiles) {
   json bad_merge = metaspace_tokenizer_json();
   bad_merge["model"]["merges"] = {"a b c"};
   EXPECT_THROW(load_json(dir, bad_merge), InputError);
+  json lowercase = gpt2_tokenizer_json();
+  lowercase["normalizer"] = {{"type", "Lowercase"}};
+  EXPECT_THROW(load_json(dir, lowercase), InputError);
   test::write_file(dir / "tokenizer.json", "{\"model\": ");
   EXPECT_THROW(load_tokenizer(dir.path()), InputError);
 }

@@ -4,9 +4,12 @@
 //   auto tok = ptq::tokenizer::load_tokenizer("models/opt-125m");  // directory or file
 //   std::vector<int32_t> ids = tok->encode(text);  // adds BOS when the tokenizer does
 //
-// Supported: tokenizer.json (BPE with the ByteLevel pre-tokenizer and GPT-2 split regex;
-// BPE with Metaspace / byte fallback), GPT-2 style vocab.json + merges.txt, and
-// sentencepiece tokenizer.model (BPE). BOS/EOS handling follows tokenizer_config.json.
+// Supported (docs/tokenizers.md, per family): tokenizer.json (BPE with the ByteLevel
+// pre-tokenizer, its split regex and NFC; BPE with Metaspace / byte fallback), vocab.json +
+// merges.txt (GPT-2 style; Qwen2's by tokenizer_class), sentencepiece models (BPE) and tiktoken
+// rank files (Llama 3, Qwen), told apart by content. BOS/EOS handling follows
+// tokenizer_config.json; added tokens come from tokenizer.json or, for the other formats, from
+// added_tokens.json and tokenizer_config.json's added_tokens_decoder.
 //
 // Invariants:
 //   1. encode_raw() never adds special tokens; encode() adds at most one BOS, at position 0.
@@ -49,9 +52,9 @@ class Tokenizer {
   bool _add_bos = false;
 };
 
-// `path`: a model directory (tokenizer.json, else tokenizer.model, else vocab.json +
-// merges.txt; tokenizer_config.json read when present) or one of those files.
-// Throws InputError naming the file and what is wrong.
+// `path`: a model directory (tokenizer.json, else tokenizer.model, else qwen.tiktoken, else
+// vocab.json + merges.txt; tokenizer_config.json read when present) or one of those files.
+// Throws InputError naming the file and what is wrong, also for a format it does not read.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& path);
 
 }  // namespace ptq::tokenizer
