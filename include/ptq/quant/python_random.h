@@ -6,6 +6,7 @@
 // reference implementations.
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <utility>
 #include <vector>
