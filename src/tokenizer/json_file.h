@@ -9,8 +9,13 @@
 namespace ptq::tokenizer {
 
 // A vocabulary object {"token": id, ...}; throws InputError naming `path` unless every id is a
-// non-negative integer.
+// non-negative integer below the vocabulary's size plus `extra_tokens` (the file's added
+// tokens): tables are sized by the largest id, so a 116-byte file claiming id 50,000,000
+// would allocate gigabytes.
 std::unordered_map<std::string, int32_t> read_token_ids(const nlohmann::json& vocab,
-                                                        const std::string& path);
+                                                        const std::string& path,
+                                                        size_t extra_tokens = 0);
+// Throws InputError naming `path` unless 0 <= id < tokens (the tokens the file holds).
+void check_token_id(int64_t id, size_t tokens, const std::string& token, const std::string& path);
 
 }  // namespace ptq::tokenizer
