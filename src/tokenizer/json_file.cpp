@@ -6,8 +6,9 @@
 namespace ptq::tokenizer {
 
 void check_token_id(int64_t id, size_t tokens, const std::string& token, const std::string& path) {
-  PTQ_CHECK_INPUT(id >= 0 && static_cast<uint64_t>(id) < tokens, path, ": token ", printable(token),
-                  " has id ", id, ", outside the ", tokens, " ids of the file's tokens");
+  PTQ_CHECK_INPUT(id >= 0 && static_cast<uint64_t>(id) < tokens + kTokenIdGap, path, ": token ",
+                  printable(token), " has id ", id, ", past the ", tokens,
+                  " tokens the file holds (ids may leave at most ", kTokenIdGap, " unused)");
 }
 
 std::unordered_map<std::string, int32_t> read_token_ids(const nlohmann::json& vocab,

@@ -48,7 +48,7 @@ std::map<std::string, std::string> snapshot(const fs::path& dir) {
   std::map<std::string, std::string> tree;
   for (auto it = fs::recursive_directory_iterator(dir); it != fs::recursive_directory_iterator();
        ++it) {
-    const fs::path relative = fs::relative(it->path(), dir);
+    const fs::path relative = it->path().lexically_relative(dir);
     if (it->is_symlink()) {
       tree[relative.string()] = "link:" + fs::read_symlink(it->path()).string();
     } else if (it->is_directory()) {
@@ -206,7 +206,7 @@ TEST(InputFaults, HugeTokenIdsFailBeforeAllocating) {
     const CliResult r = expect_refused(
         tmp.path(),
         {"tokenize", "--model", dir.string(), "--dataset", (tmp / "text.txt").string(), "--count"},
-        2, "token b has id " + std::to_string(id) + ", outside the 2 ids");
+        2, "token b has id " + std::to_string(id) + ", past the 2 tokens the file holds");
     EXPECT_LT(r.max_rss_bytes, kRssBound) << "id " << id;
   }
 }
