@@ -119,24 +119,25 @@ quant::ActivationQuantizerConfig attention_config(const QuantizeOptions& options
   return {options.activations.bits, 1.0};
 }
 
-// Exit 3 before calibration when its windows and activations cannot fit the budget beside what
-// the process already holds (60000 text windows once grew past 6 GB and were killed).
+// Exit 3 before calibration when its windows and activations alone cannot fit the budget (60000
+// text windows once grew past 6 GB and were killed). What the process holds already is not
+// added: MemAvailable has it taken off, and its resident set counts shared library pages a
+// cgroup limit does not charge.
 void check_memory_budget(const QuantizeOptions& options, const model::ModelConfig& config) {
   const quant::CalibrationMemory need = quant::calibration_memory(
       config.hidden_size, options.calib.nsamples, options.calib.seqlen, quant::PipelineOptions{});
-  const double in_use = static_cast<double>(resident_memory_bytes());
   const bool given = options.memory_budget_mb > 0;
   const double budget = given ? static_cast<double>(options.memory_budget_mb) * (1 << 20)
                               : static_cast<double>(available_memory_bytes());
-  if (need.total() + in_use <= budget) return;
+  if (need.total() <= budget) return;
   constexpr double kMiB = 1 << 20;
   throw MemoryError(fmt::format(
       "calibration needs {:.0f} MiB ({} windows x {} tokens: ids {:.0f} MiB, two activation "
-      "buffers of {} x {} x {} in {} {:.0f} MiB) beside the {:.0f} MiB in use, but the memory "
-      "budget is {:.0f} MiB ({}): lower --nsamples or --seqlen",
+      "buffers of {} x {} x {} in {} {:.0f} MiB), but the memory budget is {:.0f} MiB ({}): "
+      "lower --nsamples or --seqlen",
       need.total() / kMiB, options.calib.nsamples, options.calib.seqlen, need.ids_bytes / kMiB,
-      options.calib.nsamples, options.calib.seqlen, config.hidden_size, need.fp16 ? "fp16" : "fp32",
-      need.activation_bytes / kMiB, in_use / kMiB, budget / kMiB,
+      options.calib.nsamples, options.calib.seqlen, config.hidden_size,
+      need.fp16 ? "fp16" : "fp32", need.activation_bytes / kMiB, budget / kMiB,
       given ? "--memory-budget" : "available memory: MemAvailable or the cgroup limit"));
 }
 
