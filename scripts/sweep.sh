@@ -41,7 +41,8 @@ while [[ $# -gt 0 ]]; do
     --jobs) parallel="$2"; shift 2 ;;
     --list) mode=list; shift ;;
     --count) mode=count; shift ;;
-    --job) mode=job; job="$2"; shift 2 ;;
+    --job) mode=job; job="$2"; shift 2
+           [[ "$job" =~ ^[0-9]+$ ]] || { echo "sweep.sh: --job '$job' is not a job number" >&2; exit 2; } ;;
     --summary) mode=summary; shift ;;
     *) echo "sweep.sh: unknown option '$1' (see the header of $0)" >&2; exit 2 ;;
   esac
@@ -72,6 +73,28 @@ while IFS= read -r line || [[ -n "$line" ]]; do
   esac
   conf[$key]="${BASH_REMATCH[2]//\$\{shared\}/$shared}"
 done < "$grid"
+
+# Numbers are data, never shell arithmetic (which would run `conf[$(cmd)]` and read 010 as
+# octal): each word must match its pattern, and is then written in plain decimal.
+numbers() {  # KEY PATTERN WHAT
+  local word given words=()
+  read -ra given <<< "${conf[$1]}"  # words, without pathname expansion
+  for word in "${given[@]}"; do
+    if [[ ! "$word" =~ ^$2$ ]]; then
+      echo "sweep.sh: $grid: $1: '$word' is not $3" >&2
+      exit 2
+    fi
+    [[ "$word" =~ ^-?[0-9]+$ ]] && word="${word%%[0-9]*}$((10#${word#-}))"
+    words+=("$word")
+  done
+  conf[$1]="${words[*]}"
+}
+numbers wbits '[0-9]+' "a whole number of bits"
+numbers groups '(-1|[0-9]+)' "a group size (-1 or a whole number)"
+numbers keep '[0-9]+(\.[0-9]+)?' "a percentage"
+numbers nsamples '[0-9]+' "a whole number"
+numbers seqlen '[0-9]+' "a whole number"
+numbers eval_rows '[0-9]+' "a whole number"
 for key in models calib eval; do
   [[ -n "${conf[$key]:-}" ]] || { echo "sweep.sh: $grid: '$key = ...' is required" >&2; exit 2; }
 done
@@ -82,11 +105,22 @@ fi
 
 model_dir() { if [[ "$1" == */* ]]; then echo "$1"; else echo "$shared/models/$1"; fi; }
 
+# Job names start with the model folder's name; when two models share one (a/llama, b/llama),
+# with its position in the list too, so their jobs write distinct outputs, reports and logs.
+model_name() {  # MODEL INDEX
+  local other count=0
+  for other in ${conf[models]}; do
+    [[ "$(basename "$other")" == "$(basename "$1")" ]] && count=$((count + 1))
+  done
+  if ((count > 1)); then echo "$(basename "$1")-m$2"; else basename "$1"; fi
+}
+
 # One line per job: NAME MODEL_DIR OPTIONS...
 list_jobs() {
-  local model name method bits group keep recipe
+  local model name method bits group keep recipe index=0
   for model in ${conf[models]}; do
-    name="$(basename "$model")"
+    index=$((index + 1))
+    name="$(model_name "$model" "$index")"
     for method in ${conf[methods]}; do
       for bits in ${conf[wbits]}; do
         for group in ${conf[groups]}; do
@@ -117,7 +151,7 @@ eval_set() {
   fi
   local cut="$out/eval-${conf[eval_rows]}x${conf[seqlen]}.i32"
   if [[ ! -f "$cut" ]]; then
-    head -c $((conf[eval_rows] * conf[seqlen] * 4)) "${conf[eval]#tokens:}" > "$cut.tmp.$$"
+    head -c "$((${conf[eval_rows]} * ${conf[seqlen]} * 4))" "${conf[eval]#tokens:}" > "$cut.tmp.$$"
     mv "$cut.tmp.$$" "$cut"
   fi
   echo "tokens:$cut"

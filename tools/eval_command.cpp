@@ -10,6 +10,7 @@
 #include <string>
 
 #include "command.h"
+#include "number_checks.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/report.h"
@@ -172,11 +173,11 @@ Command add_eval_command(CLI::App& parent) {
                  "the row length, default max_position_embeddings)")
       ->check(CLI::Range(int64_t{2}, int64_t{1} << 30));
   app.add_option("--max-segments", options->max_segments,
-                 "Evaluate only the first N windows (default: all)")
-      ->check(CLI::NonNegativeNumber);
+                 "Evaluate only the first N windows, N >= 1 (default: all)")
+      ->check(kPositive);
   app.add_option("--batch-size", options->batch_size,
                  "Windows per forward pass (default: as many as fit a 1 GiB activation budget)")
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   app.add_option("--tokenizer", options->tokenizer,
                  "Tokenizer directory or file (default: the model directory)");
   app.add_option("--json", options->json, "Also write the result and its context as JSON");

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "command.h"
+#include "number_checks.h"
 #include "ptq/common/error.h"
 #include "ptq/eval/generate.h"
 #include "ptq/model/causal_lm.h"
@@ -83,16 +84,17 @@ Command add_generate_command(CLI::App& parent) {
   app.add_option("--prompt-ids", options->prompt_ids,
                  "Prompt as comma-separated token ids, used as given (include BOS yourself)")
       ->delimiter(',')
+      ->check(kNonNegative)  // also rejects an empty id, which CLI11 would read as 0
       ->excludes(prompt);
   app.add_option("--tokenizer", options->tokenizer,
                  "Tokenizer directory or file (default: the model directory)");
   app.add_option("--max-new-tokens", options->max_new_tokens, "Tokens to generate")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   app.add_option("--temperature", options->temperature,
                  "0 = greedy (argmax); T > 0 samples from softmax(logits / T)")
       ->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(kNonNegative);
   app.add_option("--seed", options->seed, "Sampling seed: the same seed gives the same ids")
       ->capture_default_str();
   app.add_flag("--ids", options->print_ids,

@@ -9,6 +9,7 @@
 
 #include "command.h"
 #include "ptq/common/error.h"
+#include "ptq/common/printable.h"
 #include "ptq/quant/checkpoint_summary.h"
 
 namespace ptq::cli {
@@ -35,11 +36,11 @@ void print_architecture(const model::ModelConfig& c) {
   std::printf(
       "architecture  %s (%s): %lld layers, hidden %lld, intermediate %lld, %lld heads (%lld "
       "key/value) of %lld, vocab %lld, %lld positions%s\n",
-      c.architecture.c_str(), c.model_type.c_str(), static_cast<long long>(c.num_layers),
-      static_cast<long long>(c.hidden_size), static_cast<long long>(c.intermediate_size),
-      static_cast<long long>(c.num_heads), static_cast<long long>(c.num_kv_heads),
-      static_cast<long long>(c.head_dim), static_cast<long long>(c.vocab_size),
-      static_cast<long long>(c.max_position_embeddings),
+      printable(c.architecture).c_str(), printable(c.model_type).c_str(),
+      static_cast<long long>(c.num_layers), static_cast<long long>(c.hidden_size),
+      static_cast<long long>(c.intermediate_size), static_cast<long long>(c.num_heads),
+      static_cast<long long>(c.num_kv_heads), static_cast<long long>(c.head_dim),
+      static_cast<long long>(c.vocab_size), static_cast<long long>(c.max_position_embeddings),
       c.tie_word_embeddings ? ", tied embeddings" : "");
 }
 
@@ -53,14 +54,14 @@ void print_tensors(const quant::CheckpointSummary& s) {
   size_t name_width = 0;
   size_t shape_width = 0;
   for (const quant::TensorKind& kind : kinds) {
-    name_width = std::max(name_width, kind.first.name.size());
+    name_width = std::max(name_width, printable(kind.first.name).size());
     shape_width = std::max(shape_width, shape_text(kind.first.shape).size());
   }
   std::printf("tensors       %zu (a tensor of layer 0 \"x N layers\" stands for N alike)\n",
               s.tensors.size());
   for (const quant::TensorKind& kind : kinds) {
     const std::string shape = shape_text(kind.first.shape);
-    const std::string line = "  " + padded(kind.first.name, name_width) + "  " +
+    const std::string line = "  " + padded(printable(kind.first.name), name_width) + "  " +
                              padded(io::dtype_name(kind.first.dtype), 4) + "  " +
                              (kind.layers > 0 ? padded(shape, shape_width) + "  x " +
                                                     std::to_string(kind.layers) + " layers"
@@ -74,7 +75,7 @@ void print_quantization(const quant::CheckpointSummary& s) {
   const quant::StorageBits& b = q.storage;
   const double w = static_cast<double>(b.weights);
   std::printf("quantization  %s, %d bits, group size %d%s, activations %s\n",
-              q.format.method.c_str(), q.format.bits, q.format.group_size,
+              printable(q.format.method).c_str(), q.format.bits, q.format.group_size,
               q.format.group_size == -1 ? " (per output channel)" : "",
               q.format.activations.enabled()
                   ? (std::to_string(q.format.activations.bits) + " bits per token").c_str()
@@ -93,7 +94,7 @@ void print_quantization(const quant::CheckpointSummary& s) {
 }
 
 void print_summary(const quant::CheckpointSummary& s) {
-  std::printf("%s: %s\n", s.path.c_str(), format_name(s.format).c_str());
+  std::printf("%s: %s\n", printable(s.path).c_str(), format_name(s.format).c_str());
   if (s.config) print_architecture(*s.config);
   std::printf("parameters    %lld\n", static_cast<long long>(s.parameters));
   std::string dtypes;
@@ -111,7 +112,10 @@ void print_summary(const quant::CheckpointSummary& s) {
 int run_inspect(const InspectOptions& options) {
   const quant::CheckpointSummary summary = quant::summarize_checkpoint(options.path);
   if (options.json) {
-    std::printf("%s\n", quant::checkpoint_summary_json(summary).dump(2).c_str());
+    // JSON escapes control characters; bytes that are not UTF-8 become U+FFFD.
+    const std::string text = quant::checkpoint_summary_json(summary).dump(
+        2, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::printf("%s\n", text.c_str());
   } else {
     print_summary(summary);
   }

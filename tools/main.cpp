@@ -8,14 +8,17 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <thread>
 #include <vector>
 
 #include "command.h"
 #include "json_config.h"
+#include "number_checks.h"
 #include "ptq/common/error.h"
 #include "ptq/common/heap.h"
 #include "ptq/common/logging.h"
+#include "ptq/common/printable.h"
 #include "ptq/common/progress.h"
 
 namespace {
@@ -27,14 +30,23 @@ struct GlobalOptions {
   std::string progress = "auto";
 };
 
+// More threads than this only oversubscribe the cores; far more (100000) made the OpenMP
+// runtime spawn threads for minutes before any output.
+constexpr int kMaxThreadsPerCore = 8;
+
 void apply_global_options(const GlobalOptions& options) {
   ptq::LogLevel level = ptq::LogLevel::Info;
   if (options.verbose) level = ptq::LogLevel::Debug;
   if (options.quiet) level = ptq::LogLevel::Warning;
   ptq::set_log_level(ptq::log_level_from_env(level));
   ptq::set_progress_style(ptq::parse_progress_style(options.progress));
-  const int cores = static_cast<int>(std::thread::hardware_concurrency());
-  const int threads = options.threads > 0 ? options.threads : std::max(1, cores);
+  const int cores = std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+  PTQ_CHECK_INPUT(options.threads <= kMaxThreadsPerCore * cores, "--threads ", options.threads,
+                  " (or $PTQ_THREADS) is more than ", kMaxThreadsPerCore,
+                  " per core: this "
+                  "machine has ",
+                  cores, " cores, so at most ", kMaxThreadsPerCore * cores);
+  const int threads = options.threads > 0 ? options.threads : cores;
   // LibTorch's intra-op pool; in Debian's build this also sets OpenMP's (and so OpenBLAS's).
   at::set_num_threads(threads);
 }
@@ -47,7 +59,7 @@ int run(int argc, char** argv) {
   app.add_option("--threads", global.threads,
                  "Intra-op threads (default: $PTQ_THREADS, else all cores)")
       ->envname("PTQ_THREADS")
-      ->check(CLI::NonNegativeNumber);
+      ->check(ptq::cli::kNonNegative);
   auto* verbose = app.add_flag("-v,--verbose", global.verbose, "Debug logging");
   app.add_flag("-q,--quiet", global.quiet, "Warnings and errors only")->excludes(verbose);
   app.add_option("--progress", global.progress,
@@ -75,6 +87,14 @@ int run(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
+  } catch (const CLI::ConfigError& e) {
+    // CLI11 words these for INI files ("INI was not able to parse KEY") and names no file.
+    std::string message = e.what();
+    const std::string ini = "INI was not able to parse ";
+    if (message.rfind(ini, 0) == 0) message = "unknown key " + message.substr(ini.size());
+    spdlog::error("recipe {}: {}", ptq::printable(app.get_config_ptr()->as<std::string>()),
+                  ptq::printable(message));
+    return ptq::kExitInput;
   } catch (const CLI::ParseError& e) {
     const int code = app.exit(e);
     return code == 0 ? ptq::kExitOk : ptq::kExitInput;
@@ -99,16 +119,20 @@ int main(int argc, char** argv) {
   try {
     return run(argc, argv);
   } catch (const ptq::InputError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", ptq::printable(e.what()));
     return ptq::kExitInput;
   } catch (const ptq::MemoryError& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", ptq::printable(e.what()));
     return ptq::kExitMemory;
+  } catch (const std::filesystem::filesystem_error& e) {
+    // A path the user gave that the system refuses: a symlink loop, a name over PATH_MAX.
+    spdlog::error("{}", ptq::printable(e.what()));
+    return ptq::kExitInput;
   } catch (const c10::Error& e) {
-    spdlog::error("internal error: {}", e.what_without_backtrace());
+    spdlog::error("internal error: {}", ptq::printable(e.what_without_backtrace()));
     return ptq::kExitInternal;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
+    spdlog::error("{}", ptq::printable(e.what()));
     return ptq::kExitInternal;
   }
 }

@@ -10,14 +10,18 @@
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "command.h"
+#include "number_checks.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
+#include "ptq/common/memory.h"
+#include "ptq/common/printable.h"
 #include "ptq/common/report.h"
 #include "ptq/data/dataset.h"
 #include "ptq/eval/perplexity.h"
@@ -53,6 +57,7 @@ struct QuantizeOptions {
   std::string report;
   std::string eval;
   bool resume = false;
+  int64_t memory_budget_mb = 0;  // 0: available_memory_bytes()
 };
 
 // Hugging Face's convert_file_size_to_int: "2GB" = 2e9 bytes, "2GiB" = 2^31.
@@ -83,6 +88,23 @@ void validate(const QuantizeOptions& options) {
   PTQ_CHECK_INPUT(!options.method_options.static_groups || group > 0,
                   "--static-groups needs a --group-size");
   quant::create_method(options.method, options.method_options);  // unknown name -> InputError
+  // What the run reads or writes last is checked first, so it cannot fail after the work (the
+  // output folder is checked when the writer claims it, also before any work).
+  if (!options.report.empty()) check_output_file(options.report, "--report");
+  data::check_dataset_spec(options.calib.spec);
+  if (!options.eval.empty()) data::check_dataset_spec(options.eval);
+}
+
+// Options that only one method reads: given with another, they would be silently ignored.
+void check_method_specific_options(const CLI::App& app, const std::string& method) {
+  const std::pair<const char*, const char*> owned[] = {
+      {"--keep-percent", "septq"},  {"--alpha", "ruquant"},       {"--rotation-steps", "ruquant"},
+      {"--perm-rounds", "ruquant"}, {"--smooth-only", "ruquant"}, {"--weight-method", "ruquant"},
+      {"--tune-epochs", "ruquant"}, {"--tune-lr", "ruquant"}};
+  for (const auto& [option, owner] : owned) {
+    PTQ_CHECK_INPUT(method == owner || app.count(option) == 0, option, " applies to --method ",
+                    owner, " only (this run's method is ", method, ")");
+  }
 }
 
 int64_t default_seqlen(const std::string& spec, const model::ModelConfig& config) {
@@ -96,6 +118,28 @@ int64_t default_seqlen(const std::string& spec, const model::ModelConfig& config
 quant::ActivationQuantizerConfig attention_config(const QuantizeOptions& options) {
   if (options.no_attention_quant) return {};
   return {options.activations.bits, 1.0};
+}
+
+// Exit 3 before calibration when its windows and activations alone cannot fit the budget (60000
+// text windows once grew past 6 GB and were killed). What the process holds already is not
+// added: MemAvailable has it taken off, and its resident set counts shared library pages a
+// cgroup limit does not charge.
+void check_memory_budget(const QuantizeOptions& options, const model::ModelConfig& config) {
+  const quant::CalibrationMemory need = quant::calibration_memory(
+      config.hidden_size, options.calib.nsamples, options.calib.seqlen, quant::PipelineOptions{});
+  const bool given = options.memory_budget_mb > 0;
+  const double budget = given ? static_cast<double>(options.memory_budget_mb) * (1 << 20)
+                              : static_cast<double>(available_memory_bytes());
+  if (need.total() <= budget) return;
+  constexpr double kMiB = 1 << 20;
+  throw MemoryError(fmt::format(
+      "calibration needs {:.0f} MiB ({} windows x {} tokens: ids {:.0f} MiB, two activation "
+      "buffers of {} x {} x {} in {} {:.0f} MiB), but the memory budget is {:.0f} MiB ({}): "
+      "lower --nsamples or --seqlen",
+      need.total() / kMiB, options.calib.nsamples, options.calib.seqlen, need.ids_bytes / kMiB,
+      options.calib.nsamples, options.calib.seqlen, config.hidden_size,
+      need.fp16 ? "fp16" : "fp32", need.activation_bytes / kMiB, budget / kMiB,
+      given ? "--memory-budget" : "available memory: MemAvailable or the cgroup limit"));
 }
 
 quant::QuantizationFormat output_format(const QuantizeOptions& options,
@@ -192,6 +236,20 @@ nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequentia
           {"threads", at::get_num_threads()}};
 }
 
+// The report records the settings as JSON strings, which must be UTF-8: a path that is not
+// would fail the report after the whole quantization.
+void check_settings_encodable(const QuantizeOptions& options) {
+  const nlohmann::json settings = settings_json(options, false);
+  for (const auto& [key, value] : settings.items()) {
+    try {
+      value.dump();
+    } catch (const nlohmann::json::type_error&) {
+      PTQ_THROW_INPUT("the ", key, " setting is not valid UTF-8, which the JSON report needs: ",
+                      value.is_string() ? printable(value.get<std::string>()) : key);
+    }
+  }
+}
+
 // What a checkpoint must match to be resumed: every setting that changes the output's bytes
 // (threads too: they may change floating-point reduction order), the model's files and the
 // calibration ids. The model path, the output, the shard size, --eval and --report may differ.
@@ -241,8 +299,31 @@ double peak_rss_mb() {
 }
 
 std::atomic<bool> g_interrupted{false};
+volatile std::sig_atomic_t g_signal = 0;  // the first SIGINT, SIGTERM or SIGHUP received
 
-void on_sigint(int) { g_interrupted = true; }
+void on_stop_signal(int signal) {
+  if (g_signal == 0) g_signal = signal;
+  g_interrupted = true;
+}
+
+// From here on a SIGINT, SIGTERM or SIGHUP (a closed terminal) stops the run at the next
+// linear: the staging directory is removed, finished layers stay checkpointed, exit 128 + n.
+void stop_on_signals() {
+  for (const int signal : {SIGINT, SIGTERM, SIGHUP}) std::signal(signal, on_stop_signal);
+}
+
+int interrupted(const QuantizeOptions& options, const quant::ResumeCheckpoint& checkpoint) {
+  // The writer's destructor removes its staging directory.
+  if (checkpoint.exists()) {
+    spdlog::error(
+        "interrupted ({}): no output written to {}; finished layers are kept in {}, "
+        "rerun with --resume to continue",
+        strsignal(g_signal), options.out, checkpoint.dir().string());
+  } else {
+    spdlog::error("interrupted ({}): no output written to {}", strsignal(g_signal), options.out);
+  }
+  return 128 + g_signal;
+}
 
 int run_quantize(QuantizeOptions options) {
   const auto start = Clock::now();
@@ -250,7 +331,8 @@ int run_quantize(QuantizeOptions options) {
   if (options.method == "septq") options.method_options.quantizer.mse = true;
   options.method_options.rotation.seed = options.calib.seed;  // one --seed for all randomness
   validate(options);
-  std::signal(SIGINT, on_sigint);  // from here on, stop at the next linear and clean up
+  check_settings_encodable(options);
+  stop_on_signals();
   auto lm = model::load_causal_lm(options.model, {/*lazy_layers=*/true});
   const bool true_sequential =
       options.true_sequential.value_or(model::find_architecture(lm->config().architecture)
@@ -262,12 +344,17 @@ int run_quantize(QuantizeOptions options) {
   PTQ_CHECK_INPUT(positions <= 0 || options.calib.seqlen <= positions, "--seqlen ",
                   options.calib.seqlen, " exceeds the ", positions, " positions of ",
                   options.model);
+  check_memory_budget(options, lm->config());
   const auto method = quant::create_method(options.method, options.method_options);
   const auto rtn = quant::create_method("rtn", options.method_options);
   // Constructed before calibration so a bad output directory fails before any real work.
   quant::QuantizedCheckpointWriter writer(options.model, options.out,
                                           output_format(options, *method, true_sequential),
                                           parse_size(options.max_shard_size));
+  // Every finished layer is checkpointed in "<out>.work", kept until the output is written;
+  // claimed now, so a second run to the same output stops here.
+  quant::ResumeCheckpoint checkpoint(options.out, nullptr);
+  checkpoint.lock();
   const at::Tensor ids = quant::load_calibration(options.calib, options.model);
   spdlog::info("quantizing {} with {} at W{}A{}, group size {}, {} samples x {} tokens{}",
                options.model, options.method, options.method_options.quantizer.bits,
@@ -297,9 +384,7 @@ int run_quantize(QuantizeOptions options) {
     storage.push_back(quant::storage_bits(linear, options.method_options.quantizer.bits));
     spdlog::info("{}: {:.4f} effective bits per weight", module, storage.back().per_weight());
   };
-  // Every finished layer is checkpointed in "<out>.work", kept until the output is written.
-  quant::ResumeCheckpoint checkpoint(options.out,
-                                     resume_identity(options, true_sequential, *lm, ids));
+  checkpoint.set_identity(resume_identity(options, true_sequential, *lm, ids));
   std::vector<quant::LayerRecord> resumed;
   if (checkpoint.exists()) {
     resumed = resume_from(checkpoint, options, *lm, *method, output, pipeline);
@@ -317,19 +402,14 @@ int run_quantize(QuantizeOptions options) {
   try {
     result = quant::quantize_model(*lm, ids, *method, *rtn, pipeline, sink);
   } catch (const quant::Interrupted&) {
-    // The writer's destructor removes its temporary directory.
-    if (checkpoint.exists()) {
-      spdlog::error("interrupted: no output written to {}; finished layers are kept in {}, "
-                    "rerun with --resume to continue", options.out, checkpoint.dir().string());
-    } else {
-      spdlog::error("interrupted: no output written to {}", options.out);
-    }
-    return kExitInterrupted;
+    return interrupted(options, checkpoint);
   }
-  std::signal(SIGINT, SIG_DFL);
+  if (g_interrupted) return interrupted(options, checkpoint);
   result.layers.insert(result.layers.begin(), resumed.begin(), resumed.end());
   writer.finish();
   checkpoint.remove();
+  // The output is complete: a signal from here on no longer stops the run, which only
+  // finishes its report (exit 0 for the complete output).
   quant::StorageBits total;
   for (const quant::StorageBits& linear : storage) total += linear;
   spdlog::info("quantized linears: {:.4f} effective bits per weight ({} weights)",
@@ -351,6 +431,10 @@ int run_quantize(QuantizeOptions options) {
   spdlog::info("wrote {} in {:.1f}s, peak RSS {:.0f} MiB", options.out,
                report["total_seconds"].get<double>(), report["peak_rss_mb"].get<double>());
   if (!options.report.empty()) write_json_file(options.report, report);
+  if (g_signal != 0) {
+    spdlog::warn("{} arrived after {} was complete; the output and report are whole",
+                 strsignal(g_signal), options.out);
+  }
   return kExitOk;
 }
 
@@ -391,19 +475,20 @@ Command add_quantize_command(CLI::App& parent) {
   app.add_flag("--mse", m.quantizer.mse, "MSE-searched clipping (default min-max; septq: always)");
   app.add_option("--damp", m.percdamp, "GPTQ damping, a fraction of mean(diag H)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   app.add_option("--block-size", m.block_size,
                  "GPTQ lazy-batch width; ruquant: the largest rotation block (each linear uses "
                  "the largest even divisor of its input width not above it)")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   app.add_flag("--act-order", m.act_order, "Columns by descending diag(H) (desc_act)");
   app.add_flag("--static-groups", m.static_groups, "Group grids from the unupdated weight");
   app.add_option("--keep-percent", m.keep_percent,
                  "septq: percent of each linear's weights kept in fp16 (0..50)")
       ->capture_default_str();
   app.add_option("--alpha", m.rotation.alpha, "ruquant: SmoothQuant migration strength")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(kFinite);
   app.add_option("--rotation-steps", m.rotation.steps,
                  "ruquant: Householder steps per block rotation")
       ->capture_default_str();
@@ -420,7 +505,8 @@ Command add_quantize_command(CLI::App& parent) {
                  "global reflections to the full-precision layer outputs (0: stage 1 only)")
       ->capture_default_str();
   app.add_option("--tune-lr", m.rotation.tune_lr, "ruquant stage 2: AdamW learning rate")
-      ->capture_default_str();
+      ->capture_default_str()
+      ->check(kPositive);
   app.add_flag_function(
       "--true-sequential,!--no-true-sequential",
       [options](int64_t count) { options->true_sequential = count > 0; },
@@ -431,7 +517,7 @@ Command add_quantize_command(CLI::App& parent) {
       ->required();
   app.add_option("--nsamples", options->calib.nsamples, "Calibration windows")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber);
+      ->check(kPositive);
   app.add_option("--seqlen", options->calib.seqlen,
                  "Window length (default: min(2048, max_position_embeddings); tokens:PATH rows "
                  "default to max_position_embeddings)")
@@ -447,10 +533,17 @@ Command add_quantize_command(CLI::App& parent) {
   app.add_option("--report", options->report, "Write a JSON report here");
   app.add_option("--eval", options->eval,
                  "Perplexity of the quantized model on this data set (as ptq eval --dataset)");
+  app.add_option("--memory-budget", options->memory_budget_mb,
+                 "MiB the run may use (default: MemAvailable, or the cgroup's limit if lower); "
+                 "exit 3 before calibration when its windows and activations do not fit")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   app.add_flag("--resume", options->resume,
                "Continue an interrupted run from the layers checkpointed in OUT.work (same "
                "settings and inputs; starts at layer 0 when there is no checkpoint)");
-  command.run = [options] { return run_quantize(*options); };
+  command.run = [options, sub = command.app] {
+    check_method_specific_options(*sub, options->method);
+    return run_quantize(*options);
+  };
   return command;
 }
 

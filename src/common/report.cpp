@@ -95,6 +95,23 @@ void write_text_file(const std::string& path, const std::string& text) {
   }
 }
 
+void check_output_file(const std::string& path, const std::string& option) {
+  PTQ_CHECK_INPUT(!path.empty(), option, " is empty: give a file name");
+  std::error_code error;
+  const fs::file_status status = fs::status(path, error);
+  if (status.type() != fs::file_type::not_found) {
+    PTQ_CHECK_INPUT(!error, option, " ", path, ": ", error.message());
+    PTQ_CHECK_INPUT(fs::is_regular_file(status), option, " ", path,
+                    " exists and is not a regular file");
+  }
+  const fs::path file(path);
+  const fs::path dir = file.has_parent_path() ? file.parent_path() : fs::path(".");
+  PTQ_CHECK_INPUT(fs::is_directory(dir, error), option, " ", path, ": ", dir.string(),
+                  " is not a directory");
+  PTQ_CHECK_INPUT(::access(dir.c_str(), W_OK) == 0, option, " ", path, ": cannot write in ",
+                  dir.string(), ": ", std::strerror(errno));
+}
+
 void write_json_file(const std::string& path, const nlohmann::json& json) {
   write_text_file(path, json.dump(2) + "\n");
 }

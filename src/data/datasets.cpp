@@ -38,8 +38,7 @@ std::vector<std::string_view> lines_with_newline(std::string_view bytes) {
 
 // Hugging Face's wikitext rows are the file's lines, '\n' kept, with blank lines (" \n" in
 // the file) as "" (shared/data/wikitext-2-raw/SOURCE.md).
-Corpus wikitext2(const fs::path& dir) {
-  const std::string path = dir / "wikitext-2-raw" / "wiki.test.raw";
+Corpus wikitext2(const std::string& path) {
   Corpus corpus{{}, "\n\n", path};
   const std::string bytes = io::read_file_bytes(path);
   for (const std::string_view line : lines_with_newline(bytes)) {
@@ -50,8 +49,7 @@ Corpus wikitext2(const fs::path& dir) {
 
 // ptb_text_only's 'sentence' is one line of the Mikolov file with the surrounding spaces and
 // the '\n' stripped (its loader yields line.strip()), one row per line.
-Corpus ptb(const fs::path& dir, const std::string& file, const std::string& separator) {
-  const std::string path = dir / "ptb" / file;
+Corpus ptb(const std::string& path, const std::string& separator) {
   Corpus corpus{{}, separator, path};
   const std::string bytes = io::read_file_bytes(path);
   for (const std::string_view line : lines_with_newline(bytes)) {
@@ -70,17 +68,34 @@ bool is_json_lines(const std::string& path) {
   return false;
 }
 
-Corpus resolve(const std::string& spec) {
-  if (spec == "wikitext2") return wikitext2(shared_data_dir());
-  if (spec == "ptb") return ptb(shared_data_dir(), "ptb.valid.txt", "\n\n");
-  if (spec == "ptb-new") return ptb(shared_data_dir(), "ptb.test.txt", " ");
-  if (spec == "c4") {
-    const std::string path =
-        fs::path(shared_data_dir()) / "c4" / "c4-train.00000-of-01024.first1000.jsonl.gz";
-    return {read_json_lines_text(path), " ", path};
-  }
-  PTQ_CHECK_INPUT(fs::exists(spec), "unknown data set '", spec,
+// The file of a named set in the shared data directory, or "" for any other spec.
+std::string named_set_file(const std::string& spec) {
+  const char* file = spec == "wikitext2" ? "wikitext-2-raw/wiki.test.raw"
+                     : spec == "ptb"     ? "ptb/ptb.valid.txt"
+                     : spec == "ptb-new" ? "ptb/ptb.test.txt"
+                     : spec == "c4"      ? "c4/c4-train.00000-of-01024.first1000.jsonl.gz"
+                                         : nullptr;
+  return file ? (fs::path(shared_data_dir()) / file).string() : std::string();
+}
+
+// The text file `spec` reads; throws InputError for an unknown name or an unusable file.
+std::string checked_file(const std::string& spec) {
+  const std::string named = named_set_file(spec);
+  std::error_code error;
+  PTQ_CHECK_INPUT(!named.empty() || fs::exists(fs::symlink_status(spec, error)),
+                  "unknown data set '", spec,
                   "' (expected wikitext2, ptb, ptb-new, c4 or an existing file)");
+  const std::string path = named.empty() ? spec : named;
+  io::check_regular_file(path);
+  return path;
+}
+
+Corpus resolve(const std::string& spec) {
+  const std::string path = checked_file(spec);
+  if (spec == "wikitext2") return wikitext2(path);
+  if (spec == "ptb") return ptb(path, "\n\n");
+  if (spec == "ptb-new") return ptb(path, " ");
+  if (spec == "c4") return {read_json_lines_text(path), " ", path};
   if (is_json_lines(spec)) return {read_json_lines_text(spec), "\n\n", spec};
   return {{io::read_file_bytes(spec)}, "", spec};
 }
@@ -94,6 +109,14 @@ Corpus load_corpus(const std::string& spec) {
 }
 
 }  // namespace
+
+void check_dataset_spec(const std::string& spec) {
+  if (is_token_spec(spec)) {
+    io::check_regular_file(token_spec_path(spec));
+  } else {
+    checked_file(spec);
+  }
+}
 
 std::vector<std::string> load_documents(const std::string& spec) { return load_corpus(spec).rows; }
 

@@ -6,6 +6,11 @@
 
 namespace ptq::io {
 
+// Throws InputError naming `path` unless it is a regular file (a FIFO or a device such as
+// /dev/zero would block or never end), saying what it is instead: missing, a directory, a
+// symlink loop, a name too long.
+void check_regular_file(const std::string& path);
+
 // The bytes of `path`; throws InputError naming the file when it is missing or unreadable.
 std::string read_file_bytes(const std::string& path);
 

@@ -11,6 +11,7 @@
 // 2. target() is never overwritten: it must not exist or be an empty directory (rename()
 //    replaces an empty directory atomically and fails on a non-empty one).
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -18,6 +19,9 @@ namespace ptq::io {
 
 // `dir` without a trailing slash (which would make a sibling "<dir>.suffix" a child instead).
 std::filesystem::path normalized_dir(const std::string& dir);
+
+// The temporary directory a StagedDirectory of process `pid` builds `target` in.
+std::filesystem::path staging_dir(const std::filesystem::path& target, int64_t pid);
 
 class StagedDirectory {
  public:

@@ -2,8 +2,11 @@
 
 #include <ATen/ATen.h>
 
+#include <algorithm>
+#include <cctype>
 #include <sstream>
 #include <stdexcept>
+#include <string_view>
 
 #include "ptq/common/error.h"
 #include "ptq/io/checkpoint.h"
@@ -33,6 +36,25 @@ void check_finite(const at::Tensor& weight, const std::string& name, const std::
   PTQ_THROW_INPUT("tensor '", name, "' in ", file, " has ", count,
                   " non-finite value(s) (NaN or Inf), the first at flat index ", first, " (",
                   weight.flatten()[first].item<float>(), ")");
+}
+
+// The number of decoder layers the checkpoint holds tensors of: one past the largest N in a
+// "layers.N." name component (the Hugging Face module path of every supported family), 0
+// when there are none.
+int64_t stored_layers(const io::Checkpoint& checkpoint) {
+  constexpr std::string_view kLayers = "layers.";
+  int64_t count = 0;
+  for (const std::string& name : checkpoint.names()) {
+    for (size_t at = name.find(kLayers); at != std::string::npos; at = name.find(kLayers, at + 1)) {
+      if (at > 0 && name[at - 1] != '.') continue;
+      const size_t digits = at + kLayers.size();
+      size_t end = digits;
+      while (end < name.size() && end - digits < 10 && std::isdigit(name[end])) ++end;
+      if (end == digits || end >= name.size() || name[end] != '.') continue;
+      count = std::max<int64_t>(count, std::stoll(name.substr(digits, end - digits)) + 1);
+    }
+  }
+  return count;
 }
 
 }  // namespace
@@ -196,6 +218,13 @@ at::Tensor CausalLM::linear(const std::string& module,
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& options) {
   ModelConfig config = load_model_config(dir);
   auto checkpoint = std::make_shared<const io::Checkpoint>(dir);
+  // Before anything is sized by the config's count: a config claiming a million layers had
+  // their tensor lists built (2 GB) before a tensor was found missing; one claiming fewer
+  // silently dropped the rest.
+  const int64_t stored = stored_layers(*checkpoint);
+  PTQ_CHECK_INPUT(stored == config.num_layers, dir, "/config.json says ", config.num_layers,
+                  " layers (num_hidden_layers) but the checkpoint holds tensors of ", stored,
+                  " (layers.0 to layers.", stored - 1, ")");
   const Architecture& arch = find_architecture(config.architecture);
   std::unique_ptr<CausalLM> lm = arch.create(std::move(config), checkpoint, options);
   // A quantized directory's rotations and activation quantization (linear_inputs.h).

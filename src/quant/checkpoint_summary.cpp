@@ -80,9 +80,10 @@ const TensorSummary& find_tensor(const std::map<std::string, const TensorSummary
 // The storage of quantized linear `module` from its tensors' shapes, checked against `bits`.
 StorageBits linear_storage(const std::map<std::string, const TensorSummary*>& by_name,
                            const std::string& module,
-                           int bits,
+                           const QuantizationFormat& format,
                            const std::string& where,
                            int64_t& kept_weights) {
+  const int bits = format.bits;
   const TensorSummary& qweight = find_tensor(by_name, module + ".qweight", where);
   const TensorSummary& scales = find_tensor(by_name, module + ".scales", where);
   const TensorSummary& g_idx = find_tensor(by_name, module + ".g_idx", where);
@@ -99,6 +100,12 @@ StorageBits linear_storage(const std::map<std::string, const TensorSummary*>& by
                                             : "not 2-D",
                   "]; ", columns, " inputs and ", rows, " outputs at the config's ", bits,
                   " bits pack into [", packed[0], ", ", packed[1], "]");
+  // GPTQ stores one grid row per group (act-order permutes g_idx, not the count).
+  const int64_t groups =
+      format.group_size > 0 ? (columns + format.group_size - 1) / format.group_size : 1;
+  PTQ_CHECK_INPUT(scales.shape[0] == groups, where, ": '", module, ".scales' holds ",
+                  scales.shape[0], " groups for ", columns,
+                  " inputs, but the config's group size ", format.group_size, " implies ", groups);
   StoredLinearSizes sizes;
   sizes.weights = rows * columns;
   sizes.scales = scales.numel();
@@ -133,7 +140,7 @@ void read_quantization(CheckpointSummary& summary, const std::optional<Quantizat
                   ": has a quantization config but no quantized linear (no '*.qweight' tensor)");
   QuantizationSummary q{*format, static_cast<int64_t>(modules.size()), 0, {}};
   for (const std::string& module : modules) {
-    q.storage += linear_storage(by_name, module, format->bits, where, q.kept_weights);
+    q.storage += linear_storage(by_name, module, *format, where, q.kept_weights);
   }
   for (const TensorSummary& tensor : summary.tensors) {
     const std::string module = module_of(tensor.name);

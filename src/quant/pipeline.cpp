@@ -43,12 +43,11 @@ Activations embed_calibration(const model::CausalLM& lm,
   const int64_t n = ids.size(0);
   const int64_t t = ids.size(1);
   const int64_t d = lm.config().hidden_size;
-  const int64_t fp32_bytes = 2 * n * t * d * 4;
-  result.fp16_activations = fp32_bytes > (options.activation_budget_mb << 20);
+  result.fp16_activations = calibration_memory(d, n, t, options).fp16;
   const at::ScalarType dtype = result.fp16_activations ? at::kHalf : at::kFloat;
   if (result.fp16_activations) {
     spdlog::info("calibration activations stored in fp16: fp32 needs {} MiB, budget {} MiB",
-                 fp32_bytes >> 20, options.activation_budget_mb);
+                 (2 * n * t * d * 4) >> 20, options.activation_budget_mb);
   }
   Activations act{at::empty({n, t, d}, at::TensorOptions().dtype(dtype)),
                   at::empty({n, t, d}, at::TensorOptions().dtype(dtype))};
@@ -362,6 +361,19 @@ std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
   std::vector<std::vector<std::string>> groups;
   for (auto& entry : by_stage) groups.push_back(std::move(entry.second));
   return groups;
+}
+
+CalibrationMemory calibration_memory(int64_t hidden,
+                                     int64_t nsamples,
+                                     int64_t seqlen,
+                                     const PipelineOptions& options) {
+  const double values = static_cast<double>(nsamples) * static_cast<double>(seqlen);
+  const double fp32_bytes = 2 * values * static_cast<double>(hidden) * 4;
+  CalibrationMemory memory;
+  memory.ids_bytes = values * 8;
+  memory.fp16 = fp32_bytes > static_cast<double>(options.activation_budget_mb << 20);
+  memory.activation_bytes = memory.fp16 ? fp32_bytes / 2 : fp32_bytes;
+  return memory;
 }
 
 PipelineResult quantize_model(model::CausalLM& lm,

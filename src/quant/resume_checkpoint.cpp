@@ -1,9 +1,14 @@
 #include "ptq/quant/resume_checkpoint.h"
 
 #include <ATen/ATen.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <set>
 #include <system_error>
 
@@ -22,6 +27,8 @@ using json = nlohmann::json;
 
 constexpr const char* kManifest = "checkpoint.json";
 constexpr const char* kFormat = "ptq-resume-1";
+constexpr const char* kMarker = "ptq-work";  // holds kFormat: ptq made this folder
+constexpr const char* kLock = "lock";
 constexpr const char* kModulesKey = "modules";  // a layer file's metadata: names, extra suffixes
 constexpr const char* kInputs = "inputs";       // a state file's activations
 constexpr const char* kMethodPrefix = "method.";
@@ -88,12 +95,81 @@ std::string identity_differences(const json& saved, const json& current) {
   return differences;
 }
 
+// The content of a small file, or "" when it cannot be read.
+std::string small_file_text(const fs::path& path) {
+  std::error_code error;
+  if (!fs::is_regular_file(path, error) || fs::file_size(path, error) > 4096) return "";
+  return io::read_file_bytes(path.string());
+}
+
+bool all_digits(const std::string& text) {
+  return !text.empty() && std::all_of(text.begin(), text.end(), ::isdigit);
+}
+
 }  // namespace
 
 ResumeCheckpoint::ResumeCheckpoint(const std::string& out_dir, json identity)
-    : _dir(io::normalized_dir(out_dir).string() + ".work"), _identity(std::move(identity)) {}
+    : _out(io::normalized_dir(out_dir)),
+      _dir(_out.string() + ".work"),
+      _identity(std::move(identity)) {}
+
+ResumeCheckpoint::~ResumeCheckpoint() {
+  if (_created_dir && _manifest.is_null()) {
+    std::error_code error;
+    fs::remove_all(_dir, error);
+  }
+  if (_lock_fd >= 0) ::close(_lock_fd);
+}
 
 bool ResumeCheckpoint::exists() const { return fs::exists(file(kManifest)); }
+
+bool ResumeCheckpoint::absent_or_owned() const {
+  std::error_code error;
+  const fs::file_status status = fs::symlink_status(_dir, error);
+  if (status.type() == fs::file_type::not_found) return true;
+  if (error || !fs::is_directory(status)) return false;  // a file, a symlink, unreadable
+  if (small_file_text(file(kMarker)) == kFormat) return true;
+  // Checkpoints written before the marker existed carry the format in checkpoint.json.
+  if (!fs::is_regular_file(file(kManifest), error)) return false;
+  const json manifest = json::parse(io::read_file_bytes(file(kManifest).string()), nullptr,
+                                    /*allow_exceptions=*/false);
+  return manifest.is_object() && manifest.contains("format") && manifest["format"] == kFormat;
+}
+
+void ResumeCheckpoint::check_owned() const {
+  PTQ_CHECK_INPUT(absent_or_owned(), _dir.string(), " exists and was not made by ptq (it has no ",
+                  kMarker,
+                  " marker): ptq keeps its resume checkpoint there and would overwrite it; move "
+                  "it away or choose another --out");
+}
+
+void ResumeCheckpoint::lock() {
+  check_owned();
+  std::error_code error;
+  if (!fs::exists(_dir)) {
+    PTQ_CHECK_INPUT(fs::create_directory(_dir, error), "cannot create ", _dir.string(), ": ",
+                    error.message());
+    _created_dir = true;
+    write_text_file(file(kMarker).string(), kFormat);
+  }
+  const std::string path = file(kLock).string();
+  _lock_fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  PTQ_CHECK_INPUT(_lock_fd >= 0, "cannot open ", path, ": ", std::strerror(errno));
+  const std::string holder = small_file_text(path);
+  if (::flock(_lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(_lock_fd);
+    _lock_fd = -1;
+    PTQ_THROW_INPUT("another ptq run (pid ", holder.empty() ? "unknown" : holder, ") is writing ",
+                    _out.string(), ": it holds ", path, "; wait for it to finish or stop it");
+  }
+  const std::string pid = std::to_string(::getpid());
+  if (all_digits(holder) && holder != pid) {
+    fs::remove_all(io::staging_dir(_out, std::stoll(holder)), error);  // a killed run's
+  }
+  PTQ_CHECK_INPUT(::ftruncate(_lock_fd, 0) == 0 && ::pwrite(_lock_fd, pid.data(), pid.size(), 0) ==
+                                                       static_cast<ssize_t>(pid.size()),
+                  "cannot write ", path, ": ", std::strerror(errno));
+}
 
 FinishedLayers ResumeCheckpoint::load() {
   const std::string path = file(kManifest).string();
@@ -198,10 +274,16 @@ void ResumeCheckpoint::add_linear(const std::string& module, const QuantizedLine
 }
 
 void ResumeCheckpoint::start_fresh() {
+  check_owned();
   std::error_code error;
-  fs::remove_all(_dir, error);  // a run killed before its first checkpoint leaves files
   fs::create_directories(_dir, error);
   PTQ_CHECK_INPUT(!error, "cannot create ", _dir.string(), ": ", error.message());
+  // A run killed before its first checkpoint leaves files; the marker and lock stay.
+  for (const auto& entry : fs::directory_iterator(_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (name != kMarker && name != kLock) fs::remove_all(entry.path(), error);
+  }
+  if (small_file_text(file(kMarker)) != kFormat) write_text_file(file(kMarker).string(), kFormat);
   _manifest = {{"format", kFormat},
                {"identity", _identity},
                {"layers", json::array()},
@@ -257,6 +339,10 @@ void ResumeCheckpoint::commit_layer(const LayerRecord& layer,
 }
 
 void ResumeCheckpoint::remove() {
+  if (!absent_or_owned()) {
+    spdlog::warn("{} was not made by ptq; leaving it", _dir.string());
+    return;
+  }
   std::error_code error;
   fs::remove_all(_dir, error);
   if (error) spdlog::warn("cannot remove {}: {}", _dir.string(), error.message());

@@ -17,9 +17,20 @@ std::string general(double value) {
   return text;
 }
 
+// A value from a report (a method name, a file name) as one table cell: '|' would end the
+// cell and a line break the row; a backslash is escaped so "\|" in a value stays itself.
+std::string cell(const std::string& value) {
+  std::string text;
+  for (const char c : value) {
+    if (c == '|' || c == '\\') text += '\\';
+    text += c == '\n' || c == '\r' ? ' ' : c;
+  }
+  return text;
+}
+
 std::string cells(const std::vector<std::string>& values) {
   std::string line = "|";
-  for (const std::string& value : values) line += " " + value + " |";
+  for (const std::string& value : values) line += " " + cell(value) + " |";
   return line + "\n";
 }
 

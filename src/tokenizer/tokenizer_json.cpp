@@ -29,9 +29,20 @@ const json* find_component(const std::vector<json>& parts, const std::string& ty
   return nullptr;
 }
 
-TokenIds read_vocab(const json& model, const std::string& path) {
+json added_tokens(const json& root) { return root.value("added_tokens", json::array()); }
+
+// The number of tokens the file holds, which every id must stay below.
+size_t token_count(const json& root) {
+  const json& model = root["model"];  // an object: make_tokenizer checks it first
+  const auto vocab = model.find("vocab");
+  const size_t entries = vocab != model.end() && vocab->is_object() ? vocab->size() : 0;
+  return entries + added_tokens(root).size();
+}
+
+TokenIds read_vocab(const json& root, const std::string& path) {
+  const json& model = root["model"];
   PTQ_CHECK_INPUT(model.contains("vocab"), path, ": model.vocab is missing");
-  return read_token_ids(model["vocab"], path);
+  return read_token_ids(model["vocab"], path, added_tokens(root).size());
 }
 
 MergePairs read_merges(const json& model, const std::string& path) {
@@ -50,11 +61,14 @@ MergePairs read_merges(const json& model, const std::string& path) {
   return pairs;
 }
 
-SpecialTokens read_added_tokens(const json& root) {
+SpecialTokens read_added_tokens(const json& root, const std::string& path) {
   SpecialTokens specials;
-  for (const json& token : root.value("added_tokens", json::array())) {
-    specials.add(token.at("content").get<std::string>(), token.at("id").get<int32_t>(),
-                 token.value("special", true));
+  const size_t tokens = token_count(root);
+  for (const json& token : added_tokens(root)) {
+    const std::string content = token.at("content").get<std::string>();
+    const auto id = token.at("id").get<int64_t>();
+    check_token_id(id, tokens, content, path);
+    specials.add(content, static_cast<int32_t>(id), token.value("special", true));
   }
   return specials;
 }
@@ -88,19 +102,20 @@ std::unique_ptr<Tokenizer> make_byte_level(const json& root,
   const json& model = root["model"];
   options.ignore_merges = model.value("ignore_merges", false);
   options.nfc = byte_level_nfc(root, path);
-  return std::make_unique<ByteLevelBpe>(read_vocab(model, path),
+  return std::make_unique<ByteLevelBpe>(read_vocab(root, path),
                                         MergeRanks(read_merges(model, path)),
-                                        read_added_tokens(root), options);
+                                        read_added_tokens(root, path), options);
 }
 
 // Pieces by id, typed as sentencepiece would: added special tokens are control pieces and
 // <0xXX> pieces are bytes when byte fallback is on.
 std::vector<Piece> metaspace_pieces(const json& root, const std::string& path) {
   const json& model = root["model"];
-  TokenIds vocab = read_vocab(model, path);
+  TokenIds vocab = read_vocab(root, path);
   std::vector<Piece> pieces;
-  auto place = [&](int32_t id, const std::string& text, PieceType type) {
-    PTQ_CHECK_INPUT(id >= 0, path, ": token ", text, " has a negative id");
+  const size_t tokens = token_count(root);
+  auto place = [&](int64_t id, const std::string& text, PieceType type) {
+    check_token_id(id, tokens, text, path);
     if (static_cast<size_t>(id) >= pieces.size()) pieces.resize(id + 1, {"", 0, PieceType::Unused});
     pieces[id] = {text, 0, type};
   };
@@ -109,9 +124,9 @@ std::vector<Piece> metaspace_pieces(const json& root, const std::string& path) {
     const bool is_byte = text.size() == 6 && text.rfind("<0x", 0) == 0 && text.back() == '>';
     place(id, text, byte_fallback && is_byte ? PieceType::Byte : PieceType::Normal);
   }
-  for (const json& token : root.value("added_tokens", json::array())) {
+  for (const json& token : added_tokens(root)) {
     if (token.value("special", false)) {
-      place(token.at("id").get<int32_t>(), token.at("content").get<std::string>(),
+      place(token.at("id").get<int64_t>(), token.at("content").get<std::string>(),
             PieceType::Control);
     }
   }
@@ -175,7 +190,7 @@ std::unique_ptr<Tokenizer> make_tokenizer(const json& root, const std::string& p
   with_fallback.byte_fallback = root["model"].value("byte_fallback", false);
   auto tokenizer = std::make_unique<SentencePieceBpe>(metaspace_pieces(root, path),
                                                       MergeRanks(read_merges(root["model"], path)),
-                                                      read_added_tokens(root), with_fallback);
+                                                      read_added_tokens(root, path), with_fallback);
   // LlamaTokenizerFast's defaults.
   tokenizer->set_bos_id(tokenizer->token_id("<s>"));
   tokenizer->set_eos_id(tokenizer->token_id("</s>"));

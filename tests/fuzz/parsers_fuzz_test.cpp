@@ -8,7 +8,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
+#include <fstream>
 #include <functional>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -94,6 +97,36 @@ struct Outcome {
   int rejected = 0;
 };
 
+// A field from /proc/self/status in bytes (its values are in kB).
+int64_t status_bytes(const std::string& field) {
+  std::ifstream status("/proc/self/status");
+  std::string key;
+  while (status >> key) {
+    int64_t kib = 0;
+    if (key == field + ":" && status >> kib) return kib * 1024;
+    status.ignore(std::numeric_limits<std::streamsize>::max(), '\n');
+  }
+  return -1;
+}
+
+// How far one parse raised the resident set above where it started: the peak (VmHWM) is reset
+// to the current RSS first (Linux clear_refs 5). A small input must not take memory by what it
+// claims; every mutant stays under kMutantRssBound.
+constexpr int64_t kMutantRssBound = int64_t{256} << 20;
+
+int64_t rss_growth(const std::function<void()>& parse) {
+  std::ofstream("/proc/self/clear_refs") << "5";
+  const int64_t before = status_bytes("VmRSS");
+  try {
+    parse();
+  } catch (...) {
+    const int64_t growth = status_bytes("VmHWM") - before;
+    EXPECT_LT(growth, kMutantRssBound);
+    throw;
+  }
+  return status_bytes("VmHWM") - before;
+}
+
 // Runs `parse` on `iterations()` mutants of the seeds (written to `path` each time), after
 // checking that every seed itself parses (or the mutants would test nothing past the error).
 Outcome fuzz(const std::string& target, const std::vector<std::string>& seeds, size_t hot,
@@ -113,7 +146,7 @@ Outcome fuzz(const std::string& target, const std::vector<std::string>& seeds, s
     const std::string input = mutator.mutate(seeds[i % seeds.size()], hot);
     write_file(path, input);
     try {
-      parse();
+      EXPECT_LT(rss_growth(parse), kMutantRssBound) << target << " iteration " << i;
       ++outcome.accepted;
     } catch (const InputError&) {
       ++outcome.rejected;
@@ -186,6 +219,92 @@ TEST(ParserFuzz, JsonLines) {
       "{\"text\": \"caf\\u00e9 \\\"quoted\\\"\\nnext line\", \"url\": \"http://x\"}\n";
   fuzz("json-lines", {seed}, 0, tmp / "corpus.jsonl",
        [&] { data::read_json_lines_text((tmp / "corpus.jsonl").string()); });
+}
+
+// Counts, ids and shapes that claim huge sizes in otherwise small files, set one at a time:
+// each must be rejected (or accepted) without taking memory by the claim.
+const std::vector<int64_t> kHugeClaims = {1000000, 50000000, 2147483647, int64_t{1} << 31,
+                                          int64_t{1} << 40};
+
+void expect_bounded(const std::string& what, const std::function<void()>& parse) {
+  try {
+    EXPECT_LT(rss_growth(parse), kMutantRssBound) << what;
+  } catch (const InputError&) {
+  } catch (const std::exception& e) {
+    ADD_FAILURE() << what << ": " << e.what() << " (not an InputError)";
+  }
+}
+
+TEST(ParserFuzz, ConfigCountsClaimingHugeSizes) {
+  TempDir tmp;
+  const fs::path stories = shared_dir() / "models" / "stories260K-hf";
+  fs::copy_file(stories / "model.safetensors", tmp / "model.safetensors");
+  const nlohmann::json seed = nlohmann::json::parse(read_file(stories / "config.json"));
+  int cases = 0;
+  for (const auto& [key, value] : seed.items()) {
+    if (!value.is_number_integer()) continue;
+    for (const int64_t claim : kHugeClaims) {
+      nlohmann::json config = seed;
+      config[key] = claim;
+      write_file(tmp / "config.json", config.dump());
+      expect_bounded(key + " = " + std::to_string(claim),
+                     [&] { model::load_causal_lm(tmp.path().string()); });
+      ++cases;
+    }
+  }
+  EXPECT_GE(cases, 5 * 8);  // layers, hidden, intermediate, heads, kv heads, vocab, positions..
+}
+
+TEST(ParserFuzz, TokenizerIdsClaimingHugeSizes) {
+  TempDir tmp;
+  int cases = 0;
+  for (const nlohmann::json& seed : {metaspace_tokenizer_json(), byte_level_tokenizer_json()}) {
+    for (const int64_t claim : kHugeClaims) {
+      nlohmann::json vocab_claim = seed;
+      vocab_claim["model"]["vocab"].begin().value() = claim;
+      nlohmann::json added_claim = seed;
+      if (!added_claim.value("added_tokens", nlohmann::json::array()).empty()) {
+        added_claim["added_tokens"][0]["id"] = claim;
+      }
+      for (const nlohmann::json& tokenizer : {vocab_claim, added_claim}) {
+        write_file(tmp / "tokenizer.json", tokenizer.dump());
+        expect_bounded("id " + std::to_string(claim),
+                       [&] { tokenizer::load_tokenizer(tmp.path().string())->encode("ab c"); });
+        ++cases;
+      }
+    }
+  }
+  EXPECT_EQ(cases, 2 * 2 * static_cast<int>(kHugeClaims.size()));
+}
+
+TEST(ParserFuzz, SafetensorsShapesClaimingHugeSizes) {
+  TempDir tmp;
+  const std::string seed = small_safetensors(tmp / "seed.safetensors");
+  uint64_t header_size = 0;
+  std::memcpy(&header_size, seed.data(), sizeof(header_size));  // little-endian u64
+  const nlohmann::json header = nlohmann::json::parse(seed.substr(8, header_size));
+  const std::string data = seed.substr(8 + header_size);
+  int cases = 0;
+  for (const auto& [name, entry] : header.items()) {
+    if (name == "__metadata__") continue;
+    for (size_t dim = 0; dim < entry["shape"].size(); ++dim) {
+      for (const int64_t claim : kHugeClaims) {
+        nlohmann::json mutated = header;
+        mutated[name]["shape"][dim] = claim;
+        const std::string text = mutated.dump();
+        std::string file(8, '\0');
+        const uint64_t size = text.size();
+        std::memcpy(file.data(), &size, sizeof(size));
+        write_file(tmp / "model.safetensors", file + text + data);
+        expect_bounded(name + " dim " + std::to_string(dim) + " = " + std::to_string(claim), [&] {
+          const io::SafetensorsReader reader((tmp / "model.safetensors").string());
+          for (const std::string& tensor : reader.names()) reader.tensor(tensor).sum();
+        });
+        ++cases;
+      }
+    }
+  }
+  EXPECT_GT(cases, 0);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <string>
@@ -151,6 +152,43 @@ TEST(ResumeCheckpoint, ResumedCheckpointGrowsAndRemoveDeletesIt) {
   EXPECT_TRUE(done.next_inputs.equal(at::ones({1, 2, 3})));
   EXPECT_TRUE(done.method_state.empty());
   third.remove();
+  EXPECT_FALSE(fs::exists(tmp / "out.work"));
+}
+
+// A folder at out.work that ptq did not make is never written into or removed.
+TEST(ResumeCheckpoint, AForeignWorkFolderIsLeftAlone) {
+  TempDir tmp;
+  fs::create_directory(tmp / "out.work");
+  write_file(tmp / "out.work" / "notes.txt", "precious");
+  quant::ResumeCheckpoint checkpoint((tmp / "out").string(), kIdentity);
+  EXPECT_THROW(checkpoint.check_owned(), InputError);
+  EXPECT_THROW(checkpoint.lock(), InputError);
+  checkpoint.add_linear("model.layers.0.mlp.down_proj", linear(0));
+  EXPECT_THROW(checkpoint.finish_layer(record(0), at::zeros({1, 2, 3}), {}), InputError);
+  checkpoint.remove();
+  EXPECT_EQ(read_file(tmp / "out.work" / "notes.txt"), "precious");
+  EXPECT_EQ(std::distance(fs::directory_iterator(tmp / "out.work"), fs::directory_iterator()), 1);
+}
+
+// lock() makes and marks the folder; a second holder is refused naming the first's pid; the
+// folder goes when its maker leaves without a committed layer.
+TEST(ResumeCheckpoint, LockIsExclusiveAndAnUncommittedFolderIsRemoved) {
+  TempDir tmp;
+  {
+    quant::ResumeCheckpoint first((tmp / "out").string(), kIdentity);
+    first.lock();
+    EXPECT_EQ(read_file(tmp / "out.work" / "ptq-work"), "ptq-resume-1");
+    EXPECT_EQ(read_file(tmp / "out.work" / "lock"), std::to_string(::getpid()));
+    quant::ResumeCheckpoint second((tmp / "out").string(), kIdentity);
+    try {
+      second.lock();
+      ADD_FAILURE() << "a second lock was granted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(::getpid())),
+                std::string::npos)
+          << e.what();
+    }
+  }
   EXPECT_FALSE(fs::exists(tmp / "out.work"));
 }
 

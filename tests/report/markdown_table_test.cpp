@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 namespace ptq::report {
 namespace {
 
@@ -20,12 +22,26 @@ TEST(MarkdownTable, OneRowPerRunOneColumnPerDataset) {
   septq.perplexity = {{"eval", 18.25}, {"wikitext2", 120.5}};
   septq.quantize_seconds = 2.346;
   septq.reports = {"s.json", "s-wiki.json"};
-  EXPECT_EQ(markdown_table({fp, septq}),
-            "| method | bits | group | act bits | keep % | bits/weight | ppl eval | ppl wikitext2 "
-            "| quantize s | reports |\n"
-            "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
-            "| fp | 32 | - | - | - | 32.000 | 15.6801 | - | - | fp.json |\n"
-            "| septq | 3 | -1 | 16 | 0.5 | 3.988 | 18.2500 | 120.5000 | 2.35 | s.json, s-wiki.json |\n");
+  EXPECT_EQ(
+      markdown_table({fp, septq}),
+      "| method | bits | group | act bits | keep % | bits/weight | ppl eval | ppl wikitext2 "
+      "| quantize s | reports |\n"
+      "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |\n"
+      "| fp | 32 | - | - | - | 32.000 | 15.6801 | - | - | fp.json |\n"
+      "| septq | 3 | -1 | 16 | 0.5 | 3.988 | 18.2500 | 120.5000 | 2.35 | s.json, s-wiki.json |\n");
+}
+
+// A method name from a report holding '|' or a line break must stay in its cell and row.
+TEST(MarkdownTable, CellsEscapePipesAndLineBreaks) {
+  RunRow row;
+  row.method = "a|b\nc";
+  row.bits = 4;
+  row.bits_per_weight = 4;
+  row.reports = {"x\\|y.json"};
+  const std::string table = markdown_table({row});
+  EXPECT_NE(table.find("| a\\|b c | 4 |"), std::string::npos) << table;
+  EXPECT_NE(table.find("| x\\\\\\|y.json |"), std::string::npos) << table;
+  EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 3) << table;
 }
 
 }  // namespace

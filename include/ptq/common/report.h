@@ -18,6 +18,10 @@ nlohmann::json report_versions();
 // Writes `text` to `path` + ".tmp" and renames it to `path`. Throws InputError naming the
 // path when it cannot be written (a full disk, a file size limit), leaving no temporary file.
 void write_text_file(const std::string& path, const std::string& text);
+// Throws InputError naming `option` and `path` unless write_text_file(path, ...) can succeed as
+// far as can be told before any work: `path` is a regular file or absent, its folder exists and
+// is writable. Called at startup, so a long run does not fail at its last step.
+void check_output_file(const std::string& path, const std::string& option);
 // write_text_file of `json`, indented.
 void write_json_file(const std::string& path, const nlohmann::json& json);
 

@@ -43,6 +43,10 @@ std::string token_spec_path(const std::string& spec);
 // unknown name, a missing or empty file, a malformed JSON line or a record without "text".
 std::string load_text(const std::string& spec);
 
+// Throws the InputError load_text or load_token_rows would for an unknown name or a file that
+// is missing or not a regular file, without reading it: commands check their data sets first.
+void check_dataset_spec(const std::string& spec);
+
 // The rows / documents of `spec` before joining (calibration samples windows from them).
 std::vector<std::string> load_documents(const std::string& spec);
 

@@ -186,7 +186,8 @@ class CausalLM {
 // Reads config.json and the safetensors weights of a Hugging Face model directory (only the
 // non-layer weights with options.lazy_layers). Throws InputError for an unsupported
 // architecture (listing the supported ones) or a missing/mis-shaped tensor of any layer
-// (naming it and the file expected to hold it).
+// (naming it and the file expected to hold it), or when config.json's num_hidden_layers is not
+// the number of layers the checkpoint holds tensors of (checked before anything is sized by it).
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& options = {});
 
 // Architectures accepted in config.json "architectures", sorted.

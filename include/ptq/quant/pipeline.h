@@ -98,6 +98,20 @@ std::vector<std::vector<std::string>> linear_groups(const model::CausalLM& lm,
                                                     int64_t layer,
                                                     bool true_sequential);
 
+// What quantize_model holds for nsamples windows of seqlen tokens beside the model: the int64
+// ids and the two activation buffers (fp16 past options.activation_budget_mb). In double: a
+// command line may claim counts whose product overflows int64.
+struct CalibrationMemory {
+  double ids_bytes = 0;
+  double activation_bytes = 0;  // both buffers
+  bool fp16 = false;
+  double total() const { return ids_bytes + activation_bytes; }
+};
+CalibrationMemory calibration_memory(int64_t hidden,
+                                     int64_t nsamples,
+                                     int64_t seqlen,
+                                     const PipelineOptions& options);
+
 // ids: int64 [nsamples, seqlen], unused (no forward pass) when !method.needs_calibration().
 // `fallback` quantizes a linear on which `method` throws std::runtime_error (logged and recorded).
 // The result holds the layers from options.first_layer on. Throws Interrupted.

@@ -4,6 +4,7 @@
 // and still write the bytes an uninterrupted run writes.
 //
 //   ResumeCheckpoint checkpoint(out_dir, identity);   // identity: settings + input fingerprints
+//   checkpoint.lock();                                // one run per output (exit 2 otherwise)
 //   if (checkpoint.exists()) {
 //     const FinishedLayers done = checkpoint.load();  // verifies identity and every file
 //     for (size_t i = 0; i < done.layers.size(); ++i) checkpoint.replay_layer(i, sink);
@@ -15,7 +16,9 @@
 // Layout: layer-<i>.safetensors (the quantized linears of layer i: codes, scales, zeros, g_idx
 // and extra tensors, in the order the sink received them), state-<k>.safetensors (the
 // calibration activations entering layer k and the method's layer state) and
-// checkpoint.json (the identity, the layer records, and each file's size and content hash).
+// checkpoint.json (the identity, the layer records, and each file's size and content hash);
+// the marker file ptq-work (ptq's signature) and the lock file lock (the pid of the run that
+// holds it, locked with flock while the run lasts).
 //
 // Invariants:
 // 1. checkpoint.json is the commit point: it is replaced (temp + rename) only after the files
@@ -23,6 +26,8 @@
 //    previous checkpoint valid.
 // 2. load() accepts only a checkpoint whose identity equals this run's and whose files have
 //    the recorded sizes and hashes; anything else is an InputError naming what differs.
+// 3. Only a folder marked as ptq's (ptq-work, or a checkpoint.json in ptq's format) is ever
+//    written into or removed: anything else at "<out_dir>.work" is an InputError, untouched.
 
 #include <ATen/core/Tensor.h>
 
@@ -48,12 +53,26 @@ struct FinishedLayers {
 
 class ResumeCheckpoint {
  public:
-  // Nothing is written before the first finish_layer().
+  // Nothing is written before lock() or the first finish_layer().
   ResumeCheckpoint(const std::string& out_dir, nlohmann::json identity);
+  // Removes the work folder if lock() created it and no layer was committed since, so a run
+  // that fails before its first layer leaves the file system as it found it.
+  ~ResumeCheckpoint();
+  ResumeCheckpoint(const ResumeCheckpoint&) = delete;
+  ResumeCheckpoint& operator=(const ResumeCheckpoint&) = delete;
 
   const std::filesystem::path& dir() const { return _dir; }
+  // For a caller that claims the folder (lock()) before its inputs are known.
+  void set_identity(nlohmann::json identity) { _identity = std::move(identity); }
   // Whether the work folder holds a checkpoint (checkpoint.json).
   bool exists() const;
+  // Throws InputError unless the work folder is absent or marked as ptq's (invariant 3).
+  void check_owned() const;
+  // Claims the output for this process: creates the work folder (marked as ptq's) if absent
+  // and holds an exclusive flock on its lock file until destruction. Throws InputError naming
+  // the other run's pid when one holds it. A staging directory "<out_dir>.tmp-<pid>" left by
+  // the previous holder (killed) is removed: holding the lock, no live run can own it.
+  void lock();
   // Throws InputError if the checkpoint was made with another identity (naming each differing
   // key), or a file it lists is missing, truncated or altered.
   FinishedLayers load();
@@ -79,12 +98,16 @@ class ResumeCheckpoint {
                     const at::Tensor& next_inputs,
                     const std::map<std::string, at::Tensor>& method_state);
   void verify_files() const;
+  bool absent_or_owned() const;
 
+  std::filesystem::path _out;
   std::filesystem::path _dir;
   nlohmann::json _identity;
   nlohmann::json _manifest;  // checkpoint.json as last committed; null before the first
   io::SafetensorsWriter _layer;     // the linears of the layer being quantized
   nlohmann::json _modules = nlohmann::json::array();  // their names and extra suffixes
+  int _lock_fd = -1;                                  // the lock file while lock() holds it
+  bool _created_dir = false;                          // lock() created the work folder
 };
 
 // Parts of a checkpoint's identity. The model directory: the names, sizes and modification
