@@ -189,7 +189,9 @@ TEST(InputFaults, HugeLayerCountsFailBeforeAllocating) {
         tmp.path(),
         {"eval", "--model", model.string(), "--dataset", eval_tokens(), "--max-segments", "1"}, 2,
         "says " + std::to_string(layers) + " layers");
-    EXPECT_LT(r.max_rss_bytes, kRssBound) << layers << " layers";
+    if (kRssMeasuresAllocations) {
+      EXPECT_LT(r.max_rss_bytes, kRssBound) << layers << " layers";
+    }
   }
 }
 
@@ -207,7 +209,9 @@ TEST(InputFaults, HugeTokenIdsFailBeforeAllocating) {
         tmp.path(),
         {"tokenize", "--model", dir.string(), "--dataset", (tmp / "text.txt").string(), "--count"},
         2, "token b has id " + std::to_string(id) + ", past the 2 tokens the file holds");
-    EXPECT_LT(r.max_rss_bytes, kRssBound) << "id " << id;
+    if (kRssMeasuresAllocations) {
+      EXPECT_LT(r.max_rss_bytes, kRssBound) << "id " << id;
+    }
   }
 }
 
