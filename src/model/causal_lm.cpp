@@ -117,7 +117,7 @@ void CausalLM::load_weights(std::shared_ptr<const io::Checkpoint> checkpoint,
 
 void CausalLM::check_tensor(const TensorSpec& spec) const {
   // A GPTQ directory stores a quantized linear's weight as .qweight/.qzeros/.scales/.g_idx
-  // (/work/shared/notes/gptq-format.md); it is read back dequantized.
+  // (docs/format.md); it is read back dequantized.
   if (quant::check_quantized_weight(*_checkpoint, spec.name, spec.shape)) return;
   PTQ_CHECK_INPUT(_checkpoint->contains(spec.name), "tensor '", spec.name,
                   "' not found in checkpoint ", _checkpoint->dir(), " (", _config.architecture,

@@ -1,6 +1,6 @@
 #pragma once
 // Evaluation and calibration text, prepared exactly as the GPTQ reference protocol does
-// (see ../shared/notes/eval-protocol.md), and pre-tokenized rows.
+// (docs/eval-protocol.md), and pre-tokenized rows.
 //
 //   std::string text = ptq::data::load_text("wikitext2");   // "\n\n".join(test rows)
 //   std::vector<std::string> docs = ptq::data::load_documents("c4");  // rows before joining

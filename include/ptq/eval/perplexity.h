@@ -1,6 +1,6 @@
 #pragma once
 // Perplexity of a causal LM, following the GPTQ reference protocol
-// (../shared/notes/eval-protocol.md, opt.py opt_eval): the token stream is cut into
+// (docs/eval-protocol.md, opt.py's opt_eval): the token stream is cut into
 // floor(n / seqlen) non-overlapping segments (the tail is dropped, no BOS re-inserted), each
 // segment is scored on its seqlen - 1 next-token predictions, and
 //   perplexity = exp(mean over all predictions of -log p(target)).

@@ -1,6 +1,6 @@
 #pragma once
 // Packing of quantized weights into the GPTQ v1 ("gptq") checkpoint tensors read by
-// AutoGPTQ, GPTQModel, Transformers and vLLM; layout per /work/shared/notes/gptq-format.md.
+// AutoGPTQ, GPTQModel, Transformers and vLLM; layout per docs/format.md.
 
 #include <ATen/core/Tensor.h>
 

@@ -2,7 +2,7 @@
 // A bit-exact port of CPython's `random` module (Lib/random.py + Modules/_randommodule.c) for
 // the calls GPTQ's calibration sampling makes: seed(int), random(), getrandbits(k),
 // randint(a, b) and shuffle. Reproducing `random.seed(0); random.randint(0, n - seqlen - 1)`
-// (see /work/shared/notes/eval-protocol.md) picks the same calibration windows as the Python
+// (docs/eval-protocol.md) picks the same calibration windows as the Python
 // reference implementations.
 
 #include <array>

@@ -1,6 +1,6 @@
 #pragma once
 // The quantization settings of a GPTQ v1 ("gptq") Hugging Face directory, and reading its
-// quantized linears back. Layout and keys per /work/shared/notes/gptq-format.md.
+// quantized linears back. Layout and keys per docs/format.md.
 //
 //   std::optional<QuantizationFormat> format = find_quantization_format("out/llama-4bit");
 //   at::Tensor w = load_dequantized_weight(io::Checkpoint("out/llama-4bit"),

@@ -1,6 +1,6 @@
 #pragma once
 // Writes a quantized Hugging Face directory in GPTQ v1 ("gptq") format, which AutoGPTQ,
-// GPTQModel, Transformers and vLLM load (layout: /work/shared/notes/gptq-format.md):
+// GPTQModel, Transformers and vLLM load (layout: docs/format.md):
 //
 //   QuantizedCheckpointWriter writer("models/llama", "out/llama-4bit", format, 2ull << 30);
 //   for (...) writer.add_quantized_linear("model.layers.0.mlp.up_proj", quantized, bias);

@@ -23,7 +23,7 @@ struct QuantizerConfig {
   // trading the extremes' error for a finer grid elsewhere. 1: quant.py's full range.
   double clip = 1.0;
   // GPTQ v1 checkpoints store zero - 1 and readers add 1 back, so an asymmetric zero of 0 cannot
-  // be stored (/work/shared/notes/gptq-format.md, "ZERO OFFSET QUIRK"). With this flag a grid
+  // be stored (docs/format.md, "GPTQ v1 tensors"). With this flag a grid
   // whose zero rounds to 0 (rows with min >= -scale / 2) gets zero 1 and scale xmax / (maxq - 1)
   // instead, which still reaches xmax. false: quant.py's grids, for comparisons with it.
   bool gptq_v1_zero = true;
