@@ -51,11 +51,12 @@ mkdir -p "$dir"/{munge,state,spool,log}
 chown munge: "$dir/munge"
 export SLURM_CONF="$dir/slurm.conf"
 host="$(hostname -s)"
-# slurmd -C: this machine's CPUs, sockets and memory as a NodeName line.
+# slurmd -C: this machine's CPUs, sockets and memory as a NodeName line. The daemons talk over
+# 127.0.0.1, whether or not the host name resolves.
 node="$(slurmd -C | head -n 1)"
 cat > "$SLURM_CONF" <<EOF
 ClusterName=ptqtest
-SlurmctldHost=$host
+SlurmctldHost=$host(127.0.0.1)
 SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
@@ -77,7 +78,7 @@ SlurmdPidFile=$dir/slurmd.pid
 SlurmctldLogFile=$dir/log/slurmctld.log
 SlurmdLogFile=$dir/log/slurmd.log
 MinJobAge=3600
-$node State=UNKNOWN
+$node NodeAddr=127.0.0.1 State=UNKNOWN
 PartitionName=debug Nodes=$host Default=YES MaxTime=INFINITE State=UP
 EOF
 
