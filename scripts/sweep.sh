@@ -147,7 +147,11 @@ fi
 data_spec() {
   local kind="" path="$1"
   [[ "$path" != tokens:* ]] || { kind=tokens:; path="${path#tokens:}"; }
-  if [[ -n "$kind" || "$path" == */* ]]; then echo "$kind$(realpath -m -- "$path")"; else echo "$1"; fi
+  if [[ -n "$kind" || "$path" == */* ]]; then
+    echo "$kind$(realpath -m -- "$path")"
+  else
+    echo "$1"
+  fi
 }
 conf[calib]="$(data_spec "${conf[calib]}")"
 conf[eval]="$(data_spec "${conf[eval]}")"
@@ -186,7 +190,11 @@ list_jobs() {
       done
     done
     for recipe in ${conf[recipes]}; do
-      if [[ "$recipe" != */* ]]; then recipe="$root/configs/$recipe"; else recipe="$(realpath -m -- "$recipe")"; fi
+      if [[ "$recipe" != */* ]]; then
+        recipe="$root/configs/$recipe"
+      else
+        recipe="$(realpath -m -- "$recipe")"
+      fi
       echo "$name-$(basename "$recipe" .json) $(model_dir "$model") --config $recipe"
     done
   done
@@ -264,7 +272,8 @@ summarize() {
     [[ ! -f "$out/$name.json" ]] || continue
     failed=$((failed + 1))
     if [[ -f "$out/$name.log" ]]; then
-      echo "sweep.sh: job $index ($name) failed; $out/$name.log ends: $(tail -n 1 "$out/$name.log")" >&2
+      echo "sweep.sh: job $index ($name) failed; $out/$name.log ends:" \
+        "$(tail -n 1 "$out/$name.log")" >&2
     else
       echo "sweep.sh: job $index ($name) failed before ptq ran (no $out/$name.log)" >&2
     fi
@@ -287,7 +296,8 @@ case "$mode" in
     mkdir -p "$out"
     start=$SECONDS
     seq 0 $((${#jobs[@]} - 1)) | xargs -P "$parallel" -I{} \
-      bash "$root/scripts/sweep.sh" --root "$root" --grid "$grid" --out "$out" --ptq "$ptq" --job {} ||
+      bash "$root/scripts/sweep.sh" --root "$root" --grid "$grid" --out "$out" --ptq "$ptq" \
+        --job {} ||
       true  # each failed job is named by the summary
     echo "sweep.sh: ${#jobs[@]} jobs in $((SECONDS - start)) s"
     summarize

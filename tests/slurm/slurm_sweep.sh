@@ -103,7 +103,8 @@ echo "Slurm up in $SECONDS s"
 # README.md's lines from `grid=... out=...` to the end of their block, and the header's.
 readme="$(sed -n '/^grid=configs\/sweeps\/ci.grid out=sweep-out$/,/^```$/p' "$src/README.md" |
   sed '1d;$d')"
-header="$(sed -n '/^#   grid=configs\/sweeps\/ci.grid out=sweep-out$/,/^#$/p' "$src/scripts/sweep.sh" |
+header="$(sed -n '/^#   grid=configs\/sweeps\/ci.grid out=sweep-out$/,/^#$/p' \
+  "$src/scripts/sweep.sh" |
   sed '1d;$d;s/^#   //')"
 [[ -n "$readme" ]] || { echo "FAIL: no submission lines in README.md" >&2; exit 1; }
 if [[ "$readme" != "$header" ]]; then
@@ -123,7 +124,8 @@ sed 's/^wbits = .*/wbits = 4 99/;s/^methods = .*/methods = rtn/;/^recipes/d' \
   "$src/configs/sweeps/ci.grid" > "$fail_grid"
 read -r array summary <<< "$(submit configs/sweeps/ci.grid "$dir/out")"
 read -r fail_array fail_summary <<< "$(submit "$fail_grid" "$dir/fail")"
-echo "submitted: array $array + summary $summary (ci.grid), $fail_array + $fail_summary (one failing job)"
+echo "submitted: array $array + summary $summary (ci.grid)," \
+  "$fail_array + $fail_summary (one failing job)"
 
 until [[ -z "$(squeue -h -o %i)" ]]; do
   if ((SECONDS > deadline)); then
@@ -150,9 +152,11 @@ exit_code() { scontrol -o show job "$1" | sed -n 's/.* ExitCode=\([0-9:]*\) .*/\
 
 jobs="$(bash "$src/scripts/sweep.sh" --grid "$src/configs/sweeps/ci.grid" --count)"
 for ((i = 0; i < jobs; i++)); do
-  check "ci.grid task $i exits $(exit_code "${array}_$i"), not 0:0" test "$(exit_code "${array}_$i")" == 0:0
+  check "ci.grid task $i exits $(exit_code "${array}_$i"), not 0:0" \
+    test "$(exit_code "${array}_$i")" == 0:0
 done
-check "ci.grid's summary exits $(exit_code "$summary"), not 0:0" test "$(exit_code "$summary")" == 0:0
+check "ci.grid's summary exits $(exit_code "$summary"), not 0:0" \
+  test "$(exit_code "$summary")" == 0:0
 check "no summary-$summary.out naming $jobs jobs done" \
   grep -q "sweep.sh: $jobs jobs done" "$dir/out/slurm/summary-$summary.out"
 check "Slurm output files in the checkout" test -z "$(find "$src" -maxdepth 1 -name 'slurm-*.out')"
@@ -168,7 +172,8 @@ print(f"{len(reports)} reports from Slurm, {jobs} jobs")
 for path in reports:
     mine, theirs = json.loads(path.read_text()), json.loads((local / path.name).read_text())
     a, b = mine["eval"]["perplexity"], theirs["eval"]["perplexity"]
-    paths = [mine["settings"]["model"], mine["settings"]["out"], mine["eval"]["dataset"][len("tokens:"):]]
+    paths = [mine["settings"]["model"], mine["settings"]["out"],
+             mine["eval"]["dataset"][len("tokens:"):]]
     same, absolute = a == b, all(p.startswith("/") for p in paths)
     ok = ok and same and absolute
     print(f"{path.stem}: perplexity {a!r} (local {b!r}){'' if same else ' DIFFERS'}"
@@ -179,11 +184,13 @@ EOF
 failing=stories260K-hf-rtn-w99-g-1
 check "the failing task exits $(exit_code "${fail_array}_1"), not ptq's 2:0" \
   test "$(exit_code "${fail_array}_1")" == 2:0
-check "the other task exits $(exit_code "${fail_array}_0"), not 0:0" test "$(exit_code "${fail_array}_0")" == 0:0
+check "the other task exits $(exit_code "${fail_array}_0"), not 0:0" \
+  test "$(exit_code "${fail_array}_0")" == 0:0
 check "the failing grid's summary exits $(exit_code "$fail_summary"), not 1:0" \
   test "$(exit_code "$fail_summary")" == 1:0
 check "the summary does not name job 1 and its log" grep -qF \
-  "sweep.sh: job 1 ($failing) failed; $dir/fail/$failing.log ends:" "$dir/fail/slurm/summary-$fail_summary.out"
+  "sweep.sh: job 1 ($failing) failed; $dir/fail/$failing.log ends:" \
+  "$dir/fail/slurm/summary-$fail_summary.out"
 echo "--- the failing grid's summary output:"
 cat "$dir/fail/slurm/summary-$fail_summary.out"
 echo "test done in $SECONDS s"
