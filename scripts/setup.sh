@@ -13,6 +13,7 @@ packages=(
   libeigen3-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
   libpcre2-dev libicu-dev zlib1g-dev
   python3 python3-torch python3-numpy python3-sentencepiece  # tests/reference: independent references
+  slurmctld slurmd slurm-client munge             # tests/slurm: a real single-node Slurm
 )
 
 missing=()
