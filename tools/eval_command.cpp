@@ -19,6 +19,7 @@
 #include "ptq/model/causal_lm.h"
 #include "ptq/quant/checkpoint_summary.h"
 #include "ptq/tokenizer/tokenizer.h"
+#include "zeroshot_eval.h"
 
 namespace ptq::cli {
 namespace {
@@ -36,6 +37,9 @@ struct EvalOptions {
   int64_t batch_size = 0;
   std::string tokenizer;
   std::string json;
+  std::string tasks;  // zero-shot tasks instead of perplexity
+  std::string task_dir;
+  int64_t limit = 0;
 };
 
 struct Timings {
@@ -142,6 +146,11 @@ void write_report(const EvalOptions& options,
 }
 
 int run_eval(const EvalOptions& options) {
+  if (!options.tasks.empty()) {
+    return run_zeroshot_eval({options.model, options.tokenizer, options.tasks, options.task_dir,
+                              options.limit, options.json});
+  }
+  PTQ_CHECK_INPUT(!options.dataset.empty(), "eval needs --dataset (or --tasks)");
   const auto start = Clock::now();
   const auto lm = model::load_causal_lm(options.model);
   Timings timings;
@@ -166,8 +175,7 @@ Command add_eval_command(CLI::App& parent) {
   app.add_option("--model", options->model, "Hugging Face model directory")->required();
   app.add_option("--dataset", options->dataset,
                  "wikitext2 | ptb | ptb-new | c4 | PATH (text or JSON lines) | tokens:PATH "
-                 "(int32 rows)")
-      ->required();
+                 "(int32 rows)");
   app.add_option("--seqlen", options->seqlen,
                  "Window length (default: min(2048, max_position_embeddings); for tokens:PATH "
                  "the row length, default max_position_embeddings)")
@@ -181,6 +189,13 @@ Command add_eval_command(CLI::App& parent) {
   app.add_option("--tokenizer", options->tokenizer,
                  "Tokenizer directory or file (default: the model directory)");
   app.add_option("--json", options->json, "Also write the result and its context as JSON");
+  app.add_option("--tasks", options->tasks,
+                 "Zero-shot tasks instead of perplexity, scored as lm-evaluation-harness does: "
+                 "comma-separated lambada_openai, piqa, winogrande, boolq");
+  app.add_option("--task-dir", options->task_dir,
+                 "Directory holding <task>/ data folders (default: the shared data's zeroshot/)");
+  app.add_option("--limit", options->limit, "Score only the first N examples of each task")
+      ->check(kPositive);
   command.run = [options] { return run_eval(*options); };
   return command;
 }
