@@ -261,7 +261,8 @@ Command add_eval_command(CLI::App& parent) {
   app.add_option("--json", options->json, "Also write the result and its context as JSON");
   app.add_option("--tasks", options->tasks,
                  "Zero-shot tasks instead of perplexity, scored as lm-evaluation-harness does: "
-                 "comma-separated lambada_openai, piqa, winogrande, boolq");
+                 "comma-separated lambada_openai, piqa, winogrande, boolq, arc_easy, "
+                 "arc_challenge, hellaswag");
   app.add_option("--task-dir", options->task_dir,
                  "Directory holding <task>/ data folders (default: the shared data's zeroshot/)");
   app.add_option("--kl-base", options->kl_base,

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -15,7 +16,10 @@ using Json = nlohmann::json;
 
 const std::vector<TaskSpec>& task_table() {
   static const std::vector<TaskSpec> table = {
+      {"arc_challenge", TaskKind::MultipleChoice, true},
+      {"arc_easy", TaskKind::MultipleChoice, true},
       {"boolq", TaskKind::MultipleChoice, false},
+      {"hellaswag", TaskKind::MultipleChoice, true},
       {"lambada_openai", TaskKind::Loglikelihood, false},
       {"piqa", TaskKind::MultipleChoice, true},
       {"winogrande", TaskKind::MultipleChoice, false},
@@ -138,6 +142,99 @@ std::vector<TaskDoc> read_boolq(const std::string& dir, int64_t limit) {
   });
 }
 
+// ARC's original JSON lines: {"question": {"stem", "choices": [{"text", "label"}]},
+// "answerKey"}; gold = the index of answerKey among the labels.
+std::vector<TaskDoc> read_arc(const std::string& path, int64_t limit) {
+  return read_records(path, limit, [&](const Json& record, size_t i) {
+    const auto question = record.find("question");
+    PTQ_CHECK_INPUT(question != record.end() && question->is_object() &&
+                        question->contains("choices") && (*question)["choices"].is_array(),
+                    path, ":", i + 1, ": \"question\" with \"choices\" is missing");
+    const std::string answer = string_field(record, "answerKey", path, i);
+    std::vector<std::string> texts;
+    int64_t gold = -1;
+    for (const auto& choice : (*question)["choices"]) {
+      PTQ_CHECK_INPUT(choice.is_object(), path, ":", i + 1, ": a choice is not an object");
+      if (string_field(choice, "label", path, i) == answer) gold = static_cast<int64_t>(texts.size());
+      texts.push_back(string_field(choice, "text", path, i));
+    }
+    PTQ_CHECK_INPUT(gold >= 0, path, ":", i + 1, ": answerKey \"", answer,
+                    "\" is not a choice label");
+    return multiple_choice("Question: " + string_field(*question, "stem", path, i) + "\nAnswer:",
+                           std::move(texts), gold);
+  });
+}
+
+// lm-eval's hellaswag preprocess(): strip, " [title]" -> ". ", drop every "[...]" (shortest
+// match), then "  " -> " " (one pass, as str.replace).
+std::string hellaswag_preprocess(const std::string& raw) {
+  std::string text = strip_whitespace(raw);
+  std::string titled;
+  for (size_t pos = 0; pos < text.size();) {
+    if (text.compare(pos, 8, " [title]") == 0) {
+      titled += ". ";
+      pos += 8;
+    } else {
+      titled += text[pos++];
+    }
+  }
+  std::string unbracketed;
+  for (size_t pos = 0; pos < titled.size();) {
+    const size_t close = titled[pos] == '[' ? titled.find_first_of("]\n", pos + 1) : std::string::npos;
+    if (close != std::string::npos && titled[close] == ']') {
+      pos = close + 1;
+    } else {
+      unbracketed += titled[pos++];
+    }
+  }
+  std::string out;
+  for (size_t pos = 0; pos < unbracketed.size();) {
+    if (unbracketed.compare(pos, 2, "  ") == 0) {
+      out += ' ';
+      pos += 2;
+    } else {
+      out += unbracketed[pos++];
+    }
+  }
+  return out;
+}
+
+// Python's str.capitalize() on ASCII letters: the first upper-cased, the rest lower-cased.
+std::string capitalize(std::string text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    text[i] = static_cast<char>(i == 0 ? std::toupper(c) : std::tolower(c));
+  }
+  return text;
+}
+
+// HellaSwag's original JSON lines: query = preprocess(activity_label + ": " + ctx_a + " " +
+// capitalize(ctx_b)), choices = preprocess(each ending), gold = label.
+std::vector<TaskDoc> read_hellaswag(const std::string& path, int64_t limit) {
+  return read_records(path, limit, [&](const Json& record, size_t i) {
+    const auto endings = record.find("endings");
+    PTQ_CHECK_INPUT(endings != record.end() && endings->is_array() && !endings->empty(), path,
+                    ":", i + 1, ": \"endings\" is missing or empty");
+    const auto label = record.find("label");
+    PTQ_CHECK_INPUT(label != record.end() && (label->is_number_integer() || label->is_string()),
+                    path, ":", i + 1, ": \"label\" is missing");
+    const int64_t gold = label->is_string() ? std::stoll(label->get<std::string>())
+                                            : label->get<int64_t>();
+    PTQ_CHECK_INPUT(gold >= 0 && gold < static_cast<int64_t>(endings->size()), path, ":", i + 1,
+                    ": \"label\" ", gold, " is not an ending's index");
+    std::vector<std::string> choices;
+    for (const auto& ending : *endings) {
+      PTQ_CHECK_INPUT(ending.is_string(), path, ":", i + 1, ": an ending is not a string");
+      choices.push_back(hellaswag_preprocess(ending.get<std::string>()));
+    }
+    const std::string context = string_field(record, "ctx_a", path, i) + " " +
+                                capitalize(string_field(record, "ctx_b", path, i));
+    return multiple_choice(
+        hellaswag_preprocess(string_field(record, "activity_label", path, i) + ": " + context),
+        std::move(choices), gold);
+  });
+}
+
 }  // namespace
 
 TaskSpec task_spec(const std::string& name) {
@@ -160,6 +257,9 @@ std::vector<TaskDoc> read_task_docs(const std::string& task, const std::string& 
   const std::string folder = dir + "/" + task_spec(task).name;
   PTQ_CHECK_INPUT(std::filesystem::is_directory(folder), "the task directory ", folder,
                   " does not exist");
+  if (task == "arc_easy") return read_arc(folder + "/ARC-Easy-Test.jsonl", limit);
+  if (task == "arc_challenge") return read_arc(folder + "/ARC-Challenge-Test.jsonl", limit);
+  if (task == "hellaswag") return read_hellaswag(folder + "/hellaswag_val.jsonl", limit);
   if (task == "lambada_openai") return read_lambada(folder, limit);
   if (task == "piqa") return read_piqa(folder, limit);
   if (task == "winogrande") return read_winogrande(folder, limit);

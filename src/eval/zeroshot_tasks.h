@@ -9,6 +9,12 @@
 //                   continuation " " + sentence[i+1:].strip()
 //   boolq           dev.jsonl: "{passage}\nQuestion: {question}?\nAnswer:", choices " no",
 //                   " yes"
+//   arc_easy, arc_challenge  ARC-Easy-Test.jsonl / ARC-Challenge-Test.jsonl (the original ARC
+//                   files, which the user brings): "Question: {stem}\nAnswer:", the choices'
+//                   texts, gold = the index of answerKey among the labels
+//   hellaswag       hellaswag_val.jsonl (the original file, which the user brings): lm-eval's
+//                   preprocessing of activity_label + ": " + ctx_a + " " + ctx_b.capitalize()
+//                   and of each ending (strip, " [title]" -> ". ", "[...]" removed, "  " -> " ")
 
 #include <cstdint>
 #include <string>

@@ -113,10 +113,11 @@ TEST(ZeroShotTasks, UnknownTaskAndMissingFilesAreInputErrors) {
   TempDir tmp;
   options.task_dir = tmp.path().string();
   try {
-    eval::evaluate_task(*lm, *tokenizer, "hellaswag", options);
+    eval::evaluate_task(*lm, *tokenizer, "mmlu", options);
     FAIL() << "no error for an unknown task";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("known tasks: boolq, lambada_openai, piqa, winogrande"),
+    EXPECT_NE(std::string(e.what()).find("known tasks: arc_challenge, arc_easy, boolq, hellaswag, "
+                                           "lambada_openai, piqa, winogrande"),
               std::string::npos)
         << e.what();
   }
@@ -154,6 +155,12 @@ TEST(ZeroShotCli, WritesTaskMetricsToJsonReport) {
                                  "--tasks", "piqa,nope"});
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
   EXPECT_NE(bad.err.find("unknown task \"nope\""), std::string::npos) << bad.err;
+
+  const CliResult neither =
+      run_cli({"eval", "--model", (fixtures_dir() / "zeroshot_gpt2").string()});
+  EXPECT_EQ(neither.exit_code, 2) << neither.err;
+  EXPECT_NE(neither.err.find("eval needs --dataset (or --tasks)"), std::string::npos)
+      << neither.err;
 }
 
 }  // namespace

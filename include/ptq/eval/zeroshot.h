@@ -12,7 +12,8 @@
 //   double acc = piqa.metrics.at("acc");
 //
 // Tasks: lambada_openai (acc = the target is the greedy continuation, and perplexity), piqa
-// (acc, acc_norm), winogrande (acc, partial scoring), boolq (acc). Each metric m has its
+// (acc, acc_norm), winogrande (acc, partial scoring), boolq (acc), and, from their original
+// files, arc_easy, arc_challenge and hellaswag (acc, acc_norm). Each metric m has its
 // standard error as m_stderr.
 
 #include <cstdint>
