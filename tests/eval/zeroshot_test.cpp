@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <ostream>
 #include <nlohmann/json.hpp>
 
 #include "ptq/common/error.h"
@@ -25,6 +26,9 @@ struct Case {
   std::string fixture;
   std::string task;
 };
+
+// ctest shows the case, not GetParam()'s bytes.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.fixture << " " << c.task; }
 
 std::string case_name(const testing::TestParamInfo<Case>& info) {
   return info.param.fixture + "_" + info.param.task;
