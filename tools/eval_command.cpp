@@ -178,39 +178,38 @@ int run_kl_eval(const EvalOptions& options) {
       "base_perplexity %.6f\ntokens %lld\n",
       r.mean_kld, r.mean_kld_stderr, r.median_kld, r.p99_kld, r.max_kld, r.top1_agreement,
       r.top1_agreement_stderr, r.mean_delta_p, r.mean_delta_p_stderr, r.rms_delta_p,
-      r.rms_delta_p_stderr, r.ln_ppl_ratio, r.ln_ppl_ratio_stderr, r.perplexity,
-      r.base_perplexity, static_cast<long long>(r.tokens));
+      r.rms_delta_p_stderr, r.ln_ppl_ratio, r.ln_ppl_ratio_stderr, r.perplexity, r.base_perplexity,
+      static_cast<long long>(r.tokens));
   if (options.json.empty()) return kExitOk;
   // NaN (a standard error of one token) is written as null: JSON has no NaN.
   const auto number = [](double v) {
     return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
   };
-  write_json_file(options.json,
-                  {{"kl_divergence",
-                    {{"mean_kld", number(r.mean_kld)},
-                     {"mean_kld_stderr", number(r.mean_kld_stderr)},
-                     {"median_kld", number(r.median_kld)},
-                     {"p99_kld", number(r.p99_kld)},
-                     {"max_kld", number(r.max_kld)},
-                     {"top1_agreement", number(r.top1_agreement)},
-                     {"top1_agreement_stderr", number(r.top1_agreement_stderr)},
-                     {"mean_delta_p", number(r.mean_delta_p)},
-                     {"mean_delta_p_stderr", number(r.mean_delta_p_stderr)},
-                     {"rms_delta_p", number(r.rms_delta_p)},
-                     {"rms_delta_p_stderr", number(r.rms_delta_p_stderr)},
-                     {"ln_ppl_ratio", number(r.ln_ppl_ratio)},
-                     {"ln_ppl_ratio_stderr", number(r.ln_ppl_ratio_stderr)},
-                     {"perplexity", number(r.perplexity)},
-                     {"base_perplexity", number(r.base_perplexity)},
-                     {"tokens", r.tokens},
-                     {"seconds", r.seconds}}},
-                   {"config",
-                    {{"model", options.model},
-                     {"kl_base", options.kl_base},
-                     {"dataset", options.dataset},
-                     {"seqlen", rows.row_len},
-                     {"max_segments", options.max_segments}}},
-                   {"versions", report_versions()}});
+  write_json_file(options.json, {{"kl_divergence",
+                                  {{"mean_kld", number(r.mean_kld)},
+                                   {"mean_kld_stderr", number(r.mean_kld_stderr)},
+                                   {"median_kld", number(r.median_kld)},
+                                   {"p99_kld", number(r.p99_kld)},
+                                   {"max_kld", number(r.max_kld)},
+                                   {"top1_agreement", number(r.top1_agreement)},
+                                   {"top1_agreement_stderr", number(r.top1_agreement_stderr)},
+                                   {"mean_delta_p", number(r.mean_delta_p)},
+                                   {"mean_delta_p_stderr", number(r.mean_delta_p_stderr)},
+                                   {"rms_delta_p", number(r.rms_delta_p)},
+                                   {"rms_delta_p_stderr", number(r.rms_delta_p_stderr)},
+                                   {"ln_ppl_ratio", number(r.ln_ppl_ratio)},
+                                   {"ln_ppl_ratio_stderr", number(r.ln_ppl_ratio_stderr)},
+                                   {"perplexity", number(r.perplexity)},
+                                   {"base_perplexity", number(r.base_perplexity)},
+                                   {"tokens", r.tokens},
+                                   {"seconds", r.seconds}}},
+                                 {"config",
+                                  {{"model", options.model},
+                                   {"kl_base", options.kl_base},
+                                   {"dataset", options.dataset},
+                                   {"seqlen", rows.row_len},
+                                   {"max_segments", options.max_segments}}},
+                                 {"versions", report_versions()}});
   return kExitOk;
 }
 

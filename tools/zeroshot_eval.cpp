@@ -27,8 +27,8 @@ std::vector<std::string> parse_tasks(const std::string& list) {
     if (name.empty()) continue;
     std::string names;
     for (const auto& k : known) names += (names.empty() ? "" : ", ") + k;
-    PTQ_CHECK_INPUT(std::find(known.begin(), known.end(), name) != known.end(),
-                    "unknown task \"", name, "\" in --tasks; known tasks: ", names);
+    PTQ_CHECK_INPUT(std::find(known.begin(), known.end(), name) != known.end(), "unknown task \"",
+                    name, "\" in --tasks; known tasks: ", names);
     tasks.push_back(name);
   }
   PTQ_CHECK_INPUT(!tasks.empty(), "--tasks names no task");
@@ -63,8 +63,8 @@ void print_result(const eval::TaskResult& result) {
   for (const auto& [name, value] : result.metrics) {
     if (name.size() > 7 && name.compare(name.size() - 7, 7, "_stderr") == 0) continue;
     const auto stderr_it = result.metrics.find(name + "_stderr");
-    std::printf("%s %s %.6f stderr %.6f examples %lld\n", result.task.c_str(), name.c_str(),
-                value, stderr_it->second, static_cast<long long>(result.examples));
+    std::printf("%s %s %.6f stderr %.6f examples %lld\n", result.task.c_str(), name.c_str(), value,
+                stderr_it->second, static_cast<long long>(result.examples));
   }
 }
 

@@ -36,7 +36,8 @@ double percentile(const std::vector<float>& sorted, double fraction) {
   const double p = fraction * static_cast<double>(sorted.size() - 1);
   const auto i = static_cast<size_t>(p);
   const size_t j = std::min(i + 1, sorted.size() - 1);
-  return (1.0 - (p - static_cast<double>(i))) * sorted[i] + (p - static_cast<double>(i)) * sorted[j];
+  return (1.0 - (p - static_cast<double>(i))) * sorted[i] +
+         (p - static_cast<double>(i)) * sorted[j];
 }
 
 }  // namespace
@@ -82,8 +83,8 @@ KlResult KlAccumulator::result() const {
   r.mean_kld_stderr = kld.error;
   std::vector<float> sorted = _kld;
   std::sort(sorted.begin(), sorted.end());
-  r.median_kld = count % 2 == 0 ? 0.5 * (sorted[count / 2] + sorted[count / 2 - 1])
-                                : sorted[count / 2];
+  r.median_kld =
+      count % 2 == 0 ? 0.5 * (sorted[count / 2] + sorted[count / 2 - 1]) : sorted[count / 2];
   r.p99_kld = percentile(sorted, 0.99);
   r.max_kld = sorted.back();
 
@@ -109,9 +110,9 @@ KlResult KlAccumulator::result() const {
     // Cov(mean nll, mean base nll) = (E[ab] - E[a]E[b]) / (n - 1).
     const double covariance =
         (_sum_nll_base_nll / n - log_ppl.mean * base_log_ppl.mean) / (n - 1.0);
-    r.ln_ppl_ratio_stderr = std::sqrt(std::max(
-        0.0, log_ppl.error * log_ppl.error + base_log_ppl.error * base_log_ppl.error -
-                 2.0 * covariance));
+    r.ln_ppl_ratio_stderr =
+        std::sqrt(std::max(0.0, log_ppl.error * log_ppl.error +
+                                    base_log_ppl.error * base_log_ppl.error - 2.0 * covariance));
   }
   return r;
 }
@@ -150,8 +151,7 @@ KlResult evaluate_kl_divergence(const model::CausalLM& model,
     progress.advance(1, fmt::format("{} tokens", (s + 1) * (len - 1)));
   }
   KlResult result = accumulator.result();
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 

@@ -33,12 +33,11 @@ at::Tensor final_hidden(const model::CausalLM& lm, const at::Tensor& ids, model:
 Loglikelihood score_positions(const model::CausalLM& lm,
                               const at::Tensor& hidden,
                               const std::vector<int32_t>& targets) {
-  const at::Tensor log_probs = lm.logits(hidden.unsqueeze(0)).squeeze(0).to(at::kFloat)
-                                   .log_softmax(-1);
+  const at::Tensor log_probs =
+      lm.logits(hidden.unsqueeze(0)).squeeze(0).to(at::kFloat).log_softmax(-1);
   const at::Tensor target = id_tensor(targets).squeeze(0);
   Loglikelihood result;
-  result.logprob =
-      log_probs.gather(-1, target.unsqueeze(-1)).to(at::kDouble).sum().item<double>();
+  result.logprob = log_probs.gather(-1, target.unsqueeze(-1)).to(at::kDouble).sum().item<double>();
   result.greedy = log_probs.argmax(-1).equal(target);
   result.tokens = static_cast<int64_t>(targets.size());
   return result;
@@ -50,8 +49,8 @@ void check_request(const EncodedRequest& request, int64_t vocab, int64_t max_len
                   max_length, " positions");
   for (const auto* ids : {&request.context, &request.continuation}) {
     for (int32_t id : *ids) {
-      PTQ_CHECK_INPUT(id >= 0 && id < vocab, "token id ", id, " is outside the model's ",
-                      vocab, "-entry vocabulary: the tokenizer does not belong to this model");
+      PTQ_CHECK_INPUT(id >= 0 && id < vocab, "token id ", id, " is outside the model's ", vocab,
+                      "-entry vocabulary: the tokenizer does not belong to this model");
     }
   }
 }

@@ -23,7 +23,8 @@ uint32_t decode(const std::string& text, size_t begin, size_t end) {
   const size_t n = end - begin;
   if (n == 1) return lead < 0x80 ? lead : 0xFFFD;
   uint32_t c = lead & (0xFF >> (n + 1));
-  for (size_t i = begin + 1; i < end; ++i) c = (c << 6) | (static_cast<unsigned char>(text[i]) & 0x3F);
+  for (size_t i = begin + 1; i < end; ++i)
+    c = (c << 6) | (static_cast<unsigned char>(text[i]) & 0x3F);
   return c;
 }
 
@@ -73,15 +74,15 @@ EncodedRequest encode_pair(const tokenizer::Tokenizer& tokenizer,
   EncodedRequest encoded;
   if (request.context.empty()) {
     const auto prefix = tokenizer.bos_id() ? tokenizer.bos_id() : tokenizer.eos_id();
-    PTQ_CHECK_INPUT(prefix.has_value(), "a request with an empty context needs a BOS or EOS "
+    PTQ_CHECK_INPUT(prefix.has_value(),
+                    "a request with an empty context needs a BOS or EOS "
                     "token to condition on, and the tokenizer has neither");
     encoded.context = {*prefix};
     encoded.continuation = tokenizer.encode_raw(request.continuation);
   } else {
     const size_t spaces = trailing_whitespace_bytes(request.context);
     const std::string context = request.context.substr(0, request.context.size() - spaces);
-    const std::string continuation =
-        request.context.substr(context.size()) + request.continuation;
+    const std::string continuation = request.context.substr(context.size()) + request.continuation;
     const std::vector<int32_t> whole = tokenizer.encode(context + continuation);
     encoded.context = tokenizer.encode(context);
     const size_t split = std::min(encoded.context.size(), whole.size());

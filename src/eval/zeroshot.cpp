@@ -41,8 +41,7 @@ TaskResult evaluate_task(const model::CausalLM& lm,
     progress.advance(1, fmt::format("acc {}/{}", correct, result.scores.size()));
   }
   result.metrics = task_metrics(spec, docs, result.scores);
-  result.seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;
 }
 

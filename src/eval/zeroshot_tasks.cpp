@@ -1,11 +1,10 @@
 #include "zeroshot_tasks.h"
 
-#include <nlohmann/json.hpp>
-
 #include <cctype>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <nlohmann/json.hpp>
 
 #include "ptq/common/error.h"
 
@@ -69,7 +68,9 @@ std::vector<TaskDoc> read_records(const std::string& path,
   return docs;
 }
 
-TaskDoc multiple_choice(const std::string& context, std::vector<std::string> choices, int64_t gold) {
+TaskDoc multiple_choice(const std::string& context,
+                        std::vector<std::string> choices,
+                        int64_t gold) {
   TaskDoc doc;
   for (const auto& choice : choices) doc.requests.push_back({context, " " + choice});
   doc.choices = std::move(choices);
@@ -97,10 +98,10 @@ std::vector<TaskDoc> read_piqa(const std::string& dir, int64_t limit) {
     PTQ_CHECK_INPUT(i < labels.size(), labels_path, " has fewer labels than ", path, " examples");
     PTQ_CHECK_INPUT(labels[i] == "0" || labels[i] == "1", labels_path, ":", i + 1,
                     ": the label must be 0 or 1, got \"", labels[i], "\"");
-    return multiple_choice("Question: " + string_field(record, "goal", path, i) + "\nAnswer:",
-                           {string_field(record, "sol1", path, i),
-                            string_field(record, "sol2", path, i)},
-                           labels[i] == "1" ? 1 : 0);
+    return multiple_choice(
+        "Question: " + string_field(record, "goal", path, i) + "\nAnswer:",
+        {string_field(record, "sol1", path, i), string_field(record, "sol2", path, i)},
+        labels[i] == "1" ? 1 : 0);
   });
   PTQ_CHECK_INPUT(docs.size() == labels.size(), labels_path, " holds ", labels.size(),
                   " labels for ", docs.size(), " examples of ", path);
@@ -155,7 +156,8 @@ std::vector<TaskDoc> read_arc(const std::string& path, int64_t limit) {
     int64_t gold = -1;
     for (const auto& choice : (*question)["choices"]) {
       PTQ_CHECK_INPUT(choice.is_object(), path, ":", i + 1, ": a choice is not an object");
-      if (string_field(choice, "label", path, i) == answer) gold = static_cast<int64_t>(texts.size());
+      if (string_field(choice, "label", path, i) == answer)
+        gold = static_cast<int64_t>(texts.size());
       texts.push_back(string_field(choice, "text", path, i));
     }
     PTQ_CHECK_INPUT(gold >= 0, path, ":", i + 1, ": answerKey \"", answer,
@@ -180,7 +182,8 @@ std::string hellaswag_preprocess(const std::string& raw) {
   }
   std::string unbracketed;
   for (size_t pos = 0; pos < titled.size();) {
-    const size_t close = titled[pos] == '[' ? titled.find_first_of("]\n", pos + 1) : std::string::npos;
+    const size_t close =
+        titled[pos] == '[' ? titled.find_first_of("]\n", pos + 1) : std::string::npos;
     if (close != std::string::npos && titled[close] == ']') {
       pos = close + 1;
     } else {
@@ -213,13 +216,13 @@ std::string capitalize(std::string text) {
 std::vector<TaskDoc> read_hellaswag(const std::string& path, int64_t limit) {
   return read_records(path, limit, [&](const Json& record, size_t i) {
     const auto endings = record.find("endings");
-    PTQ_CHECK_INPUT(endings != record.end() && endings->is_array() && !endings->empty(), path,
-                    ":", i + 1, ": \"endings\" is missing or empty");
+    PTQ_CHECK_INPUT(endings != record.end() && endings->is_array() && !endings->empty(), path, ":",
+                    i + 1, ": \"endings\" is missing or empty");
     const auto label = record.find("label");
     PTQ_CHECK_INPUT(label != record.end() && (label->is_number_integer() || label->is_string()),
                     path, ":", i + 1, ": \"label\" is missing");
-    const int64_t gold = label->is_string() ? std::stoll(label->get<std::string>())
-                                            : label->get<int64_t>();
+    const int64_t gold =
+        label->is_string() ? std::stoll(label->get<std::string>()) : label->get<int64_t>();
     PTQ_CHECK_INPUT(gold >= 0 && gold < static_cast<int64_t>(endings->size()), path, ":", i + 1,
                     ": \"label\" ", gold, " is not an ending's index");
     std::vector<std::string> choices;
@@ -252,7 +255,9 @@ std::vector<std::string> task_names() {
   return names;
 }
 
-std::vector<TaskDoc> read_task_docs(const std::string& task, const std::string& dir, int64_t limit) {
+std::vector<TaskDoc> read_task_docs(const std::string& task,
+                                    const std::string& dir,
+                                    int64_t limit) {
   PTQ_CHECK_INPUT(limit >= 0, "--limit must be >= 0, got ", limit);
   const std::string folder = dir + "/" + task_spec(task).name;
   PTQ_CHECK_INPUT(std::filesystem::is_directory(folder), "the task directory ", folder,

@@ -59,7 +59,8 @@ TEST(KlDivergence, ModelAgainstItselfIsZero) {
   const std::string model = (shared_dir() / "models" / "stories260K-hf").string();
   const CliResult r = run_cli(
       {"eval", "--model", model, "--kl-base", model, "--dataset",
-       "tokens:" + (shared_dir() / "models" / "stories260K" / "samples-eval-64x512-seed2.i32").string(),
+       "tokens:" +
+           (shared_dir() / "models" / "stories260K" / "samples-eval-64x512-seed2.i32").string(),
        "--max-segments", "2", "--json", json.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto kl = nlohmann::json::parse(read_file(json)).at("kl_divergence");

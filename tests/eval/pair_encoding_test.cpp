@@ -13,8 +13,8 @@ namespace ptq::test {
 namespace {
 
 int32_t gpt2_id(const std::string& token) {
-  static const nlohmann::json vocab = nlohmann::json::parse(
-      read_file(shared_dir() / "data" / "gpt2-tokenizer" / "vocab.json"));
+  static const nlohmann::json vocab =
+      nlohmann::json::parse(read_file(shared_dir() / "data" / "gpt2-tokenizer" / "vocab.json"));
   return vocab.at(token).get<int32_t>();
 }
 
@@ -33,7 +33,8 @@ TEST(PairEncoding, ContinuationIsWholePastContextTokens) {
   const auto tokenizer =
       tokenizer::load_tokenizer((shared_dir() / "data" / "gpt2-tokenizer").string());
   const eval::EncodedRequest r = eval::encode_pair(*tokenizer, {"The cat", " sat"});
-  EXPECT_EQ(r.context, (std::vector<int32_t>{gpt2_id("The"), gpt2_id("\xC4\xA0" "cat")}));
+  EXPECT_EQ(r.context, (std::vector<int32_t>{gpt2_id("The"), gpt2_id("\xC4\xA0"
+                                                                     "cat")}));
   EXPECT_EQ(r.continuation, (std::vector<int32_t>{gpt2_id("\xC4\xA0sat")}));
 }
 

@@ -16,10 +16,11 @@ namespace fs = std::filesystem;
 TEST(ZeroShotTasks, ArcOriginalFormat) {
   TempDir tmp;
   fs::create_directories(tmp / "arc_easy");
-  write_file(tmp / "arc_easy" / "ARC-Easy-Test.jsonl",
-             R"({"id": "x", "question": {"stem": "Which is a gas?", "choices": [)"
-             R"({"text": "ice", "label": "1"}, {"text": "steam", "label": "2"}]}, "answerKey": "2"})"
-             "\n");
+  write_file(
+      tmp / "arc_easy" / "ARC-Easy-Test.jsonl",
+      R"({"id": "x", "question": {"stem": "Which is a gas?", "choices": [)"
+      R"({"text": "ice", "label": "1"}, {"text": "steam", "label": "2"}]}, "answerKey": "2"})"
+      "\n");
   const auto docs = eval::read_task_docs("arc_easy", tmp.path().string(), 0);
   ASSERT_EQ(docs.size(), 1u);
   EXPECT_EQ(docs[0].gold, 1);
@@ -52,9 +53,10 @@ TEST(ZeroShotTasks, HellaswagPreprocessing) {
 TEST(ZeroShotTasks, ArcAnswerKeyMustBeALabel) {
   TempDir tmp;
   fs::create_directories(tmp / "arc_challenge");
-  write_file(tmp / "arc_challenge" / "ARC-Challenge-Test.jsonl",
-             R"({"question": {"stem": "q", "choices": [{"text": "a", "label": "A"}]}, "answerKey": "E"})"
-             "\n");
+  write_file(
+      tmp / "arc_challenge" / "ARC-Challenge-Test.jsonl",
+      R"({"question": {"stem": "q", "choices": [{"text": "a", "label": "A"}]}, "answerKey": "E"})"
+      "\n");
   EXPECT_THROW(eval::read_task_docs("arc_challenge", tmp.path().string(), 0), InputError);
 }
 

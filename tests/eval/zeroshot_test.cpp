@@ -9,8 +9,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
-#include <ostream>
 #include <nlohmann/json.hpp>
+#include <ostream>
 
 #include "ptq/common/error.h"
 #include "test_utils.h"
@@ -121,14 +121,15 @@ TEST(ZeroShotTasks, UnknownTaskAndMissingFilesAreInputErrors) {
     FAIL() << "no error for an unknown task";
   } catch (const InputError& e) {
     EXPECT_NE(std::string(e.what()).find("known tasks: arc_challenge, arc_easy, boolq, hellaswag, "
-                                           "lambada_openai, piqa, winogrande"),
+                                         "lambada_openai, piqa, winogrande"),
               std::string::npos)
         << e.what();
   }
   fs::create_directories(tmp / "winogrande");
-  write_file(tmp / "winogrande" / "dev.jsonl",
-             "{\"sentence\": \"A _ b\", \"option1\": \"x\", \"option2\": \"y\", \"answer\": \"1\"}\n"
-             "{\"sentence\": \"no blank\", \"option1\": \"x\", \"option2\": \"y\", \"answer\": \"1\"}\n");
+  write_file(
+      tmp / "winogrande" / "dev.jsonl",
+      "{\"sentence\": \"A _ b\", \"option1\": \"x\", \"option2\": \"y\", \"answer\": \"1\"}\n"
+      "{\"sentence\": \"no blank\", \"option1\": \"x\", \"option2\": \"y\", \"answer\": \"1\"}\n");
   try {
     eval::evaluate_task(*lm, *tokenizer, "winogrande", options);
     FAIL() << "no error for a sentence without a blank";
@@ -143,10 +144,9 @@ TEST(ZeroShotTasks, UnknownTaskAndMissingFilesAreInputErrors) {
 TEST(ZeroShotCli, WritesTaskMetricsToJsonReport) {
   TempDir tmp;
   const fs::path json = tmp / "r.json";
-  const CliResult r = run_cli({"eval", "--model", (fixtures_dir() / "zeroshot_gpt2").string(),
-                               "--tasks", "piqa", "--limit", "2", "--task-dir",
-                               (shared_dir() / "data" / "zeroshot").string(), "--json",
-                               json.string()});
+  const CliResult r = run_cli(
+      {"eval", "--model", (fixtures_dir() / "zeroshot_gpt2").string(), "--tasks", "piqa", "--limit",
+       "2", "--task-dir", (shared_dir() / "data" / "zeroshot").string(), "--json", json.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("piqa acc_norm "), std::string::npos) << r.out;
   const auto report = nlohmann::json::parse(read_file(json));
@@ -155,8 +155,8 @@ TEST(ZeroShotCli, WritesTaskMetricsToJsonReport) {
   EXPECT_EQ(piqa.at("per_example").size(), 2u);
   EXPECT_TRUE(piqa.at("metrics").contains("acc_stderr"));
 
-  const CliResult bad = run_cli({"eval", "--model", (fixtures_dir() / "zeroshot_gpt2").string(),
-                                 "--tasks", "piqa,nope"});
+  const CliResult bad = run_cli(
+      {"eval", "--model", (fixtures_dir() / "zeroshot_gpt2").string(), "--tasks", "piqa,nope"});
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
   EXPECT_NE(bad.err.find("unknown task \"nope\""), std::string::npos) << bad.err;
 
