@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <memory>
@@ -15,10 +16,12 @@
 #include "ptq/common/logging.h"
 #include "ptq/common/report.h"
 #include "ptq/data/dataset.h"
+#include "ptq/eval/kl_divergence.h"
 #include "ptq/eval/perplexity.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/quant/checkpoint_summary.h"
 #include "ptq/tokenizer/tokenizer.h"
+#include "zeroshot_eval.h"
 
 namespace ptq::cli {
 namespace {
@@ -36,6 +39,10 @@ struct EvalOptions {
   int64_t batch_size = 0;
   std::string tokenizer;
   std::string json;
+  std::string tasks;  // zero-shot tasks instead of perplexity
+  std::string task_dir;
+  int64_t limit = 0;
+  std::string kl_base;  // KL divergence to this model instead of perplexity
 };
 
 struct Timings {
@@ -141,7 +148,78 @@ void write_report(const EvalOptions& options,
   write_json_file(options.json, report);
 }
 
+// The data set as rows of the perplexity windows: token rows as they are, text cut into
+// --seqlen windows as evaluate() cuts it.
+data::TokenRows load_windows(const EvalOptions& options, const model::ModelConfig& config) {
+  if (data::is_token_spec(options.dataset)) return load_rows(options, config);
+  const int64_t positions = config.max_position_embeddings;
+  const int64_t fallback = positions > 0 ? std::min(kDefaultSeqlen, positions) : kDefaultSeqlen;
+  const int64_t seqlen = checked_seqlen(options.seqlen > 0 ? options.seqlen : fallback, config);
+  std::vector<int32_t> ids = load_text_ids(options);
+  PTQ_CHECK_INPUT(static_cast<int64_t>(ids.size()) >= seqlen, "seqlen ", seqlen,
+                  " is larger than the data set's ", ids.size(), " tokens");
+  data::TokenRows rows;
+  rows.rows = static_cast<int64_t>(ids.size()) / seqlen;
+  rows.row_len = seqlen;
+  ids.resize(static_cast<size_t>(rows.rows * seqlen));
+  rows.ids = std::move(ids);
+  return rows;
+}
+
+int run_kl_eval(const EvalOptions& options) {
+  const auto lm = model::load_causal_lm(options.model);
+  const auto base = model::load_causal_lm(options.kl_base);
+  const data::TokenRows rows = load_windows(options, lm->config());
+  const eval::KlResult r = eval::evaluate_kl_divergence(*lm, *base, rows, {options.max_segments});
+  std::printf(
+      "mean_kld %.6f stderr %.6f\nmedian_kld %.6f\np99_kld %.6f\nmax_kld %.6f\n"
+      "top1_agreement %.6f stderr %.6f\nmean_delta_p %.6f stderr %.6f\n"
+      "rms_delta_p %.6f stderr %.6f\nln_ppl_ratio %.6f stderr %.6f\nperplexity %.6f\n"
+      "base_perplexity %.6f\ntokens %lld\n",
+      r.mean_kld, r.mean_kld_stderr, r.median_kld, r.p99_kld, r.max_kld, r.top1_agreement,
+      r.top1_agreement_stderr, r.mean_delta_p, r.mean_delta_p_stderr, r.rms_delta_p,
+      r.rms_delta_p_stderr, r.ln_ppl_ratio, r.ln_ppl_ratio_stderr, r.perplexity, r.base_perplexity,
+      static_cast<long long>(r.tokens));
+  if (options.json.empty()) return kExitOk;
+  // NaN (a standard error of one token) is written as null: JSON has no NaN.
+  const auto number = [](double v) {
+    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+  };
+  write_json_file(options.json, {{"kl_divergence",
+                                  {{"mean_kld", number(r.mean_kld)},
+                                   {"mean_kld_stderr", number(r.mean_kld_stderr)},
+                                   {"median_kld", number(r.median_kld)},
+                                   {"p99_kld", number(r.p99_kld)},
+                                   {"max_kld", number(r.max_kld)},
+                                   {"top1_agreement", number(r.top1_agreement)},
+                                   {"top1_agreement_stderr", number(r.top1_agreement_stderr)},
+                                   {"mean_delta_p", number(r.mean_delta_p)},
+                                   {"mean_delta_p_stderr", number(r.mean_delta_p_stderr)},
+                                   {"rms_delta_p", number(r.rms_delta_p)},
+                                   {"rms_delta_p_stderr", number(r.rms_delta_p_stderr)},
+                                   {"ln_ppl_ratio", number(r.ln_ppl_ratio)},
+                                   {"ln_ppl_ratio_stderr", number(r.ln_ppl_ratio_stderr)},
+                                   {"perplexity", number(r.perplexity)},
+                                   {"base_perplexity", number(r.base_perplexity)},
+                                   {"tokens", r.tokens},
+                                   {"seconds", r.seconds}}},
+                                 {"config",
+                                  {{"model", options.model},
+                                   {"kl_base", options.kl_base},
+                                   {"dataset", options.dataset},
+                                   {"seqlen", rows.row_len},
+                                   {"max_segments", options.max_segments}}},
+                                 {"versions", report_versions()}});
+  return kExitOk;
+}
+
 int run_eval(const EvalOptions& options) {
+  if (!options.tasks.empty()) {
+    return run_zeroshot_eval({options.model, options.tokenizer, options.tasks, options.task_dir,
+                              options.limit, options.json});
+  }
+  PTQ_CHECK_INPUT(!options.dataset.empty(), "eval needs --dataset (or --tasks)");
+  if (!options.kl_base.empty()) return run_kl_eval(options);
   const auto start = Clock::now();
   const auto lm = model::load_causal_lm(options.model);
   Timings timings;
@@ -166,8 +244,7 @@ Command add_eval_command(CLI::App& parent) {
   app.add_option("--model", options->model, "Hugging Face model directory")->required();
   app.add_option("--dataset", options->dataset,
                  "wikitext2 | ptb | ptb-new | c4 | PATH (text or JSON lines) | tokens:PATH "
-                 "(int32 rows)")
-      ->required();
+                 "(int32 rows)");
   app.add_option("--seqlen", options->seqlen,
                  "Window length (default: min(2048, max_position_embeddings); for tokens:PATH "
                  "the row length, default max_position_embeddings)")
@@ -181,6 +258,17 @@ Command add_eval_command(CLI::App& parent) {
   app.add_option("--tokenizer", options->tokenizer,
                  "Tokenizer directory or file (default: the model directory)");
   app.add_option("--json", options->json, "Also write the result and its context as JSON");
+  app.add_option("--tasks", options->tasks,
+                 "Zero-shot tasks instead of perplexity, scored as lm-evaluation-harness does: "
+                 "comma-separated lambada_openai, piqa, winogrande, boolq, arc_easy, "
+                 "arc_challenge, hellaswag");
+  app.add_option("--task-dir", options->task_dir,
+                 "Directory holding <task>/ data folders (default: the shared data's zeroshot/)");
+  app.add_option("--kl-base", options->kl_base,
+                 "KL divergence of --model's next-token distributions from this model's "
+                 "(the original) on --dataset, with llama.cpp's summary, instead of perplexity");
+  app.add_option("--limit", options->limit, "Score only the first N examples of each task")
+      ->check(kPositive);
   command.run = [options] { return run_eval(*options); };
   return command;
 }
