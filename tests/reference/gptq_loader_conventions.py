@@ -121,9 +121,16 @@ def decode_checkpoint(quantized, out_dir, zero_offset=None):
     return dense, zeros
 
 
+def run(args):
+    """Runs ptq quietly; its output is shown when it fails."""
+    result = subprocess.run(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    if result.returncode != 0:
+        sys.exit("%s failed (exit %d):\n%s" % (" ".join(args), result.returncode, result.stdout))
+
+
 def max_diff(ptq, a, b):
     report = a + ".diff.json"
-    subprocess.run([ptq, "compare", a, b, "--json", report], check=True, stdout=subprocess.DEVNULL)
+    run([ptq, "-q", "compare", a, b, "--json", report])
     with open(report) as f:
         return json.load(f)["max_abs"]
 
@@ -153,10 +160,9 @@ def main():
     for bits, fmt, extra in RUNS:
         tag = "w%d-%s-%s" % (bits, fmt, "-".join(o.strip("-") for o in extra))
         out = os.path.join(work, tag)
-        subprocess.run([ptq, "-q", "quantize", "--model", model, "--wbits", str(bits),
-                        "--group-size", "32", "--checkpoint-format", fmt, "--calib",
-                        "tokens:" + calib, "--nsamples", str(ROWS), "--seqlen", str(SEQ_LEN),
-                        "--out", out, "--report", out + ".json"] + extra, check=True)
+        run([ptq, "-q", "quantize", "--model", model, "--wbits", str(bits), "--group-size", "32",
+             "--checkpoint-format", fmt, "--calib", "tokens:" + calib, "--nsamples", str(ROWS),
+             "--seqlen", str(SEQ_LEN), "--out", out, "--report", out + ".json"] + extra)
         right, zeros = decode_checkpoint(out, out + ".decoded")
         diff = max_diff(ptq, out + ".decoded", out)
         wrong_zero, _ = decode_checkpoint(out, out + ".wrong-zero",
