@@ -11,6 +11,7 @@
 #include "ptq/common/error.h"
 #include "ptq/common/printable.h"
 #include "ptq/quant/checkpoint_summary.h"
+#include "ptq/quant/loader_support.h"
 
 namespace ptq::cli {
 namespace {
@@ -93,6 +94,22 @@ void print_quantization(const quant::CheckpointSummary& s) {
               static_cast<unsigned long long>(s.fp16_bytes()));
 }
 
+// Which loaders serve the checkpoint (loader_support.h), before the quantization block so that
+// its storage lines stay last.
+void print_loaders(const quant::QuantizationSummary& q) {
+  std::printf("format        %s, quant_method %s\n",
+              quant::checkpoint_format_name(q.format.checkpoint_format),
+              quant::gptq_loader_bits(q.format.bits) ? "gptq" : "ptq");
+  for (const quant::LoaderSupport& s : quant::loader_support(q.traits())) {
+    std::printf("  %-13s %s%s%s\n", s.loader.c_str(), quant::verdict_name(s.verdict),
+                s.why.empty() ? "" : ": ", printable(s.why).c_str());
+  }
+  if (!q.unaligned_linears.empty()) {
+    std::printf("  readable by ptq only: %zu linears have a width not a multiple of 32\n",
+                q.unaligned_linears.size());
+  }
+}
+
 void print_summary(const quant::CheckpointSummary& s) {
   std::printf("%s: %s\n", printable(s.path).c_str(), format_name(s.format).c_str());
   if (s.config) print_architecture(*s.config);
@@ -106,7 +123,10 @@ void print_summary(const quant::CheckpointSummary& s) {
               static_cast<unsigned long long>(s.file_bytes), s.files.size(),
               s.files.size() == 1 ? "" : "s", static_cast<unsigned long long>(s.fp16_bytes()));
   print_tensors(s);
-  if (s.quantization) print_quantization(s);
+  if (s.quantization) {
+    print_loaders(*s.quantization);
+    print_quantization(s);
+  }
 }
 
 int run_inspect(const InspectOptions& options) {

@@ -10,5 +10,6 @@ namespace ptq::cli {
 extern const CLI::Validator kFinite;       // any finite number
 extern const CLI::Validator kPositive;     // a finite number > 0
 extern const CLI::Validator kNonNegative;  // a finite number >= 0
+extern const CLI::Validator kFraction;     // a number strictly between 0 and 1
 
 }  // namespace ptq::cli

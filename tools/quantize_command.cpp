@@ -52,6 +52,7 @@ struct QuantizeOptions {
   bool no_attention_quant = false;
   std::optional<bool> true_sequential;  // default: the family table's (FamilyTable)
   quant::CalibrationOptions calib{"", 128, 0, 0};  // seqlen 0: default_seqlen()
+  std::string checkpoint_format = "gptq";
   std::string out;
   std::string max_shard_size = "2GB";
   std::string report;
@@ -147,6 +148,8 @@ quant::QuantizationFormat output_format(const QuantizeOptions& options,
                                         bool true_sequential) {
   quant::QuantizationFormat format;
   format.bits = options.method_options.quantizer.bits;
+  format.checkpoint_format =
+      quant::parse_checkpoint_format(options.checkpoint_format, "--checkpoint-format");
   format.group_size = options.method_options.group_size;
   format.sym = options.method_options.quantizer.sym;
   format.desc_act = options.method_options.act_order;
@@ -193,21 +196,29 @@ nlohmann::json storage_json(const quant::StorageBits& s) {
           {"grid_bits", s.grids},              {"g_idx_bits", s.g_idx}, {"extra_bits", s.extra}};
 }
 
-nlohmann::json linear_json(const quant::LinearRecord& r, const quant::StorageBits& storage) {
+// Grids of every quantized linear that the v1 zero refit changed, in quantization order.
+using LinearRefits = std::vector<int64_t>;
+
+nlohmann::json linear_json(const quant::LinearRecord& r,
+                           const quant::StorageBits& storage,
+                           int64_t refit_groups) {
   return {{"name", r.name},          {"shape", {r.out_features, r.in_features}},
           {"loss", r.loss},          {"relative_error", r.relative_error},
           {"percdamp", r.percdamp},  {"damp", r.damp},
           {"seconds", r.seconds},    {"rtn_fallback", r.rtn_fallback},
-          {"storage", storage_json(storage)}};
+          {"refit_groups", refit_groups}, {"storage", storage_json(storage)}};
 }
 
-nlohmann::json layers_json(const quant::PipelineResult& result, const LinearStorage& storage) {
+nlohmann::json layers_json(const quant::PipelineResult& result,
+                           const LinearStorage& storage,
+                           const LinearRefits& refits) {
   nlohmann::json layers = nlohmann::json::array();
   size_t next = 0;
   for (const quant::LayerRecord& layer : result.layers) {
     nlohmann::json linears = nlohmann::json::array();
     for (const auto& linear : layer.linears) {
-      linears.push_back(linear_json(linear, storage.at(next++)));
+      linears.push_back(linear_json(linear, storage.at(next), refits.at(next)));
+      ++next;
     }
     layers.push_back({{"index", layer.index}, {"seconds", layer.seconds}, {"linears", linears}});
   }
@@ -232,6 +243,7 @@ nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequentia
           {"true_sequential", true_sequential}, {"calib", options.calib.spec},
           {"nsamples", options.calib.nsamples}, {"seqlen", options.calib.seqlen},
           {"seed", options.calib.seed},       {"out", options.out},
+          {"checkpoint_format", options.checkpoint_format},
           {"max_shard_size", options.max_shard_size}, {"eval", options.eval},
           {"threads", at::get_num_threads()}};
 }
@@ -292,6 +304,43 @@ std::vector<quant::LayerRecord> resume_from(quant::ResumeCheckpoint& checkpoint,
   return std::move(done.layers);
 }
 
+// Which loaders read the output (loader_support.h) and the v1 zero refit, for the log and the
+// report's "checkpoint".
+nlohmann::json checkpoint_json(const quant::QuantizedCheckpointWriter& writer) {
+  const quant::CheckpointTraits traits = writer.traits();
+  const std::vector<quant::LoaderSupport> support = quant::loader_support(traits);
+  const quant::QuantizationFormat& format = traits.format;
+  spdlog::info("checkpoint format {}, quant_method {}",
+               quant::checkpoint_format_name(format.checkpoint_format),
+               quant::gptq_loader_bits(format.bits) ? "gptq" : "ptq");
+  for (const quant::LoaderSupport& s : support) {
+    const std::string why = s.why.empty() ? "" : ": " + s.why;
+    if (s.verdict == quant::LoaderVerdict::Loads) {
+      spdlog::info("  {} {}{}", s.loader, quant::verdict_name(s.verdict), why);
+    } else {
+      spdlog::warn("  {} {}{}", s.loader, quant::verdict_name(s.verdict), why);
+    }
+  }
+  if (!traits.unaligned_linears.empty()) {
+    std::string names;
+    for (const std::string& name : traits.unaligned_linears) names += " " + name;
+    spdlog::warn("readable by ptq only: {} linears have a width not a multiple of 32, which ptq "
+                 "pads and GPTQ loaders refuse:{}",
+                 traits.unaligned_linears.size(), names);
+  }
+  if (writer.refit_groups() > 0) {
+    spdlog::info("zero points refit to 1 (v1 cannot store 0) in {} of {} grids; "
+                 "--checkpoint-format gptq_v2 keeps them",
+                 writer.refit_groups(), writer.grids());
+  }
+  return {{"format", quant::checkpoint_format_name(format.checkpoint_format)},
+          {"quant_method", quant::gptq_loader_bits(format.bits) ? "gptq" : "ptq"},
+          {"grids", writer.grids()},
+          {"refit_groups", writer.refit_groups()},
+          {"unaligned_linears", traits.unaligned_linears},
+          {"loaders", quant::loader_support_json(support)}};
+}
+
 double peak_rss_mb() {
   rusage usage{};
   getrusage(RUSAGE_SELF, &usage);
@@ -330,6 +379,8 @@ int run_quantize(QuantizeOptions options) {
   // SEPTQ's quantizer always searches the clipping range (its authors' mse=True).
   if (options.method == "septq") options.method_options.quantizer.mse = true;
   options.method_options.rotation.seed = options.calib.seed;  // one --seed for all randomness
+  // v1 cannot store a zero point of 0 (docs/format.md): its grids are refit; v2 stores any zero.
+  options.method_options.quantizer.gptq_v1_zero = options.checkpoint_format == "gptq";
   validate(options);
   check_settings_encodable(options);
   stop_on_signals();
@@ -374,14 +425,17 @@ int run_quantize(QuantizeOptions options) {
   // pin the heap above the freed layers (QuantizeMemory measured the streamed run outgrow its
   // cgroup limit when this was a map filled per linear).
   LinearStorage storage;
+  LinearRefits refits;
   size_t linears = 0;
   for (int64_t i = 0; i < lm->num_layers(); ++i) linears += lm->linear_names(i).size();
   storage.reserve(linears);
+  refits.reserve(linears);
   pipeline.activations = options.activations;
   pipeline.attention = attention_config(options);
   const auto output = [&](const std::string& module, const quant::QuantizedLinear& linear) {
     write_linear(writer, *lm, module, linear);
     storage.push_back(quant::storage_bits(linear, options.method_options.quantizer.bits));
+    refits.push_back(linear.quantized.refit_groups);
     spdlog::info("{}: {:.4f} effective bits per weight", module, storage.back().per_weight());
   };
   checkpoint.set_identity(resume_identity(options, true_sequential, *lm, ids));
@@ -416,8 +470,9 @@ int run_quantize(QuantizeOptions options) {
                total.per_weight(), total.weights);
   nlohmann::json report = {{"settings", settings_json(options, true_sequential)},
                            {"versions", report_versions()},
-                           {"layers", layers_json(result, storage)},
+                           {"layers", layers_json(result, storage, refits)},
                            {"storage", storage_json(total)},
+                           {"checkpoint", checkpoint_json(writer)},
                            {"fp16_activations", result.fp16_activations},
                            {"quantize_seconds", result.seconds}};
   if (!options.eval.empty()) {
@@ -445,7 +500,7 @@ Command add_quantize_command(CLI::App& parent) {
   Command command;
   command.app = parent.add_subcommand(
       "quantize",
-      "Post-training quantization, layer by layer, into a GPTQ v1 directory; defaults follow "
+      "Post-training quantization, layer by layer, into a GPTQ directory; defaults follow "
       "the GPTQ reference (asymmetric, per channel, min-max, damp 0.01, block 128, 128 "
       "samples, seed 0)");
   CLI::App& app = *command.app;
@@ -473,9 +528,10 @@ Command add_quantize_command(CLI::App& parent) {
       ->capture_default_str();
   app.add_flag("--sym", m.quantizer.sym, "Symmetric grid (default asymmetric)");
   app.add_flag("--mse", m.quantizer.mse, "MSE-searched clipping (default min-max; septq: always)");
-  app.add_option("--damp", m.percdamp, "GPTQ damping, a fraction of mean(diag H)")
+  // Written as damp_percent, which AutoGPTQ and Transformers refuse outside (0, 1).
+  app.add_option("--damp", m.percdamp, "GPTQ damping, a fraction of mean(diag H), in (0, 1)")
       ->capture_default_str()
-      ->check(kPositive);
+      ->check(kFraction);
   app.add_option("--block-size", m.block_size,
                  "GPTQ lazy-batch width; ruquant: the largest rotation block (each linear uses "
                  "the largest even divisor of its input width not above it)")
@@ -528,6 +584,12 @@ Command add_quantize_command(CLI::App& parent) {
       ->capture_default_str();
   app.add_option("--out", options->out, "Output directory (must not exist or be empty)")
       ->required();
+  app.add_option("--checkpoint-format", options->checkpoint_format,
+                 "gptq: v1, qzeros hold zero - 1 (AutoGPTQ, vLLM, Transformers; GPTQModel only "
+                 "with --sym); gptq_v2: qzeros hold the zero (GPTQModel, recent vLLM), no zero "
+                 "refit. See docs/format.md")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"gptq", "gptq_v2"}));
   app.add_option("--max-shard-size", options->max_shard_size, "Shard size, e.g. 2GB, 500MiB")
       ->capture_default_str();
   app.add_option("--report", options->report, "Write a JSON report here");

@@ -82,7 +82,7 @@ StorageBits linear_storage(const std::map<std::string, const TensorSummary*>& by
                            const std::string& module,
                            const QuantizationFormat& format,
                            const std::string& where,
-                           int64_t& kept_weights) {
+                           QuantizationSummary& summary) {
   const int bits = format.bits;
   const TensorSummary& qweight = find_tensor(by_name, module + ".qweight", where);
   const TensorSummary& scales = find_tensor(by_name, module + ".scales", where);
@@ -106,6 +106,7 @@ StorageBits linear_storage(const std::map<std::string, const TensorSummary*>& by
   PTQ_CHECK_INPUT(scales.shape[0] == groups, where, ": '", module, ".scales' holds ",
                   scales.shape[0], " groups for ", columns,
                   " inputs, but the config's group size ", format.group_size, " implies ", groups);
+  if (!loader_width(rows, columns)) summary.unaligned_linears.push_back(module);
   StoredLinearSizes sizes;
   sizes.weights = rows * columns;
   sizes.scales = scales.numel();
@@ -115,7 +116,8 @@ StorageBits linear_storage(const std::map<std::string, const TensorSummary*>& by
     const std::string suffix = name.substr(module.size() + 1);
     if (kGptqSuffixes.count(suffix) || suffix == "bias") continue;
     sizes.extra_bytes += static_cast<int64_t>(tensor->bytes());
-    if (suffix == kOutlierIndexSuffix) kept_weights += tensor->numel();
+    summary.side_tensors = true;
+    if (suffix == kOutlierIndexSuffix) summary.kept_weights += tensor->numel();
   }
   return storage_bits(sizes, bits);
 }
@@ -138,9 +140,11 @@ void read_quantization(CheckpointSummary& summary, const std::optional<Quantizat
   }
   PTQ_CHECK_INPUT(!modules.empty(), where,
                   ": has a quantization config but no quantized linear (no '*.qweight' tensor)");
-  QuantizationSummary q{*format, static_cast<int64_t>(modules.size()), 0, {}};
+  QuantizationSummary q;
+  q.format = *format;
+  q.linears = static_cast<int64_t>(modules.size());
   for (const std::string& module : modules) {
-    q.storage += linear_storage(by_name, module, *format, where, q.kept_weights);
+    q.storage += linear_storage(by_name, module, *format, where, q);
   }
   for (const TensorSummary& tensor : summary.tensors) {
     const std::string module = module_of(tensor.name);
@@ -295,7 +299,10 @@ json checkpoint_summary_json(const CheckpointSummary& summary) {
          {{"codes", q.storage.codes},
           {"grids", q.storage.grids},
           {"g_idx", q.storage.g_idx},
-          {"extra", q.storage.extra}}}};
+          {"extra", q.storage.extra}}},
+        {"checkpoint_format", checkpoint_format_name(q.format.checkpoint_format)},
+        {"unaligned_linears", q.unaligned_linears},
+        {"loaders", loader_support_json(loader_support(q.traits()))}};
   }
   return result;
 }

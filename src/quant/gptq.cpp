@@ -131,6 +131,11 @@ class GroupGrids {
 
   at::Tensor scales() const { return stack(&QuantParams::scale); }
   at::Tensor zeros() const { return stack(&QuantParams::zero); }
+  int64_t refit_groups() const {
+    int64_t count = 0;
+    for (const QuantParams& grid : _grids) count += refit_rows(grid);
+    return count;
+  }
 
   // AutoGPTQ g_idx in original column order: dynamic groups follow processing positions.
   at::Tensor g_idx(const at::Tensor& inv_perm) const {
@@ -300,6 +305,7 @@ GptqResult gptq_quantize(const at::Tensor& weight,
   result.quantized.codes = permute_columns(sweep.codes.t(), result.inv_perm);
   result.quantized.scales = grids.scales();
   result.quantized.zeros = grids.zeros();
+  result.quantized.refit_groups = grids.refit_groups();
   result.quantized.g_idx = grids.g_idx(result.inv_perm);
   return result;
 }

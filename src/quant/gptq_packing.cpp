@@ -31,7 +31,21 @@ at::Tensor pad_rows(const at::Tensor& values) {
   return at::constant_pad_nd(values, {0, 0, 0, padded_size(values.size(0)) - values.size(0)});
 }
 
+// v1 stores zero - 1 (docs/format.md, "Zero points: v1 and v2"); v2 the zero itself.
+int zero_offset(CheckpointFormat format) { return format == CheckpointFormat::GptqV1 ? 1 : 0; }
+
 }  // namespace
+
+const char* checkpoint_format_name(CheckpointFormat format) {
+  return format == CheckpointFormat::GptqV1 ? "gptq" : "gptq_v2";
+}
+
+CheckpointFormat parse_checkpoint_format(const std::string& name, const std::string& what) {
+  if (name == "gptq") return CheckpointFormat::GptqV1;
+  if (name == "gptq_v2") return CheckpointFormat::GptqV2;
+  PTQ_THROW_INPUT(what, " is \"", name, "\"; ptq reads and writes \"gptq\" (v1: qzeros hold ",
+                  "zero - 1) and \"gptq_v2\" (qzeros hold the zero point)");
+}
 
 at::Tensor pack_rows(const at::Tensor& values, int bits) {
   check_bits(bits);
@@ -85,7 +99,7 @@ at::Tensor unpack_rows(const at::Tensor& packed, int bits, int64_t rows) {
   return values;
 }
 
-GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits) {
+GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits, CheckpointFormat format) {
   check_bits(bits);
   PTQ_CHECK_INPUT(weight.codes.dim() == 2 && weight.scales.dim() == 2,
                   "expected codes [N, K] and scales [G, N], got ", weight.codes.sizes(), " and ",
@@ -102,13 +116,16 @@ GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits) {
                                        weight.g_idx.max().item<int64_t>() < groups),
                   "g_idx refers to groups outside 0..", groups - 1);
   const at::Tensor zeros = weight.zeros.round().to(at::kInt);
-  // v1 stores zero - 1 (gptq-format.md, "ZERO OFFSET QUIRK"): a zero point of 0 would be stored
-  // as -1 and read back as 2^bits, so it is not representable.
-  PTQ_CHECK_INPUT(zeros.min().item<int32_t>() >= 1, "a zero point of 0 cannot be stored in GPTQ ",
-                  "v1 format (it stores zero - 1 and readers add 1 back); use a symmetric grid");
+  // v1: a zero point of 0 would be stored as -1 and read back as 2^bits, so it is not
+  // representable.
+  PTQ_CHECK_INPUT(format != CheckpointFormat::GptqV1 || zeros.numel() == 0 ||
+                      zeros.min().item<int32_t>() >= 1,
+                  "a zero point of 0 cannot be stored in GPTQ v1 format (it stores zero - 1 and "
+                  "readers add 1 back); use a symmetric grid or --checkpoint-format gptq_v2");
   GptqPackedWeight packed;
   packed.qweight = pack_rows(pad_rows(weight.codes.t()), bits);
-  packed.qzeros = pack_rows(pad_rows((zeros - 1).t()), bits).t().contiguous();
+  packed.qzeros =
+      pack_rows(pad_rows((zeros - zero_offset(format)).t()), bits).t().contiguous();
   packed.scales = weight.scales.to(at::kHalf).contiguous();
   PTQ_CHECK_INPUT(packed.scales.isfinite().all().item<bool>(),
                   "scales beyond the fp16 range cannot be stored in GPTQ v1 format");
@@ -116,7 +133,7 @@ GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits) {
   return packed;
 }
 
-at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits) {
+at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits, CheckpointFormat format) {
   check_bits(bits);
   PTQ_CHECK_INPUT(packed.scales.dim() == 2, "scales must be [G, N], got ", packed.scales.sizes());
   const int64_t in_features = packed.g_idx.numel();
@@ -139,9 +156,10 @@ at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits) {
   const at::Tensor codes =
       unpack_rows(packed.qweight, bits, padded_in).slice(0, 0, in_features).to(at::kFloat);
   const at::Tensor zeros =
-      unpack_rows(packed.qzeros.t(), bits, padded_out).slice(0, 0, out_features).t() + 1;
+      unpack_rows(packed.qzeros.t(), bits, padded_out).slice(0, 0, out_features).t() +
+      zero_offset(format);
   const at::Tensor scales = packed.scales.to(at::kFloat);
-  // [K, N] per v1 forward(): scales[g_idx] * (q - (zeros + 1)[g_idx]).
+  // [K, N] per the loaders' forward(): scales[g_idx] * (q - zeros[g_idx]).
   const at::Tensor weight = scales.index_select(0, g_idx) * (codes - zeros.index_select(0, g_idx));
   return weight.t().contiguous();
 }

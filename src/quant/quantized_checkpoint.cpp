@@ -124,6 +124,8 @@ std::optional<QuantizationFormat> quantized_weight_format(const io::Checkpoint& 
 
 }  // namespace
 
+bool gptq_loader_bits(int bits) { return bits == 2 || bits == 3 || bits == 4 || bits == 8; }
+
 json quantization_config_json(const QuantizationFormat& format) {
   json meta = format.method_fields.is_null() ? json::object() : format.method_fields;
   PTQ_CHECK_INPUT(meta.is_object(), "method_fields must be a JSON object, got ", meta.dump());
@@ -141,8 +143,8 @@ json quantization_config_json(const QuantizationFormat& format) {
     meta["attn_qk_transform"] = "block_hadamard";
   }
   return {
-      {"quant_method", "gptq"},
-      {"checkpoint_format", "gptq"},
+      {"quant_method", gptq_loader_bits(format.bits) ? "gptq" : "ptq"},
+      {"checkpoint_format", checkpoint_format_name(format.checkpoint_format)},
       {"bits", format.bits},
       {"group_size", format.group_size},
       {"desc_act", format.desc_act},
@@ -159,16 +161,20 @@ json quantization_config_json(const QuantizationFormat& format) {
 
 QuantizationFormat parse_quantization_config(const json& config, const std::string& source) {
   PTQ_CHECK_INPUT(config.is_object(), source, ": quantization config is not a JSON object");
-  require_value(config, {"quant_method", "method"}, "gptq", source, "GPTQ checkpoints");
-  require_value(config, {"checkpoint_format", "format"}, "gptq", source,
-                "v1 packing; gptq_v2 stores zero points without v1's -1 offset");
+  const auto [method_key, method_value] = find_key(config, {"quant_method", "method"});
+  PTQ_CHECK_INPUT(!method_value || *method_value == "gptq" || *method_value == "ptq", source,
+                  ": \"", method_key, "\" is ", method_value ? method_value->dump() : "",
+                  "; ptq reads only \"gptq\" and its own \"ptq\" (GPTQ tensors at 2 to 8 bits)");
+  const std::string top = source + ": ";
+  const std::string in_meta = source + ": meta.";
+  QuantizationFormat format;
+  format.checkpoint_format = parse_checkpoint_format(
+      read_key(config, {"checkpoint_format", "format"}, std::string("gptq"), top),
+      source + ": \"checkpoint_format\"");
   require_value(config, {"pack_dtype"}, "int32", source, "words packed into int32");
   const json* meta_value = find_key(config, {"meta"}).second;
   const json meta = meta_value ? *meta_value : json::object();
   PTQ_CHECK_INPUT(meta.is_object(), source, ": \"meta\" is not a JSON object");
-  const std::string top = source + ": ";
-  const std::string in_meta = source + ": meta.";
-  QuantizationFormat format;
   format.bits = read_bits(config, source);
   format.group_size = read_key(config, {"group_size", "q_group_size"}, format.group_size, top);
   PTQ_CHECK_INPUT(format.group_size == -1 || format.group_size > 0, source,
@@ -224,7 +230,8 @@ std::optional<QuantizationFormat> find_quantization_format(const std::string& di
 
 at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
                                    const std::string& module,
-                                   int bits) {
+                                   int bits,
+                                   CheckpointFormat format) {
   GptqPackedWeight packed;
   packed.qweight = quantized_part(checkpoint, module + ".qweight", true);
   packed.qzeros = quantized_part(checkpoint, module + ".qzeros", true);
@@ -232,7 +239,7 @@ at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
   packed.g_idx = quantized_part(checkpoint, module + ".g_idx", true);
   at::Tensor weight;
   try {
-    weight = dequantize_gptq(packed, bits);
+    weight = dequantize_gptq(packed, bits, format);
   } catch (const InputError& e) {
     PTQ_THROW_INPUT("quantized linear '", module, "' in ", checkpoint.dir(), ": ", e.what());
   }
@@ -267,7 +274,8 @@ std::optional<at::Tensor> load_quantized_weight(const io::Checkpoint& checkpoint
                                                 const std::string& weight_name) {
   const std::optional<QuantizationFormat> format = quantized_weight_format(checkpoint, weight_name);
   if (!format) return std::nullopt;
-  return load_dequantized_weight(checkpoint, *weight_module(weight_name), format->bits);
+  return load_dequantized_weight(checkpoint, *weight_module(weight_name), format->bits,
+                                 format->checkpoint_format);
 }
 
 }  // namespace ptq::quant

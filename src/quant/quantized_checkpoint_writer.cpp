@@ -75,7 +75,7 @@ void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
   PTQ_CHECK_INPUT(weight.codes.sizes() == source_weight.sizes(), "quantized linear '", module,
                   "' has codes ", weight.codes.sizes(), " but ", weight_name, " in ",
                   _source.file_of(weight_name), " is ", source_weight.sizes());
-  const GptqPackedWeight packed = pack_gptq(weight, _format.bits);
+  const GptqPackedWeight packed = pack_gptq(weight, _format.bits, _format.checkpoint_format);
   // The original weight is not stored (gptq-format.md); the bias is, in fp16.
   _replaced.insert(weight_name);
   add_to_shard(module + ".qweight", packed.qweight);
@@ -83,10 +83,16 @@ void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
   add_to_shard(module + ".scales", packed.scales);
   add_to_shard(module + ".g_idx", packed.g_idx);
   if (bias.defined()) add_to_shard(module + ".bias", bias.to(at::kHalf));
+  if (!loader_width(weight.codes.size(0), weight.codes.size(1))) {
+    _unaligned_linears.push_back(module);
+  }
+  _grids += weight.scales.numel();
+  _refit_groups += weight.refit_groups;
 }
 
 void QuantizedCheckpointWriter::add_tensor(const std::string& name, const at::Tensor& tensor) {
   add_to_shard(name, tensor);
+  _side_tensors = true;
 }
 
 void QuantizedCheckpointWriter::finish() {

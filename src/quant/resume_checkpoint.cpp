@@ -248,6 +248,7 @@ void ResumeCheckpoint::replay_layer(int64_t index, const QuantizedLinearSink& si
       linear.quantized.scales = reader.tensor(name + ".scales");
       linear.quantized.zeros = reader.tensor(name + ".zeros");
       linear.quantized.g_idx = reader.tensor(name + ".g_idx");
+      linear.quantized.refit_groups = module.value("refit_groups", int64_t{0});
       for (const json& suffix : module.at("extra")) {
         const std::string s = suffix.get<std::string>();
         linear.extra_tensors[s] = reader.tensor(name + ".extra." + s);
@@ -270,7 +271,7 @@ void ResumeCheckpoint::add_linear(const std::string& module, const QuantizedLine
     _layer.add(module + ".extra." + suffix, tensor);
     extra.push_back(suffix);
   }
-  _modules.push_back({{"name", module}, {"extra", extra}});
+  _modules.push_back({{"name", module}, {"extra", extra}, {"refit_groups", q.refit_groups}});
 }
 
 void ResumeCheckpoint::start_fresh() {

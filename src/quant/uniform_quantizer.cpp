@@ -42,6 +42,10 @@ void for_each_code(const at::Tensor& x, const QuantParams& params, float maxq, F
 
 }  // namespace
 
+int64_t refit_rows(const QuantParams& params) {
+  return params.refit.defined() ? params.refit.sum().item<int64_t>() : 0;
+}
+
 UniformQuantizer::UniformQuantizer(const QuantizerConfig& config) : _config(config) {
   PTQ_CHECK_INPUT(config.bits >= 2 && config.bits <= 8, "quantizer bits must be in 2..8, got ",
                   config.bits);
@@ -75,6 +79,7 @@ void UniformQuantizer::fit_checkpoint_format(QuantParams& params, const at::Tens
     const at::Tensor unstorable = params.zero == 0;
     params.scale = at::where(unstorable, xmax / (maxq() - 1), params.scale);
     params.zero.masked_fill_(unstorable, 1);
+    params.refit = unstorable;
   }
   if (_config.fp16_scales) {
     // Ranges below fp16's smallest subnormal would round to a zero scale; that subnormal (exact in
@@ -108,6 +113,7 @@ void UniformQuantizer::search_mse_params(const at::Tensor& x,
     best = at::where(better, err, best);
     params.scale = at::where(better, candidate.scale, params.scale);
     params.zero = at::where(better, candidate.zero, params.zero);
+    if (candidate.refit.defined()) params.refit = at::where(better, candidate.refit, params.refit);
   }
 }
 
@@ -182,6 +188,7 @@ QuantizedWeight quantize_rtn(const at::Tensor& weight,
     const QuantParams params = quantizer.find_params(slice);
     out.scales[g].copy_(params.scale);
     out.zeros[g].copy_(params.zero);
+    out.refit_groups += refit_rows(params);
     out.weight.slice(1, begin, end).copy_(quantizer.quantize(slice, params));
     out.codes.slice(1, begin, end).copy_(quantizer.codes(slice, params));
   }

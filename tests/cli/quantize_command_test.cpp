@@ -199,6 +199,44 @@ TEST(QuantizeCommand, SixBitWeightsRoundTrip) {
   EXPECT_NEAR(eval_perplexity(tmp / "w6a6", eval_set), in_memory, 1e-4 * in_memory);
 }
 
+// stories260K's MLP width 172 is not a multiple of 32: ptq pads it, and the log, the report and
+// `ptq inspect` say that only ptq reads the output, naming the 15 MLP linears (gate/up/down of 5
+// layers). An asymmetric v1 grid of an all-positive row is refit (docs/format.md); v2 stores its
+// zero 0 and refits nothing.
+TEST(QuantizeCommand, ReportsUnalignedWidthsLoadersAndZeroRefits) {
+  TempDir tmp;
+  std::map<std::string, int64_t> refits;
+  for (const std::string format : {"gptq", "gptq_v2"}) {
+    const fs::path out = tmp / format;
+    const fs::path report = tmp / (format + ".json");
+    const CliResult r = run_cli(quantize_args(
+        out, {"--method", "rtn", "--wbits", "2", "--group-size", "32", "--checkpoint-format",
+              format, "--report", report.string()}));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.err.find("readable by ptq only: 15 linears"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("model.layers.4.mlp.down_proj"), std::string::npos) << r.err;
+    const nlohmann::json checkpoint = nlohmann::json::parse(read_file(report)).at("checkpoint");
+    EXPECT_EQ(checkpoint.at("format"), format);
+    EXPECT_EQ(checkpoint.at("unaligned_linears").size(), 15u);
+    for (const nlohmann::json& loader : checkpoint.at("loaders")) {
+      EXPECT_EQ(loader.at("verdict"), loader.at("loader") == "ptq" ? "loads" : "refuses")
+          << loader.dump();
+    }
+    refits[format] = checkpoint.at("refit_groups").get<int64_t>();
+    const nlohmann::json config = nlohmann::json::parse(read_file(out / "config.json"));
+    EXPECT_EQ(config.at("quantization_config").at("checkpoint_format"), format);
+    const CliResult inspect = run_cli({"inspect", out.string()});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    EXPECT_NE(inspect.out.find("readable by ptq only: 15 linears"), std::string::npos)
+        << inspect.out;
+    EXPECT_NE(inspect.out.find("vLLM          refuses: widths not multiples of 32"),
+              std::string::npos)
+        << inspect.out;
+  }
+  EXPECT_GT(refits["gptq"], 0);
+  EXPECT_EQ(refits["gptq_v2"], 0);
+}
+
 // RUQuant W4A4 on stories260K: the checkpoint stores the transformed packed weights, the
 // transforms and the activation settings, so ptq eval reproduces the in-memory perplexity; the
 // same seed writes the same bytes.
@@ -307,6 +345,11 @@ TEST(QuantizeCommand, RejectsBadInputWithExitCode2) {
   expect_bad_input(tmp, out, {"--method", "septq", "--keep-percent", "60"}, "--keep-percent");
   expect_bad_input(tmp, out, {"--nsamples", "129"}, "--nsamples 129");
   expect_bad_input(tmp, out, {"--seqlen", "3000"}, "exceeds the 512 positions");
+  // damp_percent outside (0, 1) is what AutoGPTQ and Transformers refuse to load.
+  expect_bad_input(tmp, out, {"--damp", "1"}, "--damp");
+  expect_bad_input(tmp, out, {"--damp", "1.5"}, "--damp");
+  expect_bad_input(tmp, out, {"--damp", "0"}, "--damp");
+  expect_bad_input(tmp, out, {"--checkpoint-format", "gptq_p"}, "--checkpoint-format");
   write_file(tmp / "short.i32", std::string(100 * sizeof(int32_t), '\0'));  // < one 512 row
   expect_bad_input(tmp, out, {"--calib", "tokens:" + (tmp / "short.i32").string()}, "short.i32");
 }

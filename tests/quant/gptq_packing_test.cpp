@@ -74,6 +74,34 @@ TEST(Packing, RoundTripAllBitWidths) {
   }
 }
 
+// v2 stores the zero itself: zero 0 packs (v1 refuses it), every stored zero is one more than
+// v1's, and reading with the other convention shifts every weight by a whole scale.
+TEST(Packing, V2StoresTheZeroPointItself) {
+  at::manual_seed(5);
+  for (int bits : {2, 3, 4, 5, 6, 7, 8}) {
+    SCOPED_TRACE(testing::Message() << bits << " bits");
+    QuantizedWeight q = random_quantized(64, 96, 32, bits);
+    q.zeros[0].fill_(0);  // all-positive groups: zero 0
+    EXPECT_THROW(pack_gptq(q, bits, CheckpointFormat::GptqV1), InputError);
+    const GptqPackedWeight v2 = pack_gptq(q, bits, CheckpointFormat::GptqV2);
+    EXPECT_TRUE(at::equal(unpack_rows(v2.qzeros.t(), bits, 64).t(), q.zeros.to(at::kInt)));
+    EXPECT_TRUE(at::equal(dequantize_gptq(v2, bits, CheckpointFormat::GptqV2),
+                          expected_dequantized(q)));
+    const at::Tensor misread = dequantize_gptq(v2, bits, CheckpointFormat::GptqV1);
+    const at::Tensor scales = q.scales.to(at::kHalf).to(at::kFloat)
+                                  .index_select(0, q.g_idx.to(at::kLong)).t();
+    EXPECT_TRUE(at::allclose(expected_dequantized(q) - misread, scales, 0, 1e-6));
+    q.zeros[0].fill_(1);
+    const GptqPackedWeight v1 = pack_gptq(q, bits, CheckpointFormat::GptqV1);
+    EXPECT_TRUE(at::equal(unpack_rows(v1.qzeros.t(), bits, 64).t() + 1,
+                          unpack_rows(pack_gptq(q, bits, CheckpointFormat::GptqV2).qzeros.t(),
+                                      bits, 64).t()));
+  }
+  EXPECT_EQ(parse_checkpoint_format("gptq_v2", "test"), CheckpointFormat::GptqV2);
+  EXPECT_STREQ(checkpoint_format_name(CheckpointFormat::GptqV1), "gptq");
+  EXPECT_THROW(parse_checkpoint_format("gptq_p", "test"), InputError);
+}
+
 TEST(Packing, PadsWidthsNotMultipleOf32) {
   // stories260K has K = N = 172; 40 is below one 32-value chunk past a multiple of 32.
   at::manual_seed(1);

@@ -382,6 +382,32 @@ TEST(QuantizedCheckpointConfig, RoundTripsTheWrittenDict) {
   EXPECT_EQ(parsed.method_fields, format.method_fields);
 }
 
+// 5, 6 and 7 bits are ptq's own stream layout: labelled "ptq", which no GPTQ loader takes for
+// GPTQ (docs/format.md); the loaders' widths stay "gptq". Both formats round-trip; a config
+// without checkpoint_format is v1, as loaders read it.
+TEST(QuantizedCheckpointConfig, LabelsBitWidthsAndCheckpointFormats) {
+  for (int bits = 2; bits <= 8; ++bits) {
+    for (const CheckpointFormat checkpoint : {CheckpointFormat::GptqV1, CheckpointFormat::GptqV2}) {
+      QuantizationFormat format = rtn_format(bits, 32);
+      format.checkpoint_format = checkpoint;
+      const nlohmann::json written = quantization_config_json(format);
+      const bool loader_bits = bits == 2 || bits == 3 || bits == 4 || bits == 8;
+      EXPECT_EQ(written.at("quant_method"), loader_bits ? "gptq" : "ptq") << bits;
+      EXPECT_EQ(written.at("checkpoint_format"),
+                checkpoint == CheckpointFormat::GptqV1 ? "gptq" : "gptq_v2");
+      const QuantizationFormat parsed = parse_quantization_config(written, "test");
+      EXPECT_EQ(parsed.bits, bits);
+      EXPECT_EQ(parsed.checkpoint_format, checkpoint);
+    }
+  }
+  const QuantizationFormat absent =
+      parse_quantization_config({{"bits", 4}, {"group_size", 128}}, "test");
+  EXPECT_EQ(absent.checkpoint_format, CheckpointFormat::GptqV1);
+  const QuantizationFormat synonym =
+      parse_quantization_config({{"bits", 4}, {"format", "gptq_v2"}}, "test");
+  EXPECT_EQ(synonym.checkpoint_format, CheckpointFormat::GptqV2);
+}
+
 TEST(QuantizedCheckpointConfig, AttentionQuantizerRoundTripsAndIsOffWhenAbsent) {
   QuantizationFormat format = rtn_format(4, -1);
   format.activations = {4, 0.9};
@@ -441,7 +467,7 @@ TEST(QuantizedCheckpointConfig, RejectsWhatPtqCannotRead) {
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"quant_method": "awq", "bits": 4, "group_size": 128})", "quant_method"},
       {R"({"method": "awq", "bits": 4, "group_size": 128})", "method"},
-      {R"({"checkpoint_format": "gptq_v2", "bits": 4, "group_size": 128})", "checkpoint_format"},
+      {R"({"checkpoint_format": "gptq_p", "bits": 6, "group_size": 128})", "checkpoint_format"},
       {R"({"bits": 9, "group_size": 128})", "bits"},
       {R"({"wbits": 16, "group_size": 128})", "wbits"},
       {R"({"group_size": 128})", "bits"},

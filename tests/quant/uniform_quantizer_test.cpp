@@ -180,6 +180,11 @@ TEST(Quantizer, GptqV1ZeroKeepsNonNegativeRowsStorable) {
   expect_tensor_eq(params.zero, at::tensor({1.0f, 1.0f}));
   expect_tensor_eq(quantizer.codes(x, params), matrix({{1, 2, 3, 3}, {0, 1, 1, 3}}).to(at::kByte));
   expect_tensor_eq(quantizer.quantize(x, params), matrix({{0, 1.5, 3, 3}, {-1, 0, 0, 2}}));
+  EXPECT_EQ(refit_rows(params), 1);  // row 0 only
+  EXPECT_EQ(quantize_rtn(x, quantizer, -1).refit_groups, 1);
+  // Groups of 2 columns: [0.5, 1], [3, 2.25] and [0.5, 2] have xmin 0; [-1, 0] does not.
+  EXPECT_EQ(quantize_rtn(x, quantizer, 2).refit_groups, 3);
+  EXPECT_EQ(quantize_rtn(x, reference_quantizer(2, false), -1).refit_groups, 0);
   EXPECT_NO_THROW(pack_gptq(quantize_rtn(x, quantizer, -1), 2));
   // The reference grid has zero 0 and is rejected by the packer.
   EXPECT_EQ(reference_quantizer(2, false).find_params(x).zero[0].item<float>(), 0.0f);

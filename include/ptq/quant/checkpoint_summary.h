@@ -1,8 +1,9 @@
 #pragma once
 // What a checkpoint holds, read from its headers only (no tensor data is touched), for
 // `ptq inspect`: architecture, tensors (dtype, shape), parameter count, size on disk, and for
-// a GPTQ v1 directory (docs/format.md) its quantization settings, SEPTQ's kept weights and
-// the effective bits per weight, counted as `ptq quantize` counts them (storage_bits.h).
+// a GPTQ directory (docs/format.md) its quantization settings, SEPTQ's kept weights, the
+// effective bits per weight, counted as `ptq quantize` counts them (storage_bits.h), and which
+// loaders read it (loader_support.h).
 //
 //   CheckpointSummary s = summarize_checkpoint("models/stories260K-hf");
 //   s.parameters;  // 260032
@@ -19,6 +20,7 @@
 
 #include "ptq/io/dtype.h"
 #include "ptq/model/config.h"
+#include "ptq/quant/loader_support.h"
 #include "ptq/quant/quantized_checkpoint.h"
 #include "ptq/quant/storage_bits.h"
 
@@ -45,8 +47,11 @@ struct QuantizationSummary {
   int64_t linears = 0;
   int64_t kept_weights = 0;  // SEPTQ's full-precision side store (outlier_idx entries)
   StorageBits storage;       // of all quantized linears
+  std::vector<std::string> unaligned_linears;  // widths not multiples of 32 (loader_support.h)
+  bool side_tensors = false;  // tensors beside the GPTQ ones and the bias in some linear
 
   double kept_percent() const;
+  CheckpointTraits traits() const { return {format, unaligned_linears, side_tensors}; }
 };
 
 struct CheckpointSummary {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "ptq/quant/activation_quantizer.h"
+#include "ptq/quant/gptq_packing.h"
 
 namespace ptq::io {
 class Checkpoint;
@@ -24,6 +25,8 @@ namespace ptq::quant {
 // Defaults are AutoGPTQ's BaseQuantizeConfig ones, which loaders assume for absent keys.
 struct QuantizationFormat {
   int bits = 4;
+  // qzeros convention; absent "checkpoint_format" means v1, as loaders take it.
+  CheckpointFormat checkpoint_format = CheckpointFormat::GptqV1;
   int group_size = 128;  // -1: one group over all input features
   bool sym = true;
   bool desc_act = false;
@@ -39,17 +42,23 @@ struct QuantizationFormat {
   ActivationQuantizerConfig attention;
 };
 
+// Bit widths GPTQ loaders read (2, 3, 4, 8). ptq also writes 5, 6 and 7 in the same LSB-first
+// stream, which GPTQModel would take for its planar "gptq_p" layout: those are labelled
+// "quant_method": "ptq" so that no loader reads them as GPTQ (docs/format.md).
+bool gptq_loader_bits(int bits);
+
 // The "MINIMAL SAFE SET" of gptq-format.md, written both as config.json
 // ["quantization_config"] and as quantize_config.json; `method` and `method_fields` go to
-// "meta" next to "quantizer": ["ptq:<version>"].
+// "meta" next to "quantizer": ["ptq:<version>"]. "quant_method" is "gptq", or "ptq" for bits
+// outside gptq_loader_bits; "checkpoint_format" names format.checkpoint_format.
 nlohmann::json quantization_config_json(const QuantizationFormat& format);
 
 // Parses a quantization_config object read from `source` (named in errors). Accepts the
 // synonyms loaders accept (w_bit/wbits -> bits, q_group_size -> group_size, method ->
 // quant_method, format -> checkpoint_format) and GPTQModel's settings under "meta". Throws
 // InputError naming `source` and the key for what ptq cannot read: a quant_method other than
-// "gptq", a checkpoint_format other than "gptq" (e.g. GPTQModel's internal "gptq_v2", whose
-// zero points lack v1's -1 offset), a pack_dtype other than "int32", bits outside 2..8.
+// "gptq" or "ptq", a checkpoint_format other than "gptq" or "gptq_v2" (e.g. GPTQModel's planar
+// "gptq_p"), a pack_dtype other than "int32", bits outside 2..8.
 QuantizationFormat parse_quantization_config(const nlohmann::json& config,
                                              const std::string& source);
 
@@ -59,13 +68,14 @@ QuantizationFormat parse_quantization_config(const nlohmann::json& config,
 std::optional<QuantizationFormat> find_quantization_format(const std::string& dir);
 
 // fp32 [N, K] weight of the quantized linear `module` (its .qweight, .qzeros, .scales and
-// .g_idx), exactly as v1 readers dequantize it, with its sparse side store (.outlier_idx and
+// .g_idx), exactly as readers of `format` dequantize it, with its sparse side store (.outlier_idx and
 // .outlier_val, outlier_store.h) written over it when the checkpoint holds one. Throws
 // InputError naming the module and the checkpoint for a missing or ill-typed tensor, or shapes
 // that do not fit together.
 at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
                                    const std::string& module,
-                                   int bits);
+                                   int bits,
+                                   CheckpointFormat format = CheckpointFormat::GptqV1);
 
 // Model loading's hooks. A GPTQ directory stores a quantized linear `<module>` without its
 // `<module>.weight` (gptq-format.md); these recognise `weight_name` ("<module>.weight") as such

@@ -1,6 +1,7 @@
 #pragma once
-// Writes a quantized Hugging Face directory in GPTQ v1 ("gptq") format, which AutoGPTQ,
-// GPTQModel, Transformers and vLLM load (layout: docs/format.md):
+// Writes a quantized Hugging Face directory in GPTQ format, v1 ("gptq") or v2 ("gptq_v2") as
+// format.checkpoint_format says (layout: docs/format.md; which loaders read it: traits() and
+// loader_support.h):
 //
 //   QuantizedCheckpointWriter writer("models/llama", "out/llama-4bit", format, 2ull << 30);
 //   for (...) writer.add_quantized_linear("model.layers.0.mlp.up_proj", quantized, bias);
@@ -25,9 +26,11 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <vector>
 
 #include "ptq/io/checkpoint.h"
 #include "ptq/io/safetensors.h"
+#include "ptq/quant/loader_support.h"
 #include "ptq/quant/quantized_checkpoint.h"
 #include "ptq/quant/uniform_quantizer.h"
 
@@ -56,13 +59,20 @@ class QuantizedCheckpointWriter {
   void add_quantized_linear(const std::string& module,
                             const QuantizedWeight& weight,
                             const at::Tensor& bias);
-  // An extra tensor (e.g. a method's side store), stored as given; replaces a source tensor
-  // of the same name.
+  // An extra tensor of a quantized linear (a method's side store), stored as given; replaces a
+  // source tensor of the same name.
   void add_tensor(const std::string& name, const at::Tensor& tensor);
   // Copies the source tensors not replaced, names the shards (model.safetensors, or
   // model-0000i-of-0000N.safetensors + model.safetensors.index.json), writes config.json and
   // quantize_config.json, copies the tokenizer files, and renames the directory into place.
   void finish();
+
+  // What decides which loaders read the output, from the linears added so far.
+  CheckpointTraits traits() const { return {_format, _unaligned_linears, _side_tensors}; }
+  // Grids (group, output row) of the linears added so far, and how many of them the v1 zero
+  // refit changed (QuantizedWeight::refit_groups).
+  int64_t grids() const { return _grids; }
+  int64_t refit_groups() const { return _refit_groups; }
 
  private:
   void add_to_shard(const std::string& name, const at::Tensor& tensor);
@@ -85,6 +95,10 @@ class QuantizedCheckpointWriter {
   std::map<std::string, int> _shard_of;  // tensor name -> shard number (1-based)
   std::set<std::string> _replaced;       // names stored or not to copy from the source
   uint64_t _total_bytes = 0;
+  std::vector<std::string> _unaligned_linears;
+  bool _side_tensors = false;
+  int64_t _grids = 0;
+  int64_t _refit_groups = 0;
 };
 
 }  // namespace ptq::quant

@@ -23,9 +23,9 @@ struct QuantizerConfig {
   // trading the extremes' error for a finer grid elsewhere. 1: quant.py's full range.
   double clip = 1.0;
   // GPTQ v1 checkpoints store zero - 1 and readers add 1 back, so an asymmetric zero of 0 cannot
-  // be stored (docs/format.md, "GPTQ v1 tensors"). With this flag a grid
-  // whose zero rounds to 0 (rows with min >= -scale / 2) gets zero 1 and scale xmax / (maxq - 1)
-  // instead, which still reaches xmax. false: quant.py's grids, for comparisons with it.
+  // be stored (docs/format.md, "Zero points: v1 and v2"). With this flag a grid whose zero rounds
+  // to 0 (rows with min >= -scale / 2) is refit: zero 1 and scale xmax / (maxq - 1), which still
+  // reaches xmax but is coarser. false: quant.py's grids, as GPTQ v2 checkpoints store them.
   bool gptq_v1_zero = true;
   // v1 stores scales in fp16: grids use fp16-representable scales so that the codes computed in
   // memory dequantize to the same weights after a checkpoint round trip. false: fp32 scales as
@@ -38,7 +38,11 @@ struct QuantizerConfig {
 struct QuantParams {
   at::Tensor scale;  // fp32 [rows]
   at::Tensor zero;   // fp32 [rows], integer-valued
+  at::Tensor refit;  // bool [rows]: zero moved from 0 to 1 by gptq_v1_zero (undefined: none)
 };
+
+// Rows of `params` that gptq_v1_zero refit.
+int64_t refit_rows(const QuantParams& params);
 
 // GPTQ's quantize() (quant.py) on one element; std::nearbyint rounds half to even like
 // torch.round, so this matches the reference bit for bit.
@@ -84,6 +88,7 @@ struct QuantizedWeight {
   at::Tensor scales;  // fp32 [G, N]
   at::Tensor zeros;   // fp32 [G, N], integer-valued
   at::Tensor g_idx;   // int32 [K]
+  int64_t refit_groups = 0;  // (group, row) grids whose zero gptq_v1_zero moved from 0 to 1
 };
 
 // G = ceil(K / group_size); group_size -1 means one group spanning all K columns. When K is not
