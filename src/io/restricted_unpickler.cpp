@@ -81,26 +81,37 @@ using ValuePtr = std::shared_ptr<Value>;
 struct Value {
   enum class Kind { None, Bool, Int, Float, String, Tuple, List, Dict, Global, Storage, Tensor };
   Kind kind = Kind::None;
-  int64_t integer = 0;                // Bool, Int
-  double real = 0;                    // Float
-  std::string text;                   // String; Global: "module.name"
-  std::vector<ValuePtr> items;        // Tuple, List; Dict: key, value, key, value, ...
-  PickledTensor tensor;               // Tensor; Storage: tensor.storage only
+  int64_t integer = 0;          // Bool, Int
+  double real = 0;              // Float
+  std::string text;             // String; Global: "module.name"
+  std::vector<ValuePtr> items;  // Tuple, List; Dict: key, value, key, value, ...
+  PickledTensor tensor;         // Tensor; Storage: tensor.storage only
 };
 
 const char* kind_name(Value::Kind kind) {
   switch (kind) {
-    case Value::Kind::None: return "None";
-    case Value::Kind::Bool: return "bool";
-    case Value::Kind::Int: return "int";
-    case Value::Kind::Float: return "float";
-    case Value::Kind::String: return "string";
-    case Value::Kind::Tuple: return "tuple";
-    case Value::Kind::List: return "list";
-    case Value::Kind::Dict: return "dict";
-    case Value::Kind::Global: return "global";
-    case Value::Kind::Storage: return "storage";
-    case Value::Kind::Tensor: return "tensor";
+    case Value::Kind::None:
+      return "None";
+    case Value::Kind::Bool:
+      return "bool";
+    case Value::Kind::Int:
+      return "int";
+    case Value::Kind::Float:
+      return "float";
+    case Value::Kind::String:
+      return "string";
+    case Value::Kind::Tuple:
+      return "tuple";
+    case Value::Kind::List:
+      return "list";
+    case Value::Kind::Dict:
+      return "dict";
+    case Value::Kind::Global:
+      return "global";
+    case Value::Kind::Storage:
+      return "storage";
+    case Value::Kind::Tensor:
+      return "tensor";
   }
   return "value";
 }
@@ -134,8 +145,9 @@ class Unpickler {
   // --- reading the opcode stream
 
   const uint8_t* take(uint64_t count) {
-    if (count > _size - _at) fail("truncated pickle (", count, " bytes needed, ", _size - _at,
-                                  " left)");
+    if (count > _size - _at) {
+      fail("truncated pickle (", count, " bytes needed, ", _size - _at, " left)");
+    }
     const uint8_t* bytes = _data + _at;
     _at += count;
     return bytes;
@@ -216,7 +228,9 @@ class Unpickler {
     return value->integer;
   }
   std::vector<int64_t> as_ints(const ValuePtr& value, const char* what) const {
-    if (value->kind != Value::Kind::Tuple) fail(what, " is a ", kind_name(value->kind), ", not a tuple");
+    if (value->kind != Value::Kind::Tuple) {
+      fail(what, " is a ", kind_name(value->kind), ", not a tuple");
+    }
     std::vector<int64_t> ints;
     for (const auto& item : value->items) ints.push_back(as_int(item, what));
     return ints;
@@ -247,12 +261,13 @@ class Unpickler {
   // ('storage', torch.<Type>Storage, key, location, numel), as torch.serialization._save
   // writes it; a key seen before must name the same storage.
   void persistent_load(const ValuePtr& id) {
-    const bool shaped = id->kind == Value::Kind::Tuple && id->items.size() == 5 &&
-                        id->items[0]->kind == Value::Kind::String &&
-                        id->items[0]->text == "storage" &&
-                        id->items[1]->kind == Value::Kind::Global &&
-                        storage_types().count(id->items[1]->text) > 0;
-    if (!shaped) fail("persistent id is not ('storage', torch.<Type>Storage, key, location, numel)");
+    const bool shaped =
+        id->kind == Value::Kind::Tuple && id->items.size() == 5 &&
+        id->items[0]->kind == Value::Kind::String && id->items[0]->text == "storage" &&
+        id->items[1]->kind == Value::Kind::Global && storage_types().count(id->items[1]->text) > 0;
+    if (!shaped) {
+      fail("persistent id is not ('storage', torch.<Type>Storage, key, location, numel)");
+    }
     PickledStorage storage{as_string(id->items[2], "storage key"),
                            storage_types().at(id->items[1]->text),
                            as_int(id->items[4], "storage size")};
@@ -282,7 +297,8 @@ class Unpickler {
     } else if (name == kRebuildTensor) {
       // (storage, storage_offset, size, stride, requires_grad, backward_hooks[, metadata])
       if ((a.size() != 6 && a.size() != 7) || a[0]->kind != Value::Kind::Storage) {
-        fail(kRebuildTensor, " is called with ", a.size(), " arguments, not (storage, offset, "
+        fail(kRebuildTensor, " is called with ", a.size(),
+             " arguments, not (storage, offset, "
              "size, stride, requires_grad, backward_hooks)");
       }
       auto tensor = make(Value::Kind::Tensor);
@@ -323,12 +339,24 @@ class Unpickler {
         if (protocol > kHighestProtocol) fail("unknown pickle protocol ", protocol);
         return;
       }
-      case kFrame: read_le(8); return;  // a length hint only
-      case kMark: _marks.push_back(_stack.size()); return;
-      case kPop: pop(); return;
-      case kPopMark: pop_mark(); return;
-      case kDup: push(top()); return;
-      case kNone: push(make(Value::Kind::None)); return;
+      case kFrame:
+        read_le(8);
+        return;  // a length hint only
+      case kMark:
+        _marks.push_back(_stack.size());
+        return;
+      case kPop:
+        pop();
+        return;
+      case kPopMark:
+        pop_mark();
+        return;
+      case kDup:
+        push(top());
+        return;
+      case kNone:
+        push(make(Value::Kind::None));
+        return;
       case kNewTrue:
       case kNewFalse: {
         auto value = make(Value::Kind::Bool);
@@ -336,9 +364,15 @@ class Unpickler {
         push(value);
         return;
       }
-      case kBinInt: push_int(static_cast<int32_t>(read_le(4))); return;
-      case kBinInt1: push_int(read_le(1)); return;
-      case kBinInt2: push_int(read_le(2)); return;
+      case kBinInt:
+        push_int(static_cast<int32_t>(read_le(4)));
+        return;
+      case kBinInt1:
+        push_int(read_le(1));
+        return;
+      case kBinInt2:
+        push_int(read_le(2));
+        return;
       case kLong1: {
         const int count = read_byte();
         if (count > 8) fail("integer of ", count, " bytes");
@@ -351,20 +385,30 @@ class Unpickler {
       }
       case kBinFloat: {
         uint64_t bits = 0;
-        for (const uint8_t* b = take(8), *end = b + 8; b != end; ++b) bits = (bits << 8) | *b;
+        for (const uint8_t *b = take(8), *end = b + 8; b != end; ++b) bits = (bits << 8) | *b;
         auto value = make(Value::Kind::Float);
         std::memcpy(&value->real, &bits, sizeof bits);  // big-endian IEEE 754
         push(value);
         return;
       }
       case kBinUnicode:
-      case kBinBytes: push_string(read_string(read_le(4))); return;
+      case kBinBytes:
+        push_string(read_string(read_le(4)));
+        return;
       case kShortBinUnicode:
-      case kShortBinBytes: push_string(read_string(read_le(1))); return;
+      case kShortBinBytes:
+        push_string(read_string(read_le(1)));
+        return;
       case kBinUnicode8:
-      case kBinBytes8: push_string(read_string(read_le(8))); return;
-      case kEmptyTuple: push_tuple({}); return;
-      case kTuple: push_tuple(pop_mark()); return;
+      case kBinBytes8:
+        push_string(read_string(read_le(8)));
+        return;
+      case kEmptyTuple:
+        push_tuple({});
+        return;
+      case kTuple:
+        push_tuple(pop_mark());
+        return;
       case kTuple1:
       case kTuple2:
       case kTuple3: {
@@ -373,26 +417,44 @@ class Unpickler {
         push_tuple(std::move(items));
         return;
       }
-      case kEmptyList: push(make(Value::Kind::List)); return;
-      case kEmptyDict: push(make(Value::Kind::Dict)); return;
+      case kEmptyList:
+        push(make(Value::Kind::List));
+        return;
+      case kEmptyDict:
+        push(make(Value::Kind::Dict));
+        return;
       case kAppend: {
         const ValuePtr item = pop();
         append({item});
         return;
       }
-      case kAppends: append(pop_mark()); return;
+      case kAppends:
+        append(pop_mark());
+        return;
       case kSetItem: {
         const ValuePtr value = pop();
         const ValuePtr key = pop();
         set_items({key, value});
         return;
       }
-      case kSetItems: set_items(pop_mark()); return;
-      case kBinPut: memo_put(read_le(1)); return;
-      case kLongBinPut: memo_put(read_le(4)); return;
-      case kMemoize: memo_put(_memo.size()); return;
-      case kBinGet: memo_get(read_le(1)); return;
-      case kLongBinGet: memo_get(read_le(4)); return;
+      case kSetItems:
+        set_items(pop_mark());
+        return;
+      case kBinPut:
+        memo_put(read_le(1));
+        return;
+      case kLongBinPut:
+        memo_put(read_le(4));
+        return;
+      case kMemoize:
+        memo_put(_memo.size());
+        return;
+      case kBinGet:
+        memo_get(read_le(1));
+        return;
+      case kLongBinGet:
+        memo_get(read_le(4));
+        return;
       case kGlobal: {
         const std::string module = read_line();
         push_global(module, read_line());
@@ -409,8 +471,12 @@ class Unpickler {
         push_global(module, read_line());
         fail("INST opcode (an object built by calling a global) is not accepted");
       }
-      case kBinPersId: persistent_load(pop()); return;
-      case kReduce: reduce(); return;
+      case kBinPersId:
+        persistent_load(pop());
+        return;
+      case kReduce:
+        reduce();
+        return;
       case kBuild: {
         // OrderedDict's state (state_dict's _metadata attribute): carries no tensor.
         pop();
@@ -420,7 +486,8 @@ class Unpickler {
       default: {
         char hex[8];
         std::snprintf(hex, sizeof hex, "0x%02x", opcode);
-        fail("pickle opcode ", hex, " is not accepted (only the opcodes torch.save writes for "
+        fail("pickle opcode ", hex,
+             " is not accepted (only the opcodes torch.save writes for "
              "a state dict are)");
       }
     }

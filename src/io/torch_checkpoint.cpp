@@ -15,12 +15,6 @@ namespace {
 
 constexpr const char* kPickleRecord = "data.pkl";
 
-std::string ints_string(const std::vector<int64_t>& ints) {
-  std::string text = "[";
-  for (std::size_t i = 0; i < ints.size(); ++i) text += (i > 0 ? "," : "") + std::to_string(ints[i]);
-  return text + "]";
-}
-
 // Refuses files that are not zip archives, naming the legacy torch.save format (a bare
 // pickle stream, PyTorch < 1.6) since that is what such a pytorch_model.bin usually is.
 void check_zip_magic(const MappedFile& file, const std::string& path) {
@@ -28,8 +22,9 @@ void check_zip_magic(const MappedFile& file, const std::string& path) {
   if (zip) return;
   constexpr uint8_t kPickleProto = 0x80;
   if (file.size() > 0 && file.data()[0] == kPickleProto) {
-    PTQ_THROW_INPUT(path, ": legacy torch.save format (PyTorch < 1.6, not a zip archive) is not "
-                          "supported; re-save it with a current torch.save or as safetensors");
+    PTQ_THROW_INPUT(path,
+                    ": legacy torch.save format (PyTorch < 1.6, not a zip archive) is not "
+                    "supported; re-save it with a current torch.save or as safetensors");
   }
   PTQ_THROW_INPUT(path, ": not a torch.save zip archive (no zip signature at its start)");
 }
@@ -41,7 +36,8 @@ std::string record_prefix(const ZipArchive& archive, const std::string& path) {
   int found = 0;
   for (const auto& [name, record] : archive.records()) {
     const std::size_t slash = name.find('/');
-    if (slash != std::string::npos && name.compare(slash + 1, std::string::npos, kPickleRecord) == 0) {
+    if (slash != std::string::npos &&
+        name.compare(slash + 1, std::string::npos, kPickleRecord) == 0) {
       prefix = name.substr(0, slash + 1);
       ++found;
     }
@@ -53,15 +49,18 @@ std::string record_prefix(const ZipArchive& archive, const std::string& path) {
   return prefix;
 }
 
-void check_byteorder(const MappedFile& file, const ZipArchive& archive, const std::string& prefix,
+void check_byteorder(const MappedFile& file,
+                     const ZipArchive& archive,
+                     const std::string& prefix,
                      const std::string& path) {
   const ZipRecord* record = archive.find(prefix + "byteorder");
   if (record == nullptr) return;  // written since PyTorch 2.1; older files are little-endian
   const std::string order(reinterpret_cast<const char*>(file.data() + record->offset),
                           record->size);
   if (order != "little") {
-    PTQ_THROW_INPUT(path, ": storages are stored '", order, "'-endian; only little-endian "
-                          "checkpoints are supported");
+    PTQ_THROW_INPUT(path, ": storages are stored '", order,
+                    "'-endian; only little-endian "
+                    "checkpoints are supported");
   }
 }
 
@@ -80,7 +79,9 @@ TorchCheckpointReader::TorchCheckpointReader(const std::string& path)
     const PickledStorage& storage = pickled.storage;
     const std::string record_name = prefix + "data/" + storage.key;
     const ZipRecord* record = archive.find(record_name);
-    if (record == nullptr) PTQ_THROW_INPUT(where, ": its storage record '", record_name, "' is missing");
+    if (record == nullptr) {
+      PTQ_THROW_INPUT(where, ": its storage record '", record_name, "' is missing");
+    }
     const uint64_t element = dtype_size(storage.dtype);
     uint64_t storage_bytes = 0;
     if (__builtin_mul_overflow(static_cast<uint64_t>(storage.numel), element, &storage_bytes) ||
@@ -104,9 +105,9 @@ TorchCheckpointReader::TorchCheckpointReader(const std::string& path)
         valid = false;
       }
     }
-    const std::string geometry = "shape " + ints_string(pickled.shape) + " stride " +
-                                 ints_string(pickled.stride) + " at storage offset " +
-                                 std::to_string(pickled.storage_offset);
+    const std::string geometry = detail::concat("shape ", c10::IntArrayRef(pickled.shape),
+                                                " stride ", c10::IntArrayRef(pickled.stride),
+                                                " at storage offset ", pickled.storage_offset);
     if (!valid) PTQ_THROW_INPUT(where, ": invalid ", geometry);
     if (!empty && last >= storage.numel) {
       PTQ_THROW_INPUT(where, ": ", geometry, " reaches element ", last, " but its storage '",
@@ -152,8 +153,8 @@ at::Tensor TorchCheckpointReader::tensor(const std::string& name) const {
   // from_blob wants a mutable pointer; the pages are PROT_READ, so writes fault.
   auto* data = const_cast<uint8_t*>(_file->data() + e.data_begin);
   if (reinterpret_cast<uintptr_t>(data) % dtype_size(e.dtype) == 0) {
-    const at::Tensor view = at::from_blob(data, e.shape, l.stride, [file = _file](void*) {},
-                                          options);
+    const at::Tensor view = at::from_blob(
+        data, e.shape, l.stride, [file = _file](void*) {}, options);
     return view.is_contiguous() ? view : view.contiguous();
   }
   // Archives from other zip writers need not align records: copy the tensor's span into

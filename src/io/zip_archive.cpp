@@ -76,20 +76,24 @@ class Parser {
     if (size < kEndSize) {
       PTQ_THROW_INPUT(_path, ": not a zip archive (", size, " bytes, too short)");
     }
-    const uint64_t lowest = size - kEndSize > kMaxCommentSize ? size - kEndSize - kMaxCommentSize
-                                                              : 0;
+    const uint64_t lowest =
+        size - kEndSize > kMaxCommentSize ? size - kEndSize - kMaxCommentSize : 0;
     for (uint64_t at = size - kEndSize + 1; at-- > lowest;) {
       if (u32(at) == kEndSignature && at + kEndSize + u16(at + 20) <= size) return at;
     }
-    PTQ_THROW_INPUT(_path, ": corrupt or truncated zip archive: no end of central directory "
-                           "record");
+    PTQ_THROW_INPUT(_path,
+                    ": corrupt or truncated zip archive: no end of central directory "
+                    "record");
   }
 
-  void read_zip64_end(uint64_t end, uint64_t& count, uint64_t& directory_size,
+  void read_zip64_end(uint64_t end,
+                      uint64_t& count,
+                      uint64_t& directory_size,
                       uint64_t& directory_offset) const {
     if (end < kZip64LocatorSize || u32(end - kZip64LocatorSize) != kZip64LocatorSignature) {
-      PTQ_THROW_INPUT(_path, ": corrupt zip archive: the zip64 end of central directory "
-                             "locator is missing");
+      PTQ_THROW_INPUT(_path,
+                      ": corrupt zip archive: the zip64 end of central directory "
+                      "locator is missing");
     }
     const uint64_t zip64_end = u64(end - kZip64LocatorSize + 8);
     need(zip64_end, kZip64EndSize, "the zip64 end of central directory");
@@ -104,8 +108,12 @@ class Parser {
 
   // Replaces the 32-bit fields saturated at 0xffffffff by their zip64 extra-field values,
   // which come in this order: uncompressed size, compressed size, local header offset.
-  void apply_zip64_extra(uint64_t extra, uint64_t extra_size, const std::string& name,
-                         uint64_t& size, uint64_t& compressed_size, uint64_t& local) const {
+  void apply_zip64_extra(uint64_t extra,
+                         uint64_t extra_size,
+                         const std::string& name,
+                         uint64_t& size,
+                         uint64_t& compressed_size,
+                         uint64_t& local) const {
     for (uint64_t at = extra; at + 4 <= extra + extra_size;) {
       const uint64_t id = u16(at);
       const uint64_t length = u16(at + 2);
@@ -127,7 +135,8 @@ class Parser {
     }
   }
 
-  std::pair<std::string, ZipRecord> read_central_header(uint64_t& at, uint64_t directory_end,
+  std::pair<std::string, ZipRecord> read_central_header(uint64_t& at,
+                                                        uint64_t directory_end,
                                                         uint64_t directory_offset) const {
     if (at + kCentralHeaderSize > directory_end || u32(at) != kCentralHeaderSignature) {
       PTQ_THROW_INPUT(_path, ": corrupt zip archive: bad central directory entry at byte ", at);
@@ -166,8 +175,7 @@ class Parser {
     const uint64_t data = local + kLocalHeaderSize + u16(local + 26) + u16(local + 28);
     if (data > directory_offset || size > directory_offset - data) {
       PTQ_THROW_INPUT(_path, ": corrupt or truncated zip archive: record '", name, "' [", data,
-                      ", +", size, ") overlaps the central directory at byte ",
-                      directory_offset);
+                      ", +", size, ") overlaps the central directory at byte ", directory_offset);
     }
     return {name, ZipRecord{data, size}};
   }

@@ -76,11 +76,11 @@ TEST(TorchCheckpoint, RefusesMaliciousPicklesWithoutRunningThem) {
 
 TEST(TorchCheckpoint, TensorsThatDoNotFitTheirStorageAreNamed) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
-      {"tensor_past_storage", {"tensor 'w'", "shape [2,3] stride [3,1]", "reaches element 5",
-                               "has 4 elements"}},
+      {"tensor_past_storage",
+       {"tensor 'w'", "shape [2, 3] stride [3, 1]", "reaches element 5", "has 4 elements"}},
       {"offset_past_storage", {"tensor 'w'", "storage offset 2", "reaches element 4"}},
-      {"short_storage_record", {"tensor 'w'", "'archive/data/0' holds 16 bytes",
-                                "declares 8 elements of F32"}},
+      {"short_storage_record",
+       {"tensor 'w'", "'archive/data/0' holds 16 bytes", "declares 8 elements of F32"}},
       {"missing_storage_record", {"tensor 'w'", "'archive/data/7' is missing"}},
       {"negative_stride", {"tensor 'w'", "invalid shape [4] stride [-1]"}},
       {"compressed", {"'archive/data", "is compressed (method 8)"}}};
