@@ -3,6 +3,7 @@
 #include <ATen/ops/empty.h>
 #include <ATen/ops/from_blob.h>
 
+#include <cstdint>
 #include <cstring>
 
 #include "io/mapped_file.h"
@@ -93,12 +94,14 @@ TorchCheckpointReader::TorchCheckpointReader(const std::string& path)
     // The index of the tensor's last element in its storage, all terms checked.
     bool valid = pickled.storage_offset >= 0;
     bool empty = false;
+    int64_t numel = 1;  // saturates at INT64_MAX
     int64_t last = pickled.storage_offset;
     for (std::size_t d = 0; d < pickled.shape.size(); ++d) {
       const int64_t size = pickled.shape[d];
       const int64_t stride = pickled.stride[d];
       valid = valid && size >= 0 && stride >= 0;
       empty = empty || size == 0;
+      if (__builtin_mul_overflow(numel, size, &numel)) numel = INT64_MAX;
       int64_t span = 0;
       if (size > 0 && (__builtin_mul_overflow(size - 1, stride, &span) ||
                        __builtin_add_overflow(last, span, &last))) {
@@ -112,6 +115,13 @@ TorchCheckpointReader::TorchCheckpointReader(const std::string& path)
     if (!empty && last >= storage.numel) {
       PTQ_THROW_INPUT(where, ": ", geometry, " reaches element ", last, " but its storage '",
                       storage.key, "' has ", storage.numel, " elements");
+    }
+    // Elements sharing storage (a stride-0 expand) would make the contiguous copy tensor()
+    // returns larger than the file, by as much as the pickle claims.
+    if (!empty && numel > storage.numel) {
+      PTQ_THROW_INPUT(where, ": ", geometry, " has ", numel, " elements, more than its storage '",
+                      storage.key, "' (", storage.numel,
+                      "): tensors whose elements overlap are not supported");
     }
     Layout layout{{name, storage.dtype, pickled.shape, record->offset, record->offset},
                   pickled.stride};

@@ -83,6 +83,7 @@ TEST(TorchCheckpoint, TensorsThatDoNotFitTheirStorageAreNamed) {
        {"tensor 'w'", "'archive/data/0' holds 16 bytes", "declares 8 elements of F32"}},
       {"missing_storage_record", {"tensor 'w'", "'archive/data/7' is missing"}},
       {"negative_stride", {"tensor 'w'", "invalid shape [4] stride [-1]"}},
+      {"expanded", {"tensor 'w'", "has 1099511627776 elements", "overlap"}},
       {"compressed", {"'archive/data", "is compressed (method 8)"}}};
   for (const auto& [name, parts] : cases) {
     SCOPED_TRACE(name);

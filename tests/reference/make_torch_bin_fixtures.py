@@ -189,6 +189,8 @@ def write_crafted(out):
         "short_storage_record": (FakeTensor(FakeStorage("0", 8), 0, (8,), (1,)), four_floats),
         "missing_storage_record": (FakeTensor(FakeStorage("7", 4), 0, (4,), (1,)), four_floats),
         "negative_stride": (FakeTensor(FakeStorage("0", 4), 3, (4,), (-1,)), four_floats),
+        # 2^40 elements all on element 0: a contiguous copy would take 4 TiB
+        "expanded": (FakeTensor(FakeStorage("0", 4), 0, (1 << 40,), (0,)), four_floats),
     }
     for name, (tensor, data) in cases.items():
         buffer = io.BytesIO()
