@@ -1,8 +1,10 @@
 // pytorch_model.bin checkpoints through the real CLI: a malicious pickle ends with exit 2
-// naming the file and the global, and its payload (creating a marker file) never runs.
+// naming the file and the global, and its payload (creating a marker file) never runs; a
+// real one quantizes exactly as its safetensors twin.
 
 #include <gtest/gtest.h>
 
+#include <cstdint>
 #include <filesystem>
 #include <string>
 
@@ -37,6 +39,28 @@ TEST(TorchBinCommand, MaliciousPickleIsRefusedWithExit2AndNeverRun) {
 TEST(TorchBinCommand, InspectsAPytorchModelBinDirectory) {
   const test::CliResult r = run_cli({"inspect", (torch_bin_dir() / "llama").string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+// GPTQ of the .bin twin writes the same bytes as GPTQ of the safetensors fixture.
+TEST(TorchBinCommand, QuantizesToTheSameCheckpointAsSafetensors) {
+  test::TempDir tmp;
+  std::string ids;  // 8 x 32 int32 ids below the fixture's vocabulary of 256
+  for (int32_t i = 0; i < 8 * 32; ++i) {
+    const int32_t id = (i * 37 + 11) % 256;
+    ids.append(reinterpret_cast<const char*>(&id), sizeof id);
+  }
+  test::write_file(tmp / "calib.i32", ids);
+  for (const auto& [model, out] :
+       {std::pair<fs::path, std::string>{test::fixtures_dir() / "llama", "from_safetensors"},
+        {torch_bin_dir() / "llama", "from_bin"}}) {
+    const test::CliResult r =
+        run_cli({"quantize", "--model", model.string(), "--method", "gptq", "--wbits", "4",
+                 "--calib", "tokens:" + (tmp / "calib.i32").string(), "--nsamples", "8", "--seqlen",
+                 "32", "--out", (tmp / out).string()});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  EXPECT_EQ(test::read_file(tmp / "from_bin" / "model.safetensors"),
+            test::read_file(tmp / "from_safetensors" / "model.safetensors"));
 }
 
 }  // namespace
