@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "data/json_lines.h"
+#include "io/torch_checkpoint.h"
 #include "model/model_test_utils.h"
 #include "ptq/common/error.h"
 #include "ptq/io/safetensors.h"
@@ -176,6 +177,20 @@ TEST(ParserFuzz, SafetensorsHeaders) {
   const fs::path path = tmp / "model.safetensors";
   const Outcome outcome = fuzz("safetensors", {seed}, 8 + 320, path, [&] {
     const io::SafetensorsReader reader(path.string());
+    for (const std::string& name : reader.names()) reader.tensor(name).sum();  // touch the bytes
+  });
+  EXPECT_GT(outcome.rejected, 0);
+}
+
+// A torch.save archive (tests/reference/make_torch_bin_fixtures.py): in-place mutations of
+// its first record, data.pkl, reach the restricted unpickler through an intact zip.
+TEST(ParserFuzz, TorchSaveArchives) {
+  TempDir tmp;
+  const std::string seed = read_file(fixtures_dir() / "torch_bin" / "views.bin");
+  const size_t pickle_end = seed.find(std::string("PK\x03\x04", 4), 4);  // the next record
+  const fs::path path = tmp / "pytorch_model.bin";
+  const Outcome outcome = fuzz("pytorch_model.bin", {seed}, pickle_end, path, [&] {
+    const io::TorchCheckpointReader reader(path.string());
     for (const std::string& name : reader.names()) reader.tensor(name).sum();  // touch the bytes
   });
   EXPECT_GT(outcome.rejected, 0);

@@ -104,5 +104,61 @@ TEST(Checkpoint, MalformedIndex) {
   expect_input_error([&] { Checkpoint ckpt(dir.path().string()); }, {"'a'", "../x"});
 }
 
+// The torch.save twins of the "llama" and "llama_sharded" fixtures
+// (tests/reference/make_torch_bin_fixtures.py) hold the same tensors as their safetensors.
+void expect_same_tensors(const Checkpoint& got, const Checkpoint& want) {
+  ASSERT_EQ(got.names(), want.names());
+  for (const std::string& name : want.names()) {
+    SCOPED_TRACE(name);
+    EXPECT_EQ(got.entry(name).dtype, want.entry(name).dtype);
+    EXPECT_TRUE(at::equal(got.tensor(name), want.tensor(name)));
+  }
+}
+
+TEST(Checkpoint, PytorchModelBin) {
+  const Checkpoint bin((fixtures_dir() / "torch_bin" / "llama").string());
+  expect_same_tensors(bin, Checkpoint((fixtures_dir() / "llama").string()));
+  EXPECT_EQ(bin.file_of("lm_head.weight"),
+            (fixtures_dir() / "torch_bin" / "llama" / "pytorch_model.bin").string());
+}
+
+TEST(Checkpoint, ShardedPytorchModelBin) {
+  const std::filesystem::path dir = fixtures_dir() / "torch_bin" / "llama_sharded";
+  const Checkpoint bin(dir.string());
+  expect_same_tensors(bin, Checkpoint((fixtures_dir() / "llama_sharded").string()));
+  EXPECT_EQ(bin.file_of("model.norm.weight"), (dir / "pytorch_model-00003-of-00003.bin").string());
+}
+
+TEST(Checkpoint, SafetensorsPreferredOverPytorchModelBin) {
+  TempDir dir;
+  write_safetensors(dir / "model.safetensors", {{"x", at::ones({2})}});
+  std::filesystem::copy_file(fixtures_dir() / "torch_bin" / "views.bin",
+                             dir / "pytorch_model.bin");
+  EXPECT_EQ(Checkpoint(dir.path().string()).names(), std::vector<std::string>{"x"});
+  std::filesystem::remove(dir / "model.safetensors");
+  EXPECT_TRUE(Checkpoint(dir.path().string()).contains("transposed"));
+}
+
+// AutoGPTQ's layout: quantize_config.json's model_file_base_name names the weights.
+TEST(Checkpoint, GptqModelFileBaseName) {
+  TempDir dir;
+  write_file(dir / "quantize_config.json",
+             R"({"bits": 4, "group_size": 128, "model_file_base_name": "gptq_model-4bit-128g"})");
+  expect_input_error([&] { Checkpoint ckpt(dir.path().string()); },
+                     {dir.path().string(), "model_file_base_name"});
+  write_safetensors(dir / "gptq_model-4bit-128g.safetensors", {{"q", at::full({3}, 4.0)}});
+  const Checkpoint ckpt(dir.path().string());
+  EXPECT_TRUE(at::equal(ckpt.tensor("q"), at::full({3}, 4.0)));
+  EXPECT_EQ(ckpt.file_of("q"), (dir / "gptq_model-4bit-128g.safetensors").string());
+  // Saved without safetensors, AutoGPTQ writes <base>.bin.
+  std::filesystem::remove(dir / "gptq_model-4bit-128g.safetensors");
+  std::filesystem::copy_file(fixtures_dir() / "torch_bin" / "views.bin",
+                             dir / "gptq_model-4bit-128g.bin");
+  EXPECT_TRUE(Checkpoint(dir.path().string()).contains("ints"));
+  write_file(dir / "quantize_config.json", R"({"model_file_base_name": "../gptq_model"})");
+  expect_input_error([&] { Checkpoint ckpt(dir.path().string()); },
+                     {"quantize_config.json", "../gptq_model", "not a file name"});
+}
+
 }  // namespace
 }  // namespace ptq::test

@@ -34,34 +34,27 @@
 #include <vector>
 
 #include "ptq/io/dtype.h"
+#include "ptq/io/tensor_file.h"
 
 namespace ptq::io {
 
-struct TensorEntry {
-  std::string name;
-  DType dtype;
-  std::vector<int64_t> shape;
-  uint64_t data_begin;  // relative to the data section
-  uint64_t data_end;
-};
-
 class MappedFile;
 
-class SafetensorsReader {
+class SafetensorsReader : public TensorFile {
  public:
   explicit SafetensorsReader(const std::string& path);
 
-  const std::string& path() const { return _path; }
-  std::vector<std::string> names() const;  // sorted
-  bool contains(const std::string& name) const;
-  const TensorEntry& entry(const std::string& name) const;
+  const std::string& path() const override { return _path; }
+  std::vector<std::string> names() const override;  // sorted
+  bool contains(const std::string& name) const override;
+  const TensorEntry& entry(const std::string& name) const override;
   // A read-only view of the mapped bytes (see invariant 2); throws InputError naming the
   // tensor and the file if there is no such tensor.
-  at::Tensor tensor(const std::string& name) const;
+  at::Tensor tensor(const std::string& name) const override;
   // Drops the resident pages holding `name`'s bytes from this process (they stay in the page
   // cache, which the kernel can reclaim); a later read of them, through any view, faults
   // them back in from the file. Throws InputError if there is no such tensor.
-  void release(const std::string& name) const;
+  void release(const std::string& name) const override;
   const std::map<std::string, std::string>& metadata() const { return _metadata; }
 
  private:
