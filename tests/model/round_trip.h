@@ -20,12 +20,14 @@
 
 namespace ptq::test {
 
-// 8 rows of 128 random ids below the fixture's vocabulary size, as a tokens: dataset.
+// 8 rows of random ids below the fixture's vocabulary size, max_position_embeddings each (the
+// row length quantize and eval read a tokens: file with), as a tokens: dataset.
 inline std::string fixture_token_rows(const TempDir& tmp, const std::string& fixture) {
-  const int64_t vocab = model::load_model_config(fixture_model(fixture)).vocab_size;
-  const std::filesystem::path path = tmp / "tokens-8x128.i32";
+  const model::ModelConfig config = model::load_model_config(fixture_model(fixture));
+  const std::filesystem::path path = tmp / "tokens.i32";
   at::manual_seed(0);
-  const at::Tensor ids = at::randint(vocab, {8, 128}, at::kInt);
+  const at::Tensor ids =
+      at::randint(config.vocab_size, {8, config.max_position_embeddings}, at::kInt);
   std::ofstream(path, std::ios::binary)
       .write(static_cast<const char*>(ids.data_ptr()), ids.numel() * sizeof(int32_t));
   return "tokens:" + path.string();
