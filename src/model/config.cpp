@@ -1,5 +1,6 @@
 #include "ptq/model/config.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "io/read_file.h"
@@ -196,8 +197,14 @@ void read_qwen_window(const ConfigReader& in, ModelConfig& config) {
   config.sliding_window = in.int_or("sliding_window", 4096);
   const std::vector<std::string> types = in.strings("layer_types");
   if (types.empty()) {
-    const int64_t first = in.int_or("max_window_layers", 28);
-    for (int64_t i = 0; i < config.num_layers; ++i) config.window_layers.push_back(i >= first);
+    // Layers past the end of window_layers use the window (layer_window()), so the first
+    // max_window_layers entries say it all, however large num_hidden_layers claims to be.
+    const int64_t full = in.int_or("max_window_layers", 28);
+    if (full >= config.num_layers) {
+      config.sliding_window.reset();
+      return;
+    }
+    config.window_layers.assign(std::max<int64_t>(full, 0), false);
     return;
   }
   PTQ_CHECK_INPUT(static_cast<int64_t>(types.size()) == config.num_layers, in.source(),
@@ -332,8 +339,9 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
 }
 
 std::optional<int64_t> layer_window(const ModelConfig& config, int64_t layer) {
-  if (!config.window_layers.empty() && !config.window_layers.at(layer)) return std::nullopt;
-  return config.sliding_window;
+  const bool windowed = layer >= static_cast<int64_t>(config.window_layers.size()) ||
+                        config.window_layers[layer];
+  return windowed ? config.sliding_window : std::nullopt;
 }
 
 ModelConfig load_model_config(const std::string& path) {

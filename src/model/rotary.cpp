@@ -75,49 +75,47 @@ at::Tensor yarn_inv_freq(double base, int64_t dims, const RopeScaling& s, int64_
 }  // namespace
 
 RotaryEmbedding::RotaryEmbedding(int64_t rotary_dims, double theta)
-    : _rotary_dims(rotary_dims),
-      _theta(theta),
-      _max_positions(0),
-      _inv_freq(default_inv_freq(theta, rotary_dims)) {}
+    : _rotary_dims(rotary_dims), _theta(theta), _max_positions(0) {}
 
 RotaryEmbedding::RotaryEmbedding(const ModelConfig& config, int64_t rotary_dims)
     : _rotary_dims(rotary_dims),
       _theta(config.rope_theta),
       _scaling(config.rope_scaling),
       _max_positions(config.max_position_embeddings) {
-  const at::Tensor plain = default_inv_freq(_theta, rotary_dims);
+  if (_scaling.type == RopeScaling::Type::Yarn) _attention_factor = yarn_attention_factor(_scaling);
+}
+
+// Computed per call (rotary_dims / 2 values) rather than held: a model is built before its
+// checkpoint's shapes have confirmed config.json's head_dim.
+at::Tensor RotaryEmbedding::inv_freq(int64_t length) const {
+  const at::Tensor plain = default_inv_freq(_theta, _rotary_dims);
   using Type = RopeScaling::Type;
   switch (_scaling.type) {
     case Type::Default:
-    case Type::Dynamic:  // computed per forward, from its length
-      _inv_freq = plain;
-      break;
+      return plain;
     case Type::Linear:
       // Scaling positions by 1/factor is scaling the frequencies
       // (_compute_linear_scaling_rope_parameters).
-      _inv_freq = plain / _scaling.factor;
-      break;
+      return plain / _scaling.factor;
+    case Type::Dynamic: {
+      // Dynamic NTK (_compute_dynamic_ntk_parameters with the dynamic_rope_update of the
+      // rotary embedding's forward): past max_position_embeddings the base grows to
+      // base * (factor * length / max - (factor - 1))^(d / (d - 2)), length = last position + 1.
+      if (length <= _max_positions) return plain;
+      const double f = _scaling.factor;
+      const double d = static_cast<double>(_rotary_dims);
+      const double base = _theta * std::pow(f * static_cast<double>(length) / _max_positions -
+                                                 (f - 1),
+                                             d / (d - 2));
+      return default_inv_freq(base, _rotary_dims);
+    }
     case Type::Llama3:
-      _inv_freq = llama3_inv_freq(plain, _scaling);
-      break;
+      return llama3_inv_freq(plain, _scaling);
     case Type::Yarn:
-      _inv_freq = yarn_inv_freq(_theta, rotary_dims, _scaling,
-                                _scaling.original_max_position_embeddings.value_or(_max_positions));
-      _attention_factor = yarn_attention_factor(_scaling);
-      break;
+      return yarn_inv_freq(_theta, _rotary_dims, _scaling,
+                           _scaling.original_max_position_embeddings.value_or(_max_positions));
   }
-}
-
-// Dynamic NTK (_compute_dynamic_ntk_parameters with the dynamic_rope_update of the rotary
-// embedding's forward): past max_position_embeddings the base grows to
-// base * (factor * length / max - (factor - 1))^(d / (d - 2)), length = last position + 1.
-at::Tensor RotaryEmbedding::inv_freq(int64_t length) const {
-  if (_scaling.type != RopeScaling::Type::Dynamic || length <= _max_positions) return _inv_freq;
-  const double f = _scaling.factor;
-  const double d = static_cast<double>(_rotary_dims);
-  const double base =
-      _theta * std::pow(f * static_cast<double>(length) / _max_positions - (f - 1), d / (d - 2));
-  return default_inv_freq(base, _rotary_dims);
+  return plain;
 }
 
 at::Tensor RotaryEmbedding::apply(const at::Tensor& x, int64_t offset) const {

@@ -38,7 +38,6 @@ class RotaryEmbedding {
   double _theta;
   RopeScaling _scaling;
   int64_t _max_positions;  // config.max_position_embeddings
-  at::Tensor _inv_freq;    // for every length unless dynamic
   double _attention_factor = 1.0;
 };
 
