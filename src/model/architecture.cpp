@@ -10,8 +10,8 @@
 namespace ptq::model {
 namespace {
 
-// Every supported architecture, in one place. Mistral and Qwen2 are LLaMA-family models
-// whose differences (sliding window, q/k/v bias) are read from config.json.
+// Every supported architecture, in one place. Mistral, Qwen2 and Qwen3 are LLaMA-family
+// models whose differences (sliding window, q/k/v bias, q/k norms) are read from config.json.
 std::vector<Architecture> register_builtin_architectures() {
   return {
       {"GPTNeoXForCausalLM", ArchFamily::GptNeoX, create_gpt_neox, gpt_neox_table},
@@ -20,6 +20,7 @@ std::vector<Architecture> register_builtin_architectures() {
       {"OPTForCausalLM", ArchFamily::Opt, create_opt, opt_table},
       {"Phi3ForCausalLM", ArchFamily::Llama, create_phi3, phi3_table},
       {"Qwen2ForCausalLM", ArchFamily::Llama, create_llama, llama_table},
+      {"Qwen3ForCausalLM", ArchFamily::Llama, create_llama, llama_table},
   };
 }
 

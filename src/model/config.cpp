@@ -1,5 +1,6 @@
 #include "ptq/model/config.h"
 
+#include <algorithm>
 #include <filesystem>
 
 #include "io/read_file.h"
@@ -31,11 +32,42 @@ class ConfigReader {
     return value ? as_int(key, *value) : fallback;
   }
 
+  double required_number(const char* key) const {
+    PTQ_CHECK_INPUT(has(key), _source, ": missing key '", key, "'");
+    return number_or(key, 0.0);
+  }
+
   double number_or(const char* key, double fallback) const {
     const nlohmann::json* value = find(key);
     if (!value) return fallback;
     PTQ_CHECK_INPUT(value->is_number(), _source, ": key '", key, "' must be a number");
     return value->get<double>();
+  }
+
+  std::optional<double> optional_number(const char* key) const {
+    if (!has(key)) return std::nullopt;
+    return number_or(key, 0.0);
+  }
+
+  // The value of `key` if it is a JSON object (null when absent); throws if it is another type.
+  const nlohmann::json* object(const char* key) const {
+    const nlohmann::json* value = find(key);
+    PTQ_CHECK_INPUT(!value || value->is_object(), _source, ": key '", key,
+                    "' must be an object");
+    return value;
+  }
+
+  // The value of `key` as a list of strings (empty when absent).
+  std::vector<std::string> strings(const char* key) const {
+    const nlohmann::json* value = find(key);
+    if (!value) return {};
+    PTQ_CHECK_INPUT(value->is_array(), _source, ": key '", key, "' must be a list");
+    std::vector<std::string> out;
+    for (const nlohmann::json& item : *value) {
+      PTQ_CHECK_INPUT(item.is_string(), _source, ": key '", key, "' must list strings");
+      out.push_back(item.get<std::string>());
+    }
+    return out;
   }
 
   bool bool_or(const char* key, bool fallback) const {
@@ -75,7 +107,7 @@ class ConfigReader {
   }
 
   const nlohmann::json& _json;
-  const std::string& _source;
+  const std::string _source;
 };
 
 void read_common_sizes(const ConfigReader& in, ModelConfig& config) {
@@ -105,11 +137,96 @@ void read_phi3_differences(const ConfigReader& in, ModelConfig& config) {
   if (in.has("sliding_window")) config.sliding_window = in.required_int("sliding_window");
 }
 
-// LlamaConfig / MistralConfig / Qwen2Config / Phi3Config, with the defaults of those classes.
+// config["rope_scaling"], keyed "rope_type" or, as configs written before transformers 4.43
+// are, "type"; the keys each type requires are those of modeling_rope_utils'
+// rope_config_validation. How they turn into frequencies: src/model/rotary.cpp.
+void read_rope_scaling(const ConfigReader& in, ModelConfig& config) {
+  const nlohmann::json* json = in.object("rope_scaling");
+  if (json == nullptr) return;
+  const ConfigReader rope(*json, in.source() + ": rope_scaling");
+  const std::string type = rope.string_or("rope_type", rope.string_or("type", "default"));
+  RopeScaling& s = config.rope_scaling;
+  using Type = RopeScaling::Type;
+  if (type == "default") return;
+  if (type == "linear") {
+    s.type = Type::Linear;
+  } else if (type == "dynamic") {
+    s.type = Type::Dynamic;
+  } else if (type == "llama3") {
+    s.type = Type::Llama3;
+  } else if (type == "yarn") {
+    s.type = Type::Yarn;
+  } else {
+    PTQ_THROW_INPUT(in.source(), ": rope_scaling type '", type,
+                    "' is not supported; supported: default, linear, dynamic, llama3, yarn");
+  }
+  s.factor = rope.required_number("factor");
+  PTQ_CHECK_INPUT(s.factor > 0, rope.source(), ": factor must be positive");
+  if (rope.has("original_max_position_embeddings")) {
+    s.original_max_position_embeddings = rope.required_int("original_max_position_embeddings");
+    PTQ_CHECK_INPUT(*s.original_max_position_embeddings > 0, rope.source(),
+                    ": original_max_position_embeddings must be positive");
+  }
+  if (s.type == Type::Llama3) {
+    PTQ_CHECK_INPUT(s.original_max_position_embeddings, rope.source(),
+                    ": missing key 'original_max_position_embeddings'");
+    s.low_freq_factor = rope.required_number("low_freq_factor");
+    s.high_freq_factor = rope.required_number("high_freq_factor");
+    PTQ_CHECK_INPUT(s.low_freq_factor > 0 && s.high_freq_factor > s.low_freq_factor,
+                    rope.source(), ": need 0 < low_freq_factor < high_freq_factor");
+  }
+  if (s.type == Type::Yarn) {
+    // `beta_fast or 32` in transformers: 0 and null take the default too.
+    const double beta_fast = rope.number_or("beta_fast", 0.0);
+    const double beta_slow = rope.number_or("beta_slow", 0.0);
+    if (beta_fast != 0.0) s.beta_fast = beta_fast;
+    if (beta_slow != 0.0) s.beta_slow = beta_slow;
+    s.attention_factor = rope.optional_number("attention_factor");
+    s.mscale = rope.optional_number("mscale");
+    s.mscale_all_dim = rope.optional_number("mscale_all_dim");
+    s.truncate = rope.bool_or("truncate", true);
+  }
+}
+
+// Qwen2Config / Qwen3Config: with use_sliding_window, the layers that layer_types marks
+// "sliding_attention", or without layer_types those with index >= max_window_layers, attend
+// within sliding_window (modeling_qwen2 / modeling_qwen3: self.sliding_window is set only for
+// those layers); without it, no layer does.
+void read_qwen_window(const ConfigReader& in, ModelConfig& config) {
+  if (!in.bool_or("use_sliding_window", false)) return;
+  config.sliding_window = in.int_or("sliding_window", 4096);
+  const std::vector<std::string> types = in.strings("layer_types");
+  if (types.empty()) {
+    // Layers past the end of window_layers use the window (layer_window()), so the first
+    // max_window_layers entries say it all, however large num_hidden_layers claims to be.
+    const int64_t full = in.int_or("max_window_layers", 28);
+    if (full >= config.num_layers) {
+      config.sliding_window.reset();
+      return;
+    }
+    config.window_layers.assign(std::max<int64_t>(full, 0), false);
+    return;
+  }
+  PTQ_CHECK_INPUT(static_cast<int64_t>(types.size()) == config.num_layers, in.source(),
+                  ": layer_types lists ", types.size(), " layers, num_hidden_layers is ",
+                  config.num_layers);
+  for (const std::string& type : types) {
+    PTQ_CHECK_INPUT(type == "sliding_attention" || type == "full_attention", in.source(),
+                    ": layer_types entry '", type,
+                    "' is not supported; supported: sliding_attention, full_attention");
+    config.window_layers.push_back(type == "sliding_attention");
+  }
+}
+
+// LlamaConfig / MistralConfig / Qwen2Config / Qwen3Config / Phi3Config, with the defaults of
+// those classes.
 void read_llama(const ConfigReader& in, ModelConfig& config) {
+  const bool qwen2 = config.architecture == "Qwen2ForCausalLM";
+  const bool qwen3 = config.architecture == "Qwen3ForCausalLM";
   config.intermediate_size = in.required_int("intermediate_size");
   config.num_kv_heads = in.int_or("num_key_value_heads", config.num_heads);
-  config.head_dim = in.int_or("head_dim", config.head_dim);
+  // Qwen3Config's head_dim defaults to 128 whatever hidden_size / num_attention_heads is.
+  config.head_dim = in.int_or("head_dim", qwen3 ? 128 : config.head_dim);
   config.norm_eps = in.number_or("rms_norm_eps", 1e-6);
   config.hidden_act = in.string_or("hidden_act", "silu");
   config.rope_theta = in.number_or("rope_theta", 10000.0);
@@ -118,17 +235,18 @@ void read_llama(const ConfigReader& in, ModelConfig& config) {
     read_phi3_differences(in, config);
     return;
   }
-  reject_rope_scaling(in);
-  if (config.architecture == "Qwen2ForCausalLM") {
+  read_rope_scaling(in, config);
+  if (qwen2) {
     // Qwen2Attention: q/k/v always biased, o_proj never; no config key controls it.
     config.attention_bias = true;
-    PTQ_CHECK_INPUT(!in.bool_or("use_sliding_window", false), in.source(),
-                    ": use_sliding_window=true is not supported");
   } else {
     config.attention_bias = in.bool_or("attention_bias", false);
     config.attention_out_bias = config.attention_bias;  // LlamaAttention: on o_proj too
-    config.mlp_bias = in.bool_or("mlp_bias", false);
+    // Qwen3MLP has no bias and Qwen3Config no mlp_bias.
+    config.mlp_bias = !qwen3 && in.bool_or("mlp_bias", false);
   }
+  config.qk_norm = qwen3;
+  if (qwen2 || qwen3) read_qwen_window(in, config);
   if (config.architecture == "MistralForCausalLM" && in.has("sliding_window")) {
     config.sliding_window = in.required_int("sliding_window");
   }
@@ -218,6 +336,12 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
   }
   config.raw = json;
   return config;
+}
+
+std::optional<int64_t> layer_window(const ModelConfig& config, int64_t layer) {
+  const bool windowed = layer >= static_cast<int64_t>(config.window_layers.size()) ||
+                        config.window_layers[layer];
+  return windowed ? config.sliding_window : std::nullopt;
 }
 
 ModelConfig load_model_config(const std::string& path) {

@@ -67,26 +67,6 @@ at::Tensor merge_heads(const at::Tensor& x) {
   return x.transpose(1, 2).reshape({x.size(0), x.size(2), -1});
 }
 
-at::Tensor apply_rotary(const at::Tensor& x, int64_t rotary_dims, double theta, int64_t offset) {
-  const int64_t half = rotary_dims / 2;
-  const int64_t length = x.size(2);
-  // inv_freq_i = theta^(-2i/d) (RoFormer eq. 15; HF's inv_freq); angles in fp64 so long
-  // positions keep their precision, then fp32 like the activations.
-  const auto f64 = at::TensorOptions().dtype(at::kDouble);
-  const at::Tensor inv_freq = at::pow(theta, at::arange(0, rotary_dims, 2, f64) / -rotary_dims);
-  const at::Tensor positions = at::arange(offset, offset + length, f64);
-  const at::Tensor angles = at::outer(positions, inv_freq).repeat({1, 2});  // [T, d]
-  const at::Tensor cos = angles.cos().to(at::kFloat);
-  const at::Tensor sin = angles.sin().to(at::kFloat);
-
-  const at::Tensor rot = x.narrow(-1, 0, rotary_dims);
-  // rotate_half: (x1, x2) -> (-x2, x1), pairing dim i with i + d/2.
-  const at::Tensor rotated = at::cat({-rot.narrow(-1, half, half), rot.narrow(-1, 0, half)}, -1);
-  const at::Tensor out = rot * cos + rotated * sin;
-  if (rotary_dims == x.size(-1)) return out;
-  return at::cat({out, x.narrow(-1, rotary_dims, x.size(-1) - rotary_dims)}, -1);
-}
-
 std::pair<at::Tensor, at::Tensor> extend_cache(KVCache* cache,
                                                int64_t layer,
                                                int64_t num_layers,

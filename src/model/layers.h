@@ -1,7 +1,7 @@
 #pragma once
-// Building blocks shared by the model families: norms, activations, rotary embeddings and
-// causal (grouped-query) attention with an optional KV cache. Tensors are fp32, CPU;
-// attention tensors are laid out [B, heads, T, head_dim].
+// Building blocks shared by the model families: norms, activations, rotary embeddings
+// (model/rotary.h) and causal (grouped-query) attention with an optional KV cache. Tensors are
+// fp32, CPU; attention tensors are laid out [B, heads, T, head_dim].
 
 #include <ATen/core/Tensor.h>
 
@@ -9,6 +9,7 @@
 #include <string>
 #include <utility>
 
+#include "model/rotary.h"
 #include "ptq/model/causal_lm.h"
 
 namespace ptq::model {
@@ -31,10 +32,6 @@ at::Tensor embed_tokens(const at::Tensor& table, const at::Tensor& ids);
 // [B, T, heads * head_dim] <-> [B, heads, T, head_dim]
 at::Tensor split_heads(const at::Tensor& x, int64_t heads);
 at::Tensor merge_heads(const at::Tensor& x);
-
-// Hugging Face rotate-half RoPE on the first `rotary_dims` of each head of x [B, H, T, hd]
-// at positions offset..offset+T-1; the remaining dims pass through (GPT-NeoX rotary_pct).
-at::Tensor apply_rotary(const at::Tensor& x, int64_t rotary_dims, double theta, int64_t offset);
 
 // Appends this step's keys/values [B, kv_heads, T, hd] to layer `layer` of `cache` (if any)
 // and returns all keys/values so far. The cache must hold exactly `offset` positions.

@@ -1,7 +1,11 @@
-// LLaMA-family decoder (Llama, Mistral, Qwen2), after transformers' modeling_llama.py:
+// LLaMA-family decoder (Llama 2/3, Mistral, Qwen2, Qwen3), after transformers'
+// modeling_llama.py:
 //   h = x + o_proj(attn(rope(q_proj(n1)), rope(k_proj(n1)), v_proj(n1))),  n1 = rms1(x)
 //   y = h + down_proj(act(gate_proj(n2)) * up_proj(n2)),                   n2 = rms2(h)
 // then logits = lm_head(rms(y)), lm_head tied to embed_tokens when tie_word_embeddings.
+// RoPE follows config.rope_scaling (model/rotary.h). Qwen3 (modeling_qwen3.py) normalizes each
+// head of q and k with its own RMSNorm over head_dim (q_norm, k_norm) before RoPE. Mistral's
+// window applies to every layer, Qwen2/3's to the layers config.window_layers marks.
 
 #include <ATen/ATen.h>
 
@@ -17,13 +21,15 @@ rows::Dims kv_by_hidden(const ModelConfig& c) {
   return {c.num_kv_heads * c.head_dim, c.hidden_size};
 }
 rows::Dims hidden_by_q(const ModelConfig& c) { return {c.hidden_size, c.num_heads * c.head_dim}; }
+rows::Dims head(const ModelConfig& c) { return {c.head_dim}; }
+bool qk_norm(const ModelConfig& c) { return c.qk_norm; }
 
 class LlamaModel final : public DecoderFamily {
  public:
   LlamaModel(ModelConfig config,
              std::shared_ptr<const io::Checkpoint> checkpoint,
              const LoadOptions& options)
-      : DecoderFamily(std::move(config), llama_table()) {
+      : DecoderFamily(std::move(config), llama_table()), _rope(_config, _config.head_dim) {
     load(std::move(checkpoint), options);
   }
 
@@ -43,14 +49,19 @@ class LlamaModel final : public DecoderFamily {
   at::Tensor attention(const LayerCall& call, const at::Tensor& x) const {
     const ModelConfig& c = _config;
     const int64_t offset = call.offset;
-    const at::Tensor q = split_heads(linear(call, TensorRole::AttnQ, x), c.num_heads);
-    const at::Tensor k = split_heads(linear(call, TensorRole::AttnK, x), c.num_kv_heads);
+    at::Tensor q = split_heads(linear(call, TensorRole::AttnQ, x), c.num_heads);
+    at::Tensor k = split_heads(linear(call, TensorRole::AttnK, x), c.num_kv_heads);
     const at::Tensor v = split_heads(linear(call, TensorRole::AttnV, x), c.num_kv_heads);
-    const at::Tensor out =
-        attend(call, apply_rotary(q, c.head_dim, c.rope_theta, offset),
-               apply_rotary(k, c.head_dim, c.rope_theta, offset), v, c.sliding_window);
+    if (c.qk_norm) {
+      q = rms_norm(q, layer_weight(call, TensorRole::AttnQNorm), c.norm_eps);
+      k = rms_norm(k, layer_weight(call, TensorRole::AttnKNorm), c.norm_eps);
+    }
+    const at::Tensor out = attend(call, _rope.apply(q, offset), _rope.apply(k, offset), v,
+                                  layer_window(c, call.index));
     return linear(call, TensorRole::AttnOut, out);
   }
+
+  RotaryEmbedding _rope;
 };
 
 }  // namespace
@@ -73,6 +84,8 @@ const FamilyTable& llama_table() {
           linear(R::AttnQ, "self_attn.q_proj", q_by_hidden, attention_bias, 0, 0),
           linear(R::AttnK, "self_attn.k_proj", kv_by_hidden, attention_bias, 0, 0),
           linear(R::AttnV, "self_attn.v_proj", kv_by_hidden, attention_bias, 0, 0),
+          norm(R::AttnQNorm, "self_attn.q_norm", head, nullptr, qk_norm),
+          norm(R::AttnKNorm, "self_attn.k_norm", head, nullptr, qk_norm),
           linear(R::AttnOut, "self_attn.o_proj", hidden_by_q, attention_out_bias, 1, 1),
           linear(R::FfnGate, "mlp.gate_proj", ffn_by_hidden, mlp_bias, 2, 2),
           linear(R::FfnUp, "mlp.up_proj", ffn_by_hidden, mlp_bias, 2, 2),

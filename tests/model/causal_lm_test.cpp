@@ -17,9 +17,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Prefix of 5 tokens, then one token at a time, must reproduce the full forward.
+// Prefix of 5 tokens, then one token at a time, must reproduce the full forward. Not with
+// dynamic rope scaling: past max_position_embeddings its frequencies follow the length of each
+// step, so cached keys keep the frequencies they were rotated with (as in transformers).
 TEST(KVCacheTest, IncrementalDecodingMatchesFullForward) {
   for (const std::string& name : test::model_fixtures()) {
+    if (name == "llama_dynamic") continue;
     SCOPED_TRACE(name);
     const auto lm = load_causal_lm(test::fixture_model(name));
     const at::Tensor ids = test::load_reference(name).input_ids;

@@ -42,7 +42,7 @@ TEST(ConfigTest, UnknownArchitectureListsTheSupportedOnes) {
   const std::string message = load_error(json);
   EXPECT_NE(message.find("BertForMaskedLM"), std::string::npos) << message;
   for (const char* name : {"LlamaForCausalLM", "MistralForCausalLM", "Qwen2ForCausalLM",
-                           "OPTForCausalLM", "GPTNeoXForCausalLM"}) {
+                           "Qwen3ForCausalLM", "OPTForCausalLM", "GPTNeoXForCausalLM"}) {
     EXPECT_NE(message.find(name), std::string::npos) << message;
   }
 }
@@ -51,7 +51,7 @@ TEST(ConfigTest, SupportedArchitecturesAreSorted) {
   EXPECT_EQ(supported_architectures(),
             (std::vector<std::string>{"GPTNeoXForCausalLM", "LlamaForCausalLM",
                                       "MistralForCausalLM", "OPTForCausalLM", "Phi3ForCausalLM",
-                                      "Qwen2ForCausalLM"}));
+                                      "Qwen2ForCausalLM", "Qwen3ForCausalLM"}));
 }
 
 TEST(ConfigTest, WrongTypeNamesTheKey) {
@@ -69,11 +69,42 @@ TEST(ConfigTest, NullKeysTakeTheClassDefaults) {
   EXPECT_FALSE(config.sliding_window.has_value());
 }
 
+// An unknown rope type names itself, the file and the supported types, under either key.
+TEST(ConfigTest, UnknownRopeTypeListsTheSupportedOnes) {
+  for (const char* key : {"rope_type", "type"}) {
+    nlohmann::json json = fixture_config("llama");
+    json["rope_scaling"] = {{key, "longrope"}, {"factor", 4.0}};
+    const std::string message = load_error(json);
+    EXPECT_NE(message.find("config.json: rope_scaling type 'longrope' is not supported; "
+                           "supported: default, linear, dynamic, llama3, yarn"),
+              std::string::npos)
+        << message;
+  }
+}
+
+// The keys a rope type needs (modeling_rope_utils' rope_config_validation) are required.
+TEST(ConfigTest, RopeScalingNeedsItsTypesKeys) {
+  nlohmann::json json = fixture_config("llama3");
+  json["rope_scaling"].erase("low_freq_factor");
+  EXPECT_NE(load_error(json).find("rope_scaling: missing key 'low_freq_factor'"),
+            std::string::npos)
+      << load_error(json);
+  json = fixture_config("llama_linear");
+  json["rope_scaling"].erase("factor");
+  EXPECT_NE(load_error(json).find("rope_scaling: missing key 'factor'"), std::string::npos)
+      << load_error(json);
+  json = fixture_config("llama");
+  json["rope_scaling"] = "llama3";
+  EXPECT_NE(load_error(json).find("'rope_scaling' must be an object"), std::string::npos)
+      << load_error(json);
+  json = fixture_config("gpt_neox");
+  json["rope_scaling"] = {{"rope_type", "linear"}, {"factor", 2.0}};
+  EXPECT_NE(load_error(json).find("rope_scaling is not supported"), std::string::npos)
+      << load_error(json);
+}
+
 TEST(ConfigTest, UnsupportedVariantsAreRejected) {
   nlohmann::json json = fixture_config("llama");
-  json["rope_scaling"] = {{"rope_type", "llama3"}, {"factor", 8.0}};
-  EXPECT_NE(load_error(json).find("rope_scaling"), std::string::npos);
-  json = fixture_config("llama");
   json["hidden_act"] = "quick_gelu";
   EXPECT_NE(load_error(json).find("quick_gelu"), std::string::npos);
   json = fixture_config("llama");

@@ -1,5 +1,6 @@
-// LLaMA family (Llama, Mistral, Qwen2) against the Python reference, and the real
-// stories260K checkpoint.
+// LLaMA family (Llama 2/3 with each rope_scaling type, Mistral, Qwen2) against the Python
+// reference, Llama 3's quantize -> eval round trips, and the real stories260K checkpoint.
+// Qwen3: qwen3_test.cpp.
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -7,6 +8,7 @@
 #include <cstring>
 
 #include "model/model_test_utils.h"
+#include "model/round_trip.h"
 #include "ptq/model/causal_lm.h"
 
 namespace ptq::model {
@@ -26,6 +28,54 @@ TEST(LlamaTest, Qwen2MatchesReference) { expect_matches_reference("qwen2"); }
 
 // bf16 over three shards listed in model.safetensors.index.json.
 TEST(LlamaTest, ShardedCheckpointMatchesReference) { expect_matches_reference("llama_sharded"); }
+
+// As Llama 3.2 1B: rope_scaling llama3 (factor 8 over an original context of 64, the 16-dim
+// heads spanning its three frequency bands), head_dim 16 with hidden 48 (q_proj 64 x 48),
+// embeddings tied to the head, bf16.
+TEST(LlamaTest, Llama3MatchesReference) { expect_matches_reference("llama3"); }
+
+// rope_scaling linear (factor 2, under the legacy "type" key).
+TEST(LlamaTest, LinearRopeScalingMatchesReference) { expect_matches_reference("llama_linear"); }
+
+// rope_scaling dynamic (factor 3) with 12 positions past max_position_embeddings 8, so the
+// base grows with the length.
+TEST(LlamaTest, DynamicRopeScalingMatchesReference) {
+  expect_matches_reference("llama_dynamic");
+}
+
+// rope_scaling yarn (factor 4 over 256 original positions): interpolated, ramped and kept
+// frequencies, and cos/sin times 0.1 ln 4 + 1.
+TEST(LlamaTest, YarnRopeScalingMatchesReference) { expect_matches_reference("llama_yarn"); }
+
+// Qwen2 with use_sliding_window: layer 1 (>= max_window_layers 1) attends within 5 of the 12
+// positions, layer 0 over all of them.
+TEST(LlamaTest, Qwen2SlidingWindowMatchesReference) { expect_matches_reference("qwen2_window"); }
+
+TEST(LlamaTest, Llama3ReadsScalingHeadDimAndTiedHead) {
+  const auto lm = load_causal_lm(test::fixture_model("llama3"));
+  const ModelConfig& c = lm->config();
+  EXPECT_EQ(c.rope_scaling.type, RopeScaling::Type::Llama3);
+  EXPECT_DOUBLE_EQ(c.rope_scaling.factor, 8.0);
+  EXPECT_EQ(c.rope_scaling.original_max_position_embeddings.value_or(0), 64);
+  EXPECT_EQ(c.head_dim, 16);
+  EXPECT_EQ(c.eos_token_id.value_or(-1), 2);  // the first of [2, 3]
+  EXPECT_EQ(lm->weight("model.layers.0.self_attn.q_proj.weight").sizes(),
+            at::IntArrayRef({64, 48}));
+  EXPECT_FALSE(lm->has_weight("lm_head.weight"));  // tied to model.embed_tokens
+}
+
+void expect_llama3_round_trip(const std::vector<std::string>& method_args) {
+  test::expect_quantize_eval_round_trip(
+      "llama3", method_args,
+      {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+       "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"});
+}
+
+TEST(LlamaTest, Llama3GptqW4RoundTrip) { expect_llama3_round_trip(test::gptq_w4_args()); }
+TEST(LlamaTest, Llama3SeptqW3RoundTrip) { expect_llama3_round_trip(test::septq_w3_args()); }
+TEST(LlamaTest, Llama3RuquantW4A4RoundTrip) {
+  expect_llama3_round_trip(test::ruquant_w4a4_args());
+}
 
 TEST(LlamaTest, ConfigCarriesFamilyDifferences) {
   const auto qwen2 = load_causal_lm(test::fixture_model("qwen2"));

@@ -9,7 +9,8 @@ holding `input_ids` [2, 12] (I64) and the `logits` [2, 12, vocab] (F64) of an fp
 
 The forward passes are written here from each architecture's published equations and the Hugging
 Face modeling code they must agree with (modeling_llama.py, modeling_mistral.py, modeling_qwen2.py,
-modeling_opt.py, modeling_gpt_neox.py, modeling_phi3.py); they share nothing with the C++
+modeling_qwen3.py, modeling_opt.py, modeling_gpt_neox.py, modeling_phi3.py, and
+modeling_rope_utils.py for rope_scaling); they share nothing with the C++
 implementation. Weights are drawn in fp64, rounded to the stored dtype, and the reference runs on
 the stored values upcast to fp64, so the only difference left to the C++ side is its own fp32
 arithmetic.
@@ -159,19 +160,86 @@ ACTIVATIONS = {
 }
 
 
-def rotary(x, positions, rot_dims, theta):
+def default_inv_freq(theta, rot_dims):
+    return 1.0 / theta ** (torch.arange(0, rot_dims, 2, dtype=torch.float64) / rot_dims)
+
+
+def rotary(x, positions, rot_dims, theta, inv_freq=None, attention_factor=1.0):
     """HF rotate-half RoPE on the first rot_dims of each head: x [B, H, T, hd].
 
-    inv_freq_i = theta^(-2i/rot_dims), angle = pos * inv_freq, pairs (i, i + rot_dims/2).
+    inv_freq_i = theta^(-2i/rot_dims) unless given, angle = pos * inv_freq, pairs
+    (i, i + rot_dims/2); cos and sin times attention_factor (modeling_rope_utils' scaling).
     """
-    inv_freq = 1.0 / theta ** (torch.arange(0, rot_dims, 2, dtype=torch.float64) / rot_dims)
+    if inv_freq is None:
+        inv_freq = default_inv_freq(theta, rot_dims)
     angles = positions.double()[:, None] * inv_freq[None, :]
-    cos = torch.cat([angles.cos(), angles.cos()], -1)
-    sin = torch.cat([angles.sin(), angles.sin()], -1)
+    cos = torch.cat([angles.cos(), angles.cos()], -1) * attention_factor
+    sin = torch.cat([angles.sin(), angles.sin()], -1) * attention_factor
     x_rot, x_pass = x[..., :rot_dims], x[..., rot_dims:]
     half = rot_dims // 2
     rotated = torch.cat([-x_rot[..., half:], x_rot[..., :half]], -1)
     return torch.cat([x_rot * cos + rotated * sin, x_pass], -1)
+
+
+def rope_parameters(cfg, dim, seq_len):
+    """(inv_freq, attention_factor) of cfg's rope_scaling, as modeling_rope_utils computes them
+    (_compute_*_parameters), for a forward whose positions are 0..seq_len-1."""
+    theta = cfg["rope_theta"]
+    scaling = cfg.get("rope_scaling") or {}
+    kind = scaling.get("rope_type", scaling.get("type", "default"))
+    if kind == "default":
+        return default_inv_freq(theta, dim), 1.0
+    factor = scaling["factor"]
+    if kind == "linear":
+        return default_inv_freq(theta, dim) / factor, 1.0
+    if kind == "dynamic":
+        # dynamic_rope_update: the frequencies are recomputed for seq_len = max position + 1
+        # once it exceeds max_position_embeddings.
+        max_pos = cfg["max_position_embeddings"]
+        seq_len = max(seq_len, max_pos)
+        base = theta * ((factor * seq_len / max_pos) - (factor - 1)) ** (dim / (dim - 2))
+        return default_inv_freq(base, dim), 1.0
+    if kind == "llama3":
+        inv_freq = default_inv_freq(theta, dim)
+        old_context = scaling["original_max_position_embeddings"]
+        low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+        low_wavelen, high_wavelen = old_context / low, old_context / high
+        wavelen = 2 * math.pi / inv_freq
+        out = torch.where(wavelen > low_wavelen, inv_freq / factor, inv_freq)
+        smooth = (old_context / wavelen - low) / (high - low)
+        smoothed = (1 - smooth) * out / factor + smooth * out
+        medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen)
+        return torch.where(medium, smoothed, out), 1.0
+    if kind == "yarn":
+        original = scaling.get("original_max_position_embeddings") or cfg["max_position_embeddings"]
+
+        def mscale(scale, m=1.0):
+            return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+        attention_factor = scaling.get("attention_factor")
+        if attention_factor is None:
+            if scaling.get("mscale") and scaling.get("mscale_all_dim"):
+                attention_factor = mscale(factor, scaling["mscale"]) / mscale(factor, scaling["mscale_all_dim"])
+            else:
+                attention_factor = mscale(factor)
+        beta_fast = scaling.get("beta_fast") or 32
+        beta_slow = scaling.get("beta_slow") or 1
+
+        def correction_dim(rotations):
+            return dim * math.log(original / (rotations * 2 * math.pi)) / (2 * math.log(theta))
+
+        low, high = correction_dim(beta_fast), correction_dim(beta_slow)
+        if scaling.get("truncate", True):
+            low, high = math.floor(low), math.ceil(high)
+        low, high = max(low, 0), min(high, dim - 1)
+        if low == high:
+            high += 0.001
+        ramp = torch.clamp((torch.arange(dim // 2, dtype=torch.float64) - low) / (high - low), 0, 1)
+        extrapolation = default_inv_freq(theta, dim)
+        extrapolation_weight = 1 - ramp
+        inv_freq = extrapolation / factor * (1 - extrapolation_weight) + extrapolation * extrapolation_weight
+        return inv_freq, attention_factor
+    raise ValueError("rope type " + kind)
 
 
 def attention(q, k, v, sliding_window=None):
@@ -206,7 +274,9 @@ def merge_heads(x):
 
 
 # ---------------------------------------------------------------------------------------------
-# LLaMA family: Llama, Mistral (sliding window), Qwen2 (q/k/v bias).
+# LLaMA family: Llama (rope_scaling), Mistral (sliding window), Qwen2 (q/k/v bias, sliding
+# window from max_window_layers), Qwen3 (q_norm/k_norm: modeling_qwen3's Qwen3RMSNorm over
+# head_dim of each head of q and k, before RoPE; window from layer_types).
 
 
 def llama_weights(cfg, seed, dtype):
@@ -224,6 +294,9 @@ def llama_weights(cfg, seed, dtype):
         w.linear(p + "self_attn.k_proj", kv_out, d, qkv_bias)
         w.linear(p + "self_attn.v_proj", kv_out, d, qkv_bias)
         w.linear(p + "self_attn.o_proj", d, q_out, o_bias)
+        if cfg["model_type"] == "qwen3":
+            w.norm(p + "self_attn.q_norm", hd, bias=False)
+            w.norm(p + "self_attn.k_norm", hd, bias=False)
         w.norm(p + "post_attention_layernorm", d, bias=False)
         w.linear(p + "mlp.gate_proj", cfg["intermediate_size"], d, False)
         w.linear(p + "mlp.up_proj", cfg["intermediate_size"], d, False)
@@ -234,20 +307,43 @@ def llama_weights(cfg, seed, dtype):
     return w
 
 
+def layer_window(cfg, i):
+    """The sliding window of layer i: Mistral's on every layer; Qwen2/Qwen3's, with
+    use_sliding_window, on the layers layer_types marks "sliding_attention", which
+    Qwen2Config/Qwen3Config default to those with index >= max_window_layers."""
+    if cfg["model_type"] == "mistral":
+        return cfg.get("sliding_window")
+    if cfg["model_type"] in ("qwen2", "qwen3") and cfg.get("use_sliding_window"):
+        types = cfg.get("layer_types") or [
+            "sliding_attention" if j >= cfg["max_window_layers"] else "full_attention"
+            for j in range(cfg["num_hidden_layers"])]
+        return cfg["sliding_window"] if types[i] == "sliding_attention" else None
+    return None
+
+
 def llama_forward(cfg, w, ids):
     heads, kv_heads = cfg["num_attention_heads"], cfg["num_key_value_heads"]
     hd = cfg.get("head_dim") or cfg["hidden_size"] // heads
     eps, theta = cfg["rms_norm_eps"], cfg["rope_theta"]
-    window = cfg.get("sliding_window") if cfg["model_type"] == "mistral" else None
     positions = torch.arange(ids.shape[1])
+    inv_freq, attention_factor = rope_parameters(cfg, hd, ids.shape[1])
+
+    def rope(x):
+        return rotary(x, positions, hd, theta, inv_freq, attention_factor)
+
     x = w["model.embed_tokens.weight"][ids]
     for i in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % i
         h = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = rotary(split_heads(linear(h, w, p + "self_attn.q_proj"), heads), positions, hd, theta)
-        k = rotary(split_heads(linear(h, w, p + "self_attn.k_proj"), kv_heads), positions, hd, theta)
+        q = split_heads(linear(h, w, p + "self_attn.q_proj"), heads)
+        k = split_heads(linear(h, w, p + "self_attn.k_proj"), kv_heads)
+        if cfg["model_type"] == "qwen3":
+            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
+        q, k = rope(q), rope(k)
         v = split_heads(linear(h, w, p + "self_attn.v_proj"), kv_heads)
-        x = x + linear(merge_heads(attention(q, k, v, window)), w, p + "self_attn.o_proj")
+        attn = attention(q, k, v, layer_window(cfg, i))
+        x = x + linear(merge_heads(attn), w, p + "self_attn.o_proj")
         h = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
         act = ACTIVATIONS[cfg["hidden_act"]]
         mlp = act(linear(h, w, p + "mlp.gate_proj")) * linear(h, w, p + "mlp.up_proj")
@@ -464,8 +560,8 @@ def mistral_config():
     }
 
 
-def qwen2_config():
-    return {
+def qwen2_config(**overrides):
+    cfg = {
         "architectures": ["Qwen2ForCausalLM"], "attention_dropout": 0.0, "bos_token_id": 0,
         "eos_token_id": 1, "hidden_act": "silu", "hidden_size": 48, "initializer_range": 0.02,
         "intermediate_size": 112, "max_position_embeddings": 512, "max_window_layers": 2,
@@ -474,6 +570,25 @@ def qwen2_config():
         "sliding_window": 512, "tie_word_embeddings": True, "torch_dtype": "float16",
         "transformers_version": "4.46.0", "use_cache": True, "use_sliding_window": False,
         "vocab_size": 200,
+    }
+    cfg.update(overrides)
+    return cfg
+
+
+def qwen3_config():
+    # As Qwen3-0.6B: head_dim (16) * heads != hidden_size, tied embeddings, no bias. The window
+    # is on, over layer 1 only as layer_types says (max_window_layers alone would window none).
+    return {
+        "architectures": ["Qwen3ForCausalLM"], "attention_bias": False,
+        "attention_dropout": 0.0, "bos_token_id": 0, "eos_token_id": 1, "head_dim": 16,
+        "hidden_act": "silu", "hidden_size": 48, "initializer_range": 0.02,
+        "intermediate_size": 96, "layer_types": ["full_attention", "sliding_attention"],
+        "max_position_embeddings": 256, "max_window_layers": 2, "model_type": "qwen3",
+        "num_attention_heads": 4, "num_hidden_layers": 2, "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-06, "rope_scaling": None, "rope_theta": 1000000.0,
+        "sliding_window": 5, "tie_word_embeddings": True, "torch_dtype": "bfloat16",
+        "transformers_version": "4.56.0", "use_cache": True, "use_sliding_window": True,
+        "vocab_size": 208,
     }
 
 
@@ -546,11 +661,44 @@ FIXTURES = {
                                    rope_theta=500000.0, torch_dtype="bfloat16"),
                       llama_weights, llama_forward, 3),
     "phi3": (phi3_config(), phi3_weights, phi3_forward, 1),
+    # As Llama 3.2 1B: llama3 rope_scaling (whose three frequency bands the 16-dim heads span:
+    # wavelengths 6, 32 and >= 167 against 64 / 4 and 64 / 1), head_dim * heads != hidden_size,
+    # tied embeddings, a list of eos ids.
+    "llama3": (llama_config(hidden_size=48, head_dim=16, num_attention_heads=4,
+                            max_position_embeddings=512, rope_theta=500000.0,
+                            rope_scaling={"factor": 8.0, "high_freq_factor": 4.0,
+                                          "low_freq_factor": 1.0,
+                                          "original_max_position_embeddings": 64,
+                                          "rope_type": "llama3"},
+                            tie_word_embeddings=True, eos_token_id=[2, 3],
+                            torch_dtype="bfloat16"),
+               llama_weights, llama_forward, 1),
+    # The legacy "type" key, as configs written before transformers 4.43.
+    "llama_linear": (llama_config(rope_scaling={"factor": 2.0, "type": "linear"}),
+                     llama_weights, llama_forward, 1),
+    # 12 positions past max_position_embeddings 8: the base grows with the length.
+    "llama_dynamic": (llama_config(max_position_embeddings=8,
+                                   rope_scaling={"factor": 3.0, "rope_type": "dynamic"}),
+                      llama_weights, llama_forward, 1),
+    # As Qwen2.5's YaRN: factor 4 over original 256 (= max_position_embeddings / original, so
+    # transformers 4.5x, which derives the factor so, agrees); the ramp spans dims 0..4 of 8.
+    "llama_yarn": (llama_config(head_dim=16, num_attention_heads=4, num_key_value_heads=2,
+                                max_position_embeddings=1024,
+                                rope_scaling={"factor": 4.0,
+                                              "original_max_position_embeddings": 256,
+                                              "rope_type": "yarn"}),
+                   llama_weights, llama_forward, 1),
+    "qwen3": (qwen3_config(), llama_weights, llama_forward, 1),
+    # use_sliding_window with max_window_layers 1: layer 1 sees 5 of the 12 positions.
+    "qwen2_window": (qwen2_config(use_sliding_window=True, sliding_window=5, max_window_layers=1,
+                                  num_hidden_layers=2, torch_dtype="float32"),
+                     llama_weights, llama_forward, 1),
 }
 
 # Fixtures added after the first ones take the seeds after theirs, so that adding one leaves the
 # others' weights and ids as they were.
-ADDED_FIXTURES = ["phi3"]
+ADDED_FIXTURES = ["phi3", "llama3", "llama_linear", "llama_dynamic", "llama_yarn", "qwen3",
+                  "qwen2_window"]
 
 
 def fixture_seed(name):

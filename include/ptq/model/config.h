@@ -9,10 +9,31 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ptq::model {
 
 enum class ArchFamily { Llama, Opt, GptNeoX };
+
+// config["rope_scaling"] as transformers' modeling_rope_utils reads it; src/model/rotary.cpp
+// turns it into inverse frequencies and an attention factor.
+struct RopeScaling {
+  enum class Type { Default, Linear, Dynamic, Llama3, Yarn };
+  Type type = Type::Default;
+  double factor = 1.0;
+  // The context the model was trained with (llama3, yarn); max_position_embeddings if unset.
+  std::optional<int64_t> original_max_position_embeddings;
+  // llama3
+  double low_freq_factor = 1.0;
+  double high_freq_factor = 4.0;
+  // yarn
+  double beta_fast = 32.0;
+  double beta_slow = 1.0;
+  std::optional<double> attention_factor;
+  std::optional<double> mscale;
+  std::optional<double> mscale_all_dim;
+  bool truncate = true;
+};
 
 struct ModelConfig {
   std::string architecture;  // e.g. "LlamaForCausalLM", from config["architectures"][0]
@@ -39,8 +60,14 @@ struct ModelConfig {
 
   // Rotary embeddings (LLaMA family; GPT-NeoX's rotary_emb_base)
   double rope_theta = 10000.0;
+  RopeScaling rope_scaling;
   // Mistral: query i attends to keys j with i - window < j <= i; unset = full causal.
   std::optional<int64_t> sliding_window;
+  // Qwen2/Qwen3: which layers use sliding_window (layer_types, or index >= max_window_layers);
+  // empty = every layer does. Read through layer_window().
+  std::vector<bool> window_layers;
+  // Qwen3: per-head RMSNorm of queries and keys (self_attn.q_norm / k_norm) before RoPE.
+  bool qk_norm = false;
 
   // OPT
   bool do_layer_norm_before = true;
@@ -57,6 +84,9 @@ struct ModelConfig {
 
   nlohmann::json raw;  // the whole file, for writers that copy it forward
 };
+
+// The sliding window of decoder layer `layer`, if it has one.
+std::optional<int64_t> layer_window(const ModelConfig& config, int64_t layer);
 
 // `path` is a model directory or a config.json file. Throws InputError naming the file and
 // the missing/invalid key, or listing the supported architectures for an unknown one.

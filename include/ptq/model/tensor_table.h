@@ -38,6 +38,8 @@ enum class TensorRole {
   AttnV,
   AttnQkv,  // q, k and v fused in one linear
   AttnOut,
+  AttnQNorm,  // per-head RMSNorm of the queries before RoPE (Qwen3 q_norm), [head_dim]
+  AttnKNorm,  // and of the keys (k_norm)
   FfnGate,
   FfnUp,
   FfnGateUp,  // gate and up fused in one linear
