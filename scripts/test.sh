@@ -11,9 +11,10 @@ if [ "${PTQ_SANITIZE_TESTS:-1}" != 0 ]; then
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DPTQ_SANITIZE=ON \
     -DPTQ_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan -j "$(nproc)"
-  # QuantizeMemory and LazyLoadingTest.StreamsModel* bound the resident memory of real runs
-  # inside a cgroup limit, which ASan's shadow memory and quarantine break; they run above.
+  # QuantizeMemory, EvalMemory.Streams* and LazyLoadingTest.StreamsModel* bound the resident
+  # memory of real runs inside a cgroup limit, which ASan's shadow memory and quarantine break;
+  # they run above.
   export ASAN_OPTIONS="abort_on_error=1:detect_leaks=1${ASAN_OPTIONS:+:$ASAN_OPTIONS}"
   export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1${UBSAN_OPTIONS:+:$UBSAN_OPTIONS}"
-  (cd build-asan && ctest --output-on-failure -j "$(nproc)" -E '^(QuantizeMemory\.|LazyLoadingTest\.StreamsModel)')
+  (cd build-asan && ctest --output-on-failure -j "$(nproc)" -E '^(QuantizeMemory\.|EvalMemory\.Streams|LazyLoadingTest\.StreamsModel)')
 fi
