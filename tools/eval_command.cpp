@@ -14,11 +14,13 @@
 #include "number_checks.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
+#include "ptq/common/memory.h"
 #include "ptq/common/report.h"
 #include "ptq/data/dataset.h"
 #include "ptq/eval/kl_divergence.h"
 #include "ptq/eval/perplexity.h"
 #include "ptq/model/causal_lm.h"
+#include "ptq/model/config.h"
 #include "ptq/quant/checkpoint_summary.h"
 #include "ptq/tokenizer/tokenizer.h"
 #include "zeroshot_eval.h"
@@ -43,6 +45,7 @@ struct EvalOptions {
   std::string task_dir;
   int64_t limit = 0;
   std::string kl_base;  // KL divergence to this model instead of perplexity
+  int64_t memory_budget_mb = 0;  // 0: available_memory_bytes()
 };
 
 struct Timings {
@@ -62,11 +65,19 @@ int64_t checked_seqlen(int64_t seqlen, const model::ModelConfig& config) {
   return seqlen;
 }
 
-// Reads tokens:PATH as rows of --seqlen (default: the model's positions) tokens each.
+// The segment length: --seqlen, else for tokens:PATH the model's positions, for text the
+// protocol's windows.
+int64_t eval_seqlen(const EvalOptions& options, const model::ModelConfig& config) {
+  if (options.seqlen > 0) return checked_seqlen(options.seqlen, config);
+  const int64_t positions = config.max_position_embeddings;
+  if (data::is_token_spec(options.dataset)) return checked_seqlen(positions, config);
+  return positions > 0 ? std::min(kDefaultSeqlen, positions) : kDefaultSeqlen;
+}
+
+// Reads tokens:PATH as rows of eval_seqlen tokens each.
 data::TokenRows load_rows(const EvalOptions& options, const model::ModelConfig& config) {
   const std::string path = data::token_spec_path(options.dataset);
-  const int64_t row_len =
-      checked_seqlen(options.seqlen > 0 ? options.seqlen : config.max_position_embeddings, config);
+  const int64_t row_len = eval_seqlen(options, config);
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(path, ec);
   if (!ec) {
@@ -87,20 +98,20 @@ std::vector<int32_t> load_text_ids(const EvalOptions& options) {
 }
 
 eval::PerplexityResult evaluate(const EvalOptions& options,
-                                const model::CausalLM& lm,
+                                model::CausalLM& lm,
+                                int64_t budget_bytes,
                                 Timings& timings) {
   const auto start = Clock::now();
   eval::PerplexityOptions ppl;
   ppl.max_segments = options.max_segments;
   ppl.batch_size = options.batch_size;
+  ppl.resident_budget_bytes = budget_bytes;
   if (data::is_token_spec(options.dataset)) {
     const data::TokenRows rows = load_rows(options, lm.config());
     timings.data = seconds_since(start);
     return eval::evaluate_rows(lm, rows, ppl);
   }
-  const int64_t positions = lm.config().max_position_embeddings;
-  const int64_t fallback = positions > 0 ? std::min(kDefaultSeqlen, positions) : kDefaultSeqlen;
-  ppl.seqlen = checked_seqlen(options.seqlen > 0 ? options.seqlen : fallback, lm.config());
+  ppl.seqlen = eval_seqlen(options, lm.config());
   const std::vector<int32_t> ids = load_text_ids(options);
   timings.data = seconds_since(start);
   spdlog::info("{}: {} tokens", options.dataset, ids.size());
@@ -221,10 +232,19 @@ int run_eval(const EvalOptions& options) {
   PTQ_CHECK_INPUT(!options.dataset.empty(), "eval needs --dataset (or --tasks)");
   if (!options.kl_base.empty()) return run_kl_eval(options);
   const auto start = Clock::now();
-  const auto lm = model::load_causal_lm(options.model);
+  const bool given = options.memory_budget_mb > 0;
+  const int64_t budget = given ? options.memory_budget_mb << 20 : available_memory_bytes();
+  // Exit 3 before any work when not even one layer and one segment fit. What the process
+  // holds already is not added, as for quantize's check (tools/quantize_command.cpp).
+  const model::ModelConfig config = model::load_model_config(options.model);
+  eval::check_streamed_memory(
+      config, eval_seqlen(options, config), budget,
+      given ? "--memory-budget" : "available memory: MemAvailable or the cgroup limit");
+  // Streamed: the layers are read one at a time during the evaluation (perplexity.h).
+  const auto lm = model::load_causal_lm(options.model, {/*lazy_layers=*/true});
   Timings timings;
   timings.load = seconds_since(start);
-  const eval::PerplexityResult result = evaluate(options, *lm, timings);
+  const eval::PerplexityResult result = evaluate(options, *lm, budget, timings);
   timings.eval = result.seconds;
   print_result(result);
   if (!options.json.empty()) write_report(options, result, timings);
@@ -269,6 +289,11 @@ Command add_eval_command(CLI::App& parent) {
                  "(the original) on --dataset, with llama.cpp's summary, instead of perplexity");
   app.add_option("--limit", options->limit, "Score only the first N examples of each task")
       ->check(kPositive);
+  app.add_option("--memory-budget", options->memory_budget_mb,
+                 "MiB the evaluation may use (default: MemAvailable, or the cgroup's limit if "
+                 "lower): bounds the windows in flight; exit 3 before any work when one layer "
+                 "and one window do not fit")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   command.run = [options] { return run_eval(*options); };
   return command;
 }

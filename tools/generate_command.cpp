@@ -48,7 +48,11 @@ int run_generate(const GenerateCommandOptions& options) {
   const bool text_prompt = options.prompt_ids.empty();
   PTQ_CHECK_INPUT(text_prompt != options.prompt.empty(),
                   "give exactly one of --prompt and --prompt-ids");
-  const auto lm = model::load_causal_lm(options.model);
+  // Weights kept at their stored width (a bf16 model in half the memory of fp32), each layer
+  // upcast for its pass.
+  model::LoadOptions load;
+  load.keep_stored_dtype = true;
+  const auto lm = model::load_causal_lm(options.model, load);
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   if (text_prompt || !options.print_ids) tokenizer = load_tokenizer_or_explain(options);
 

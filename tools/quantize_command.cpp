@@ -175,7 +175,7 @@ void write_linear(quant::QuantizedCheckpointWriter& writer,
   }
 }
 
-eval::PerplexityResult evaluate(const model::CausalLM& lm, const QuantizeOptions& options) {
+eval::PerplexityResult evaluate(model::CausalLM& lm, const QuantizeOptions& options) {
   const int64_t seqlen = default_seqlen(options.eval, lm.config());
   if (data::is_token_spec(options.eval)) {
     const auto rows = data::load_token_rows(data::token_spec_path(options.eval), seqlen);

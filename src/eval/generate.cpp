@@ -6,6 +6,7 @@
 #include <random>
 
 #include "ptq/common/error.h"
+#include "ptq/model/streamed_layer.h"
 
 namespace ptq::eval {
 namespace {
@@ -54,7 +55,7 @@ int64_t next_token(const at::Tensor& logits, const GenerateOptions& options, std
 
 }  // namespace
 
-std::vector<int32_t> generate(const model::CausalLM& lm,
+std::vector<int32_t> generate(model::CausalLM& lm,
                               const std::vector<int32_t>& prompt,
                               const GenerateOptions& options) {
   check_request(lm, prompt, options);
@@ -64,7 +65,8 @@ std::vector<int32_t> generate(const model::CausalLM& lm,
   std::vector<int32_t> ids = prompt;
   at::Tensor input = at::tensor(std::vector<int64_t>(prompt.begin(), prompt.end())).view({1, -1});
   for (int64_t step = 0; step < options.max_new_tokens; ++step) {
-    const at::Tensor last_logits = lm.forward(input, &cache).select(0, 0).select(0, -1);
+    const at::Tensor last_logits =
+        model::forward_streamed(lm, input, &cache).select(0, 0).select(0, -1);
     const int64_t next = next_token(last_logits, options, rng);
     ids.push_back(static_cast<int32_t>(next));
     if (options.eos_id && next == *options.eos_id) break;

@@ -6,10 +6,16 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <string>
+#include <vector>
 
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
+#include "ptq/common/memory.h"
 #include "ptq/common/progress.h"
+#include "ptq/model/architecture.h"
+#include "ptq/model/streamed_layer.h"
+#include "ptq/model/tensor_table.h"
 
 namespace ptq::eval {
 namespace {
@@ -61,14 +67,14 @@ int64_t batch_size(const model::CausalLM& lm,
   return std::clamp<int64_t>(budget / segment_bytes(lm.config(), seqlen), 1, segments);
 }
 
-// Sum over the batch of -log p(ids[t+1] | ids[..t]). log_softmax runs in fp32 whatever the
-// model's logits are; the sum is taken in double so that millions of terms lose nothing.
-// The last position's row is normalised too: on the contiguous logits log_softmax runs ~1.7x
-// faster than on a narrowed view, which it would first copy when the batch has several rows.
-double batch_nll_sum(const model::CausalLM& lm, const at::Tensor& batch) {
+// Sum over the batch of -log p(ids[t+1] | ids[..t]) from its logits. log_softmax runs in fp32
+// whatever the model's logits are; the sum is taken in double so that millions of terms lose
+// nothing. The last position's row is normalised too: on the contiguous logits log_softmax
+// runs ~1.7x faster than on a narrowed view, which it would first copy when the batch has
+// several rows.
+double batch_nll_sum(const at::Tensor& logits, const at::Tensor& batch) {
   const int64_t predictions = batch.size(1) - 1;
-  const at::Tensor log_probs =
-      lm.forward(batch).to(at::kFloat).log_softmax(-1).narrow(1, 0, predictions);
+  const at::Tensor log_probs = logits.to(at::kFloat).log_softmax(-1).narrow(1, 0, predictions);
   const at::Tensor targets = batch.narrow(1, 1, predictions).unsqueeze(-1);
   return -log_probs.gather(-1, targets).to(at::kDouble).sum().item<double>();
 }
@@ -78,10 +84,74 @@ std::string running_perplexity(double nll_sum, int64_t done, int64_t seqlen) {
                      std::exp(nll_sum / static_cast<double>(done * (seqlen - 1))));
 }
 
+bool is_streamed(const model::CausalLM& lm) {
+  for (int64_t i = 0; i < lm.num_layers(); ++i) {
+    if (!lm.layer_loaded(i)) return true;
+  }
+  return false;
+}
+
+int64_t fp32_bytes(const std::vector<model::TensorSpec>& specs) {
+  int64_t bytes = 0;
+  for (const model::TensorSpec& spec : specs) {
+    int64_t numel = 1;
+    for (const int64_t dim : spec.shape) numel *= dim;
+    bytes += numel * static_cast<int64_t>(sizeof(float));
+  }
+  return bytes;
+}
+
+// How the segments go through the model: in forward passes of `batch` segments, and `chunk`
+// segments (a multiple of `batch`) through each layer before the next one is loaded.
+struct Passes {
+  int64_t batch = 1;
+  int64_t chunk = 1;
+};
+
+Passes plan_passes(const model::CausalLM& lm,
+                   int64_t total,
+                   int64_t seqlen,
+                   const PerplexityOptions& options) {
+  const int64_t batch = batch_size(lm, total, seqlen, options);
+  // An in-memory model is evaluated one forward pass at a time: nothing is gained by holding
+  // the hidden states of more segments.
+  if (!is_streamed(lm)) return {batch, batch};
+  const int64_t budget = options.resident_budget_bytes;
+  if (budget <= 0) return {batch, total};
+  check_streamed_memory(lm.config(), seqlen, budget, "the resident budget");
+  const StreamedMemory memory = streamed_memory(lm.config(), seqlen);
+  const int64_t room = budget - memory.weight_bytes;
+  const int64_t fitting = std::min(batch, room / (memory.hidden_bytes + memory.activation_bytes));
+  if (fitting < batch) {
+    spdlog::info("perplexity: {} segments per batch instead of {} to fit the memory budget",
+                 fitting, batch);
+  }
+  const int64_t batches =
+      (room - fitting * memory.activation_bytes) / (fitting * memory.hidden_bytes);
+  return {fitting, std::min(total, fitting * batches)};
+}
+
+// The hidden states of `chunk`'s segments after the last layer, per batch of `batch`: every
+// batch passes through layer i before layer i + 1 is loaded.
+std::vector<at::Tensor> forward_layers(model::CausalLM& lm,
+                                       const at::Tensor& chunk,
+                                       int64_t batch) {
+  std::vector<at::Tensor> hidden;
+  for (int64_t begin = 0; begin < chunk.size(0); begin += batch) {
+    hidden.push_back(lm.embed(chunk.narrow(0, begin, std::min(batch, chunk.size(0) - begin)), 0));
+  }
+  for (int64_t i = 0; i < lm.num_layers(); ++i) {
+    const model::StreamedLayer layer(lm, i);
+    for (at::Tensor& h : hidden) h = lm.forward_layer(i, h, 0, nullptr, nullptr);
+  }
+  return hidden;
+}
+
 // The reference accumulates nll_i = mean_loss_i * seqlen and reports
 // exp(sum_i nll_i / (segments * seqlen)); with every segment of the same length that is
-// exactly the plain mean over all segments x (seqlen - 1) predictions computed here.
-PerplexityResult score_segments(const model::CausalLM& lm,
+// exactly the plain mean over all segments x (seqlen - 1) predictions computed here. The batch
+// sums are added in segment order however many segments each pass holds.
+PerplexityResult score_segments(model::CausalLM& lm,
                                 const at::Tensor& segments,
                                 const PerplexityOptions& options) {
   c10::InferenceMode inference;
@@ -89,19 +159,26 @@ PerplexityResult score_segments(const model::CausalLM& lm,
   const int64_t total = segments.size(0);
   const int64_t seqlen = segments.size(1);
   check_vocabulary(lm, segments);
-  const int64_t batch = batch_size(lm, total, seqlen, options);
-  spdlog::info("perplexity: {} segments of {} tokens, {} per batch", total, seqlen, batch);
+  const Passes passes = plan_passes(lm, total, seqlen, options);
+  spdlog::info(
+      "perplexity: {} segments of {} tokens, {} per batch{}", total, seqlen, passes.batch,
+      is_streamed(lm) ? fmt::format(", {} per pass over the streamed layers", passes.chunk) : "");
 
   double nll_sum = 0.0;
   Progress progress("perplexity", total);
   for (int64_t done = 0; done < total;) {
-    const int64_t size = std::min(batch, total - done);
-    const double nll = batch_nll_sum(lm, segments.narrow(0, done, size));
-    PTQ_CHECK_INPUT(std::isfinite(nll), "the model's log-likelihood of segments ", done, "..",
-                    done + size - 1, " is not finite: its activations overflow (NaN or Inf)");
-    nll_sum += nll;
-    done += size;
-    progress.advance(size, running_perplexity(nll_sum, done, seqlen));
+    std::vector<at::Tensor> hidden = forward_layers(
+        lm, segments.narrow(0, done, std::min(passes.chunk, total - done)), passes.batch);
+    for (at::Tensor& h : hidden) {
+      const int64_t size = h.size(0);
+      const double nll = batch_nll_sum(lm.logits(h), segments.narrow(0, done, size));
+      h = at::Tensor();
+      PTQ_CHECK_INPUT(std::isfinite(nll), "the model's log-likelihood of segments ", done, "..",
+                      done + size - 1, " is not finite: its activations overflow (NaN or Inf)");
+      nll_sum += nll;
+      done += size;
+      progress.advance(size, running_perplexity(nll_sum, done, seqlen));
+    }
   }
 
   PerplexityResult result;
@@ -117,7 +194,34 @@ PerplexityResult score_segments(const model::CausalLM& lm,
 
 }  // namespace
 
-PerplexityResult evaluate_perplexity(const model::CausalLM& lm,
+StreamedMemory streamed_memory(const model::ModelConfig& config, int64_t seqlen) {
+  const model::FamilyTable& table = model::find_architecture(config.architecture).table();
+  StreamedMemory memory;
+  // Layer 0 stands for all: the layers of every supported family have the same shapes, and a
+  // config's layer count is not to be trusted before the checkpoint confirms it.
+  memory.weight_bytes = fp32_bytes(model::global_specs(table, config)) +
+                        fp32_bytes(model::layer_specs(table, config, 0));
+  memory.hidden_bytes = seqlen * config.hidden_size * static_cast<int64_t>(sizeof(float));
+  memory.activation_bytes = segment_bytes(config, seqlen);
+  return memory;
+}
+
+void check_streamed_memory(const model::ModelConfig& config,
+                           int64_t seqlen,
+                           int64_t budget_bytes,
+                           const std::string& budget_source) {
+  const StreamedMemory need = streamed_memory(config, seqlen);
+  if (need.minimum() <= budget_bytes) return;
+  throw MemoryError(fmt::format(
+      "evaluating {} one layer at a time needs at least {:.1f} MiB (its non-layer weights and "
+      "one decoder layer in fp32: {:.1f} MiB; one segment of {} tokens: hidden states {:.1f} "
+      "MiB, activations {:.1f} MiB), but the memory budget is {:.1f} MiB ({})",
+      config.architecture, mebibytes(need.minimum()), mebibytes(need.weight_bytes), seqlen,
+      mebibytes(need.hidden_bytes), mebibytes(need.activation_bytes), mebibytes(budget_bytes),
+      budget_source));
+}
+
+PerplexityResult evaluate_perplexity(model::CausalLM& lm,
                                      const std::vector<int32_t>& ids,
                                      const PerplexityOptions& options) {
   const int64_t n = static_cast<int64_t>(ids.size());
@@ -128,7 +232,7 @@ PerplexityResult evaluate_perplexity(const model::CausalLM& lm,
   return score_segments(lm, segment_tensor(ids, segments, options.seqlen), options);
 }
 
-PerplexityResult evaluate_rows(const model::CausalLM& lm,
+PerplexityResult evaluate_rows(model::CausalLM& lm,
                                const data::TokenRows& rows,
                                const PerplexityOptions& options) {
   PTQ_CHECK_INPUT(rows.rows > 0, "the token set has no rows");

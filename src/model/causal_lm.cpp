@@ -111,6 +111,12 @@ void CausalLM::load_weights(std::shared_ptr<const io::Checkpoint> checkpoint,
   }
   for (const TensorSpec& spec : _global_specs) read_tensor(spec);
   _layer_loaded.assign(num_layers(), false);
+  if (options.keep_stored_dtype) {
+    for (const auto& specs : _layer_specs) {
+      for (const TensorSpec& spec : specs) keep_stored(spec);
+    }
+    return;
+  }
   if (options.lazy_layers) return;
   for (int64_t i = 0; i < num_layers(); ++i) load_layer(i);
 }
@@ -130,7 +136,21 @@ void CausalLM::check_tensor(const TensorSpec& spec) const {
                   "' in ", file, " has non-floating dtype ", io::dtype_name(stored.dtype));
 }
 
+void CausalLM::keep_stored(const TensorSpec& spec) {
+  if (quant::check_quantized_weight(*_checkpoint, spec.name, spec.shape)) return;
+  // A copy: the mapped view's pages are released right after, as read_tensor's are.
+  at::Tensor stored = _checkpoint->tensor(spec.name).clone(at::MemoryFormat::Contiguous);
+  _checkpoint->release(spec.name);
+  check_finite(stored, spec.name, _checkpoint->file_of(spec.name));
+  _stored[spec.name] = std::move(stored);
+}
+
 void CausalLM::read_tensor(const TensorSpec& spec) {
+  const auto stored = _stored.find(spec.name);
+  if (stored != _stored.end()) {
+    _weights[spec.name] = stored->second.to(at::kFloat);  // no copy when stored as fp32
+    return;
+  }
   if (auto dequantized = quant::load_quantized_weight(*_checkpoint, spec.name)) {
     check_finite(*dequantized, spec.name, _checkpoint->dir());
     _weights[spec.name] = std::move(*dequantized);

@@ -8,7 +8,7 @@
 namespace ptq::eval {
 namespace {
 
-const test::CyclicLM kModel(/*vocab=*/4, /*favored_weight=*/5.0);
+test::CyclicLM kModel(/*vocab=*/4, /*favored_weight=*/5.0);
 
 GenerateOptions options_for(int64_t new_tokens, double temperature, uint64_t seed = 0) {
   GenerateOptions options;

@@ -11,7 +11,7 @@ namespace ptq::eval {
 namespace {
 
 // With vocab 4 and weight 5: a predicted (x + 1) % 4 costs log(8/5), any other id log(8).
-const test::CyclicLM kModel(/*vocab=*/4, /*favored_weight=*/5.0);
+test::CyclicLM kModel(/*vocab=*/4, /*favored_weight=*/5.0);
 const double kHit = std::log(8.0 / 5.0);
 const double kMiss = std::log(8.0);
 

@@ -74,16 +74,17 @@ inline int64_t llama_layers_bytes(const LlamaShape& s) {
   return bytes;
 }
 
-// config.json and a random fp32 model.safetensors in `dir`; `mis_shaped` (if named) is
-// written with one row too few.
+// config.json and a random model.safetensors (fp32 unless `dtype` says otherwise) in `dir`;
+// `mis_shaped` (if named) is written with one row too few.
 inline void write_random_llama(const std::filesystem::path& dir,
                                const LlamaShape& s,
-                               const std::string& mis_shaped = "") {
+                               const std::string& mis_shaped = "",
+                               at::ScalarType dtype = at::kFloat) {
   write_file(dir / "config.json", random_llama_config(s).dump(2));
   io::SafetensorsWriter writer;
   for (model::TensorSpec& tensor : model::checkpoint_specs(random_llama_model_config(s))) {
     if (tensor.name == mis_shaped) --tensor.shape[0];
-    writer.add(tensor.name, at::randn(tensor.shape) * 0.02);
+    writer.add(tensor.name, (at::randn(tensor.shape) * 0.02).to(dtype));
   }
   writer.write((dir / "model.safetensors").string());
 }

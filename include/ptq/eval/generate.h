@@ -1,6 +1,7 @@
 #pragma once
 // Autoregressive decoding with the model's KV cache: the prompt is run once, then one token
-// per step.
+// per step. Layers the model does not hold (LoadOptions::lazy_layers or keep_stored_dtype)
+// are loaded for their pass in every step and dropped after it.
 //
 //   ptq::eval::GenerateOptions options;
 //   options.max_new_tokens = 64;
@@ -28,7 +29,7 @@ struct GenerateOptions {
 // Returns the prompt followed by the generated ids. Throws InputError for an empty prompt,
 // an id outside the vocabulary, a negative temperature or max_new_tokens, or a total length
 // beyond the model's max_position_embeddings.
-std::vector<int32_t> generate(const model::CausalLM& lm,
+std::vector<int32_t> generate(model::CausalLM& lm,
                               const std::vector<int32_t>& prompt,
                               const GenerateOptions& options);
 

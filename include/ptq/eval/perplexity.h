@@ -9,8 +9,16 @@
 //   ptq::eval::PerplexityOptions options;
 //   options.seqlen = 2048;
 //   ptq::eval::PerplexityResult r = ptq::eval::evaluate_perplexity(*lm, ids, options);
+//
+// A model loaded with lazy_layers is streamed as the GPTQ reference's eval loop runs: the
+// segments all pass through layer i, read from the checkpoint and dropped after, then through
+// layer i + 1, their hidden states kept in fp32 between layers. When the hidden states of all
+// segments do not fit options.resident_budget_bytes, the segments go in chunks, each streaming
+// the layers again. Batches and sums are those of an in-memory model's evaluation, so the
+// perplexity is bit-identical.
 
 #include <cstdint>
+#include <string>
 #include <vector>
 
 #include "ptq/data/dataset.h"
@@ -23,7 +31,32 @@ struct PerplexityOptions {
   int64_t max_segments = 0;         // evaluate the first N segments only; 0 = all
   int64_t batch_size = 0;           // segments per forward pass; 0 = as many as fit the budget
   int64_t memory_budget_mb = 1024;  // activations of one batch, for the automatic batch size
+  // A streamed model: what the evaluation may hold in all (StreamedMemory), which bounds the
+  // segments in flight and the batch size; 0 = no bound (all segments in flight).
+  int64_t resident_budget_bytes = 0;
 };
+
+// What evaluating a streamed model holds at once (fp32): its non-layer weights and largest
+// decoder layer, and per segment in flight its hidden states [seqlen, hidden], plus per
+// segment of a batch its activations (a rough upper bound: logits and their log-softmax, the
+// widest MLP intermediates, attention scores and probabilities).
+struct StreamedMemory {
+  int64_t weight_bytes = 0;
+  int64_t hidden_bytes = 0;      // one segment's
+  int64_t activation_bytes = 0;  // one segment's
+  // One segment at a time, the least an evaluation can hold.
+  int64_t minimum() const { return weight_bytes + hidden_bytes + activation_bytes; }
+};
+
+// From `config`'s architecture table; a quantized checkpoint is dequantized to the same sizes.
+StreamedMemory streamed_memory(const model::ModelConfig& config, int64_t seqlen);
+
+// Throws MemoryError with the numbers when `budget_bytes` is below
+// streamed_memory(config, seqlen).minimum(); `budget_source` names where the budget came from.
+void check_streamed_memory(const model::ModelConfig& config,
+                           int64_t seqlen,
+                           int64_t budget_bytes,
+                           const std::string& budget_source);
 
 struct PerplexityResult {
   double perplexity = 0.0;
@@ -36,13 +69,15 @@ struct PerplexityResult {
 };
 
 // Throws InputError when `ids` holds fewer than seqlen tokens, seqlen < 2, or an id is
-// outside the model's vocabulary.
-PerplexityResult evaluate_perplexity(const model::CausalLM& lm,
+// outside the model's vocabulary; MemoryError when a streamed model does not fit
+// options.resident_budget_bytes (check_streamed_memory). Layers the model did not hold are
+// unloaded again.
+PerplexityResult evaluate_perplexity(model::CausalLM& lm,
                                      const std::vector<int32_t>& ids,
                                      const PerplexityOptions& options);
 
 // Every row is one segment (options.seqlen is ignored). Throws InputError for no rows.
-PerplexityResult evaluate_rows(const model::CausalLM& lm,
+PerplexityResult evaluate_rows(model::CausalLM& lm,
                                const data::TokenRows& rows,
                                const PerplexityOptions& options);
 

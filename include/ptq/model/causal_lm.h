@@ -28,7 +28,8 @@
 // 3. every tensor of every layer was checked against the checkpoint's headers (presence,
 //    shape, floating dtype) at load time, lazy or not, so load_layer fails only on I/O.
 // 4. the file pages a loaded tensor was copied from are released right after the copy, so
-//    the model's resident memory is its fp32 weights, not also the mapped checkpoint.
+//    the model's resident memory is its fp32 weights, not also the mapped checkpoint
+//    (plus, with LoadOptions::keep_stored_dtype, its layers at their stored width).
 
 #include <ATen/core/Tensor.h>
 
@@ -75,6 +76,13 @@ struct AttentionInputs {
 struct LoadOptions {
   // Read decoder layers only in load_layer() instead of all at load time.
   bool lazy_layers = false;
+  // For inference on a model that fits memory only at its checkpoint's width: every layer is
+  // read at load time into a copy in its stored dtype (bf16/fp16 stay 2 bytes a weight), and
+  // load_layer() upcasts from that copy instead of reading the file (layers start unloaded, as
+  // with lazy_layers; see ptq/model/streamed_layer.h). Quantized linears are not copied: their
+  // packed tensors are dequantized from the mapped file on each load_layer(). An fp32 stored
+  // tensor is shared with its copy, so what a caller writes into it survives unload_layer().
+  bool keep_stored_dtype = false;
 };
 
 // Keys and values of every layer for the positions seen so far.
@@ -172,6 +180,7 @@ class CausalLM {
   static std::vector<std::string> spec_names(const std::vector<TensorSpec>& specs);
   void check_tensor(const TensorSpec& spec) const;
   void read_tensor(const TensorSpec& spec);
+  void keep_stored(const TensorSpec& spec);
   void check_layer_index(int64_t index) const;
 
   // Kept for load_layer(); its mappings cost address space, not memory (invariant 4).
@@ -179,6 +188,7 @@ class CausalLM {
   std::vector<TensorSpec> _global_specs;
   std::vector<std::vector<TensorSpec>> _layer_specs;  // by layer
   std::vector<bool> _layer_loaded;
+  std::map<std::string, at::Tensor> _stored;             // LoadOptions::keep_stored_dtype's copies
   std::map<std::string, LinearInput> _linear_inputs;     // by module
   std::map<int64_t, AttentionInputs> _attention_inputs;  // by layer
 };
