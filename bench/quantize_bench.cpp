@@ -5,13 +5,14 @@
 // Random LLaMA layer (7B: hidden 4096, ffn 11008; 1B: hidden 2048, ffn 5632; 32 heads, vocab
 // 32000, fp32), per method:
 //  - time of quantize_model, and per phase: load (reading the checkpoint), forward (the layer
-//    passes the pipeline makes, each timed once outside it), Hessian (add_batch of every
-//    linear's inputs, timed outside it), solve (the pipeline's per-linear seconds: the method
-//    plus its relative-error diagnostic) and the rest;
+//    passes the pipeline makes, at one full pass timed outside it, a prefix pass at its FLOP
+//    share of it), Hessian (add_batch of every linear's inputs, timed outside it), solve (the
+//    pipeline's per-linear seconds: the method plus, unless --no-relative-error, its
+//    relative-error diagnostic) and the rest;
 //  - the FLOP model: what the method needs, at the GEMM rate of the layer's own linears: the
 //    prefix of the layer each true-sequential group's inputs need plus one full pass for the
-//    outputs, one Hessian per distinct input (2 T K^2), and per linear a Cholesky, its inverse
-//    and a Cholesky again (4/3 K^3) and the lazy updates (N K^2);
+//    outputs, one Hessian per distinct input (2 T K^2), per distinct Hessian a Cholesky, its
+//    inverse and a Cholesky again (4/3 K^3), and per linear the lazy updates (N K^2);
 //  - peak RSS of the run (VmHWM, reset before it) next to the analytic bound: the process's RSS
 //    before loading (libraries) plus the fp32 layer, embeddings and lm_head, the largest group's
 //    Hessians and both activation buffers.
@@ -21,6 +22,7 @@
 //
 //   build/bench/quantize_bench [--shapes 7b,1b] [--quick] [--threads 2] [--methods ...]
 //                              [--hidden H --intermediate F] [--stories DIR --calib FILE]
+//                              [--no-relative-error]
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -62,6 +64,7 @@ struct BenchOptions {
   int64_t samples = 8;
   int64_t seqlen = 512;
   bool quick = false;
+  bool relative_error = true;  // the pipeline's per-linear diagnostic (PipelineOptions)
   std::string stories = "../shared/models/stories260K-hf";
   std::string calib = "../shared/models/stories260K/samples-calib-128x512-seed1.i32";
   int64_t stories_samples = 128;
@@ -108,8 +111,9 @@ ptq::quant::MethodOptions method_options(const std::string& method) {
   return m;
 }
 
-ptq::quant::PipelineOptions pipeline_options(const std::string& method) {
+ptq::quant::PipelineOptions pipeline_options(const BenchOptions& o, const std::string& method) {
   ptq::quant::PipelineOptions p;
+  p.relative_error = o.relative_error;
   if (method == "ruquant") p.activations = {4, 0.9};
   return p;
 }
@@ -153,9 +157,10 @@ FlopModel flop_model(const std::string& method, const Shape& x) {
   }
   m.hessian = 2 * t * (3 * h * h + f * f);
   const double cholesky = 4.0 / 3.0;
-  m.solve = 4 * (cholesky * h * h * h + h * h * h) +  // q, k, v, o
-            2 * (cholesky * h * h * h + f * h * h) +  // gate, up
-            (cholesky * f * f * f + h * f * f);       // down
+  // One factorisation per distinct Hessian (q/k/v share one, gate/up another).
+  m.solve = 2 * cholesky * h * h * h + 4 * h * h * h +  // q/k/v's and o's; their updates
+            cholesky * h * h * h + 2 * f * h * h +      // gate/up's; their updates
+            cholesky * f * f * f + h * f * f;           // down
   return m;
 }
 
@@ -194,12 +199,18 @@ double hessian_seconds(const ptq::model::CausalLM& lm, const Shape& x) {
   return since(start);
 }
 
-// Full passes quantize_model makes per method: one per true-sequential group, one for the
-// outputs; ruquant also runs each group over the samples' mean (one sample's pass).
-double pipeline_passes(const std::string& method, int64_t samples) {
+// Layer passes quantize_model makes per method. A Hessian pass stops each batch at its
+// group's last input: q/k/v's after the q and k products, o's after the attention, gate/up's
+// after the gate product, down's before its own; one full pass gives the outputs. ruquant
+// (stage 1, RTN weights: no Hessians) runs each group fully over the samples and their mean.
+double pipeline_passes(const std::string& method, const Shape& x) {
   if (method == "rtn") return 0;
-  if (method == "ruquant") return 5 + 4.0 / static_cast<double>(samples);
-  return 5;
+  if (method == "ruquant") return 5 + 4.0 / static_cast<double>(x.n);
+  const LayerFlops l = layer_flops(x);
+  const double attention = l.qkv + l.attention;
+  return (2 * l.qkv / 3 + attention + (attention + l.o + l.gate_up / 2) +
+          (attention + l.o + l.gate_up) + l.full()) /
+         l.full();
 }
 
 double bound_bytes(const Shape& x) {
@@ -248,13 +259,13 @@ void bench_layer(const BenchOptions& o,
     const double load = since(start);
     const auto q = ptq::quant::create_method(method, method_options(method));
     const ptq::quant::PipelineResult r =
-        ptq::quant::quantize_model(*lm, ids, *q, *q, pipeline_options(method), {});
+        ptq::quant::quantize_model(*lm, ids, *q, *q, pipeline_options(o, method), {});
     const double total = since(start);
     double solve = 0;
     for (const auto& layer : r.layers) {
       for (const auto& linear : layer.linears) solve += linear.seconds;
     }
-    const double passes = pipeline_passes(method, x.n) * forward;
+    const double passes = pipeline_passes(method, x) * forward;
     const double hessians = q->needs_hessian() ? hessian : 0;
     const double model = flop_model(method, x).total() / rate;
     const double rss = static_cast<double>(status_bytes("VmHWM:"));
@@ -277,7 +288,7 @@ Run quantize_stories(const BenchOptions& o, const at::Tensor& ids, const std::st
   const auto q = ptq::quant::create_method(method, method_options(method));
   const Usage before = usage_now();
   const auto start = Clock::now();
-  ptq::quant::quantize_model(*lm, ids, *q, *q, {}, {});
+  ptq::quant::quantize_model(*lm, ids, *q, *q, pipeline_options(o, method), {});
   return {since(start), usage_now() - before};
 }
 
@@ -362,6 +373,8 @@ int main(int argc, char** argv) {
   app.add_option("--seqlen", o.seqlen, "Tokens per sample")->capture_default_str();
   app.add_flag("--quick", o.quick,
                "2 calibration samples per layer, 16 for stories260K: a run of a few minutes");
+  app.add_flag("!--no-relative-error", o.relative_error,
+               "Skip the pipeline's per-linear relative-error diagnostic (part of solve)");
   app.add_option("--stories", o.stories, "stories260K HF directory ('' skips it)")
       ->capture_default_str();
   app.add_option("--calib", o.calib, "its calibration token rows (int32, 512 per row)")

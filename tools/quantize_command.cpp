@@ -51,6 +51,7 @@ struct QuantizeOptions {
   quant::ActivationQuantizerConfig activations;
   bool no_attention_quant = false;
   std::optional<bool> true_sequential;  // default: the family table's (FamilyTable)
+  bool relative_error = true;
   quant::CalibrationOptions calib{"", 128, 0, 0};  // seqlen 0: default_seqlen()
   std::string checkpoint_format = "gptq";
   std::string out;
@@ -419,6 +420,7 @@ int run_quantize(QuantizeOptions options) {
   }
   quant::PipelineOptions pipeline;
   pipeline.true_sequential = true_sequential;
+  pipeline.relative_error = options.relative_error;
   pipeline.unload_layers = options.eval.empty();  // --eval scores the in-memory model
   pipeline.stop = &g_interrupted;
   // Reserved up front: small long-lived blocks allocated between the layers' tensors would
@@ -568,6 +570,10 @@ Command add_quantize_command(CLI::App& parent) {
       [options](int64_t count) { options->true_sequential = count > 0; },
       "Quantize q/k/v, o, gate/up, down in turn (default: on for LLaMA-family models, as "
       "llama.py; off for OPT and GPT-NeoX, as opt.py)");
+  app.add_flag("!--no-relative-error", options->relative_error,
+               "Skip each linear's relative error tr((W-Q)H(W-Q)^T)/tr(W H W^T) in the log and "
+               "report (recorded as 0): two N x K x K GEMMs per linear, more than GPTQ's solve "
+               "at 7B widths");
   app.add_option("--calib", options->calib.spec,
                  "c4 | wikitext2 | ptb | PATH | tokens:PATH (int32 rows)")
       ->required();

@@ -252,6 +252,28 @@ PreparedHessian prepare_hessian(const at::Tensor& hessian, const GptqConfig& con
   return prepared;
 }
 
+namespace {
+
+// Whether prepare_hessian gives the same result under both settings.
+bool same_preparation(const GptqConfig& a, const GptqConfig& b) {
+  return a.percdamp == b.percdamp && a.damp_growth == b.damp_growth &&
+         a.max_damp_retries == b.max_damp_retries && a.act_order == b.act_order;
+}
+
+}  // namespace
+
+PreparedHessian SharedPreparation::get(const at::Tensor& hessian, const GptqConfig& config) {
+  const bool reusable = _prepared && hessian.unsafeGetTensorImpl() == _hessian.unsafeGetTensorImpl() &&
+                        hessian._version() == _version && same_preparation(config, _config);
+  if (!reusable) {
+    _prepared = prepare_hessian(hessian, config);
+    _hessian = hessian;
+    _version = hessian._version();
+    _config = config;
+  }
+  return *_prepared;
+}
+
 GptqResult gptq_quantize(const at::Tensor& weight,
                          const at::Tensor& hessian,
                          const GptqConfig& config,

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <chrono>
 #include <map>
+#include <memory>
+#include <set>
 
 #include "ptq/common/error.h"
 #include "ptq/common/heap.h"
@@ -88,7 +90,12 @@ int64_t batch_size(const model::CausalLM& lm, int64_t nsamples, int64_t seqlen,
   return std::clamp<int64_t>(kBatchBytes / std::max<int64_t>(per_sample, 1), 1, nsamples);
 }
 
+// Thrown by an observer that has seen every input it needs of a batch: the rest of the layer
+// (e.g. the MLP after o_proj's input) would be computed only to be discarded.
+struct BatchInputsSeen {};
+
 // Runs layer `index` over all inputs, in batches; outputs are stored when `outputs` is defined.
+// A batch ends early when the observer throws BatchInputsSeen.
 void run_layer(const model::CausalLM& lm,
                int64_t index,
                const at::Tensor& inputs,
@@ -101,8 +108,11 @@ void run_layer(const model::CausalLM& lm,
   for (int64_t begin = 0; begin < inputs.size(0); begin += batch) {
     const int64_t end = std::min(begin + batch, inputs.size(0));
     const at::Tensor x = inputs.slice(0, begin, end).to(at::kFloat);
-    const at::Tensor y = lm.forward_layer(index, x, 0, nullptr, observer);
-    if (outputs.defined()) outputs.slice(0, begin, end).copy_(y);
+    try {
+      const at::Tensor y = lm.forward_layer(index, x, 0, nullptr, observer);
+      if (outputs.defined()) outputs.slice(0, begin, end).copy_(y);
+    } catch (const BatchInputsSeen&) {
+    }
   }
 }
 
@@ -123,7 +133,10 @@ class GroupHessians {
         _last_input.defined() && input.unsafeGetTensorImpl() == _last_input.unsafeGetTensorImpl();
     if (it->second.empty()) {  // first batch: the sharing is decided once
       it->second = same_as_last ? _last_owner : name;
-      if (it->second == name) _accumulators.emplace(name, HessianAccumulator(input.size(-1)));
+      if (it->second == name) {
+        _accumulators.emplace(name, HessianAccumulator(input.size(-1)));
+        _shared.emplace(name, std::make_shared<SharedPreparation>());
+      }
     } else if (it->second != name) {
       TORCH_CHECK(same_as_last && _last_owner == it->second, "the inputs of ", name, " and ",
                   it->second, " differed in a later batch");
@@ -138,12 +151,14 @@ class GroupHessians {
     const auto it = _owner.find(name);
     if (it == _owner.end() || it->second.empty()) return {};
     const HessianAccumulator& h = _accumulators.at(it->second);
-    return {h.hessian(), h.samples()};
+    return {h.hessian(), h.samples(), _shared.at(it->second)};
   }
 
  private:
   std::map<std::string, std::string> _owner;  // linear -> whose accumulator holds its Hessian
   std::map<std::string, HessianAccumulator> _accumulators;
+  // Per accumulator: its linears share the method's preparation of the Hessian too.
+  std::map<std::string, std::shared_ptr<SharedPreparation>> _shared;
   at::Tensor _last_input;
   std::string _last_owner;
 };
@@ -154,9 +169,21 @@ GroupHessians collect_hessians(const model::CausalLM& lm,
                                const at::Tensor& inputs,
                                int64_t batch) {
   GroupHessians hessians(group);
-  const model::LinearInputObserver observer =
-      [&](const std::string& name, const at::Tensor& input) { hessians.observe(name, input); };
+  // Each batch runs only the prefix of the layer up to the group's last input (q/k/v's inputs
+  // need just the norm, o_proj's the attention): the Hessians see the same inputs as from a
+  // full pass, at about 3.3 instead of 5 layer passes per layer with true-sequential groups.
+  std::set<std::string> seen;  // of the group, in this batch
+  const model::LinearInputObserver observer = [&](const std::string& name,
+                                                  const at::Tensor& input) {
+    hessians.observe(name, input);
+    if (std::find(group.begin(), group.end(), name) != group.end()) seen.insert(name);
+    if (seen.size() == group.size()) {
+      seen.clear();
+      throw BatchInputsSeen();
+    }
+  };
   run_layer(lm, index, inputs, at::Tensor(), batch, &observer);
+  TORCH_CHECK(seen.empty(), "layer ", index, " did not feed every linear of its group");
   return hessians;
 }
 
@@ -177,6 +204,7 @@ struct LayerContext {
   Progress& progress;  // one step per decoder layer
   const ActivationQuantizerConfig& activations;
   const ActivationQuantizerConfig& attention;
+  bool relative_error;  // PipelineOptions::relative_error
 };
 
 QuantizedLinear quantize_or_fall_back(const LayerContext& ctx,
@@ -207,7 +235,7 @@ LinearRecord quantize_linear(const LayerContext& ctx,
   record.out_features = weight.size(0);
   record.in_features = weight.size(1);
   const QuantizedLinear q = quantize_or_fall_back(ctx, name, weight, stats, record);
-  if (stats.hessian.defined()) {
+  if (ctx.relative_error && stats.hessian.defined()) {
     record.relative_error = relative_error(weight, q.quantized.weight, stats.hessian);
   }
   record.loss = q.loss;
@@ -293,7 +321,7 @@ LayerRecord quantize_layer(const LayerContext& ctx,
   };
   const LayerContext linear_ctx{
       ctx.lm,          ctx.method,      ctx.fallback, refines ? hold : ctx.sink,
-      ctx.progress,    ctx.activations, ctx.attention};
+      ctx.progress,    ctx.activations, ctx.attention, ctx.relative_error};
   for (const auto& group : linear_groups(ctx.lm, index, options.true_sequential)) {
     ctx.method.prepare_group({ctx.lm, index, group, act.inputs, run});
     const GroupHessians hessians = ctx.method.needs_hessian()
@@ -325,7 +353,7 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
   PipelineResult result;
   Progress progress("quantize", lm.num_layers());
   const LayerContext ctx{lm, method, method, sink, progress, options.activations,
-                         options.attention};
+                         options.attention, /*relative_error=*/false};
   report_resumed(progress, options.first_layer);
   for (int64_t i = options.first_layer; i < lm.num_layers(); ++i) {
     const auto layer_start = Clock::now();
@@ -393,7 +421,7 @@ PipelineResult quantize_model(model::CausalLM& lm,
   const int64_t batch = batch_size(lm, ids.size(0), ids.size(1), options);
   Progress progress("quantize", lm.num_layers());
   const LayerContext ctx{lm, method, fallback, sink, progress, options.activations,
-                         options.attention};
+                         options.attention, options.relative_error};
   report_resumed(progress, options.first_layer);
   for (int64_t i = options.first_layer; i < lm.num_layers(); ++i) {
     check_not_stopped(options);

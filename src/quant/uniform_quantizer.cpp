@@ -91,6 +91,21 @@ void UniformQuantizer::fit_checkpoint_format(QuantParams& params, const at::Tens
   }
 }
 
+void UniformQuantizer::abs_error(const at::Tensor& x,
+                                 const QuantParams& params,
+                                 at::Tensor& out) const {
+  TORCH_CHECK(x.is_contiguous() && out.is_contiguous() && out.sizes() == x.sizes(),
+              "abs_error expects contiguous x and out of the same shape");
+  const float* xp = x.data_ptr<float>();
+  float* op = out.data_ptr<float>();
+  const int64_t cols = x.size(1);
+  // The same fp32 subtraction and abs as at::sub and abs_ on quantize's output.
+  for_each_code(x, params, static_cast<float>(maxq()),
+                [&](int64_t r, int64_t c, float value, float) {
+                  op[r * cols + c] = std::fabs(value - xp[r * cols + c]);
+                });
+}
+
 void UniformQuantizer::search_mse_params(const at::Tensor& x,
                                          const at::Tensor& xmin,
                                          const at::Tensor& xmax,
@@ -99,6 +114,10 @@ void UniformQuantizer::search_mse_params(const at::Tensor& x,
   // range by p, keep per row the grid with the smallest sum |q - x|^norm (strict improvement).
   // Candidates are fitted to the checkpoint format first, so the search judges the grids used.
   at::Tensor best = at::full({x.size(0)}, std::numeric_limits<float>::infinity(), x.options());
+  // One error buffer for every candidate: a fresh one per candidate would be a fresh mapping,
+  // faulted in page by page, 80 times per weight.
+  const at::Tensor xc = x.contiguous();
+  at::Tensor err_buffer = at::empty(x.sizes(), xc.options());
   const int steps = static_cast<int>(_config.maxshrink * _config.grid);
   for (int i = 0; i < steps; ++i) {
     const double p = 1 - static_cast<double>(i) / _config.grid;
@@ -108,7 +127,9 @@ void UniformQuantizer::search_mse_params(const at::Tensor& x,
     candidate.scale = (xmax1 - xmin1) / maxq();
     candidate.zero = _config.sym ? params.zero : at::round(-xmin1 / candidate.scale);
     fit_checkpoint_format(candidate, xmax1);
-    const at::Tensor err = (quantize(x, candidate) - x).abs_().pow_(_config.norm).sum(1);
+    // Fused: the candidate's quantize, subtraction and abs were three passes over x.
+    abs_error(xc, candidate, err_buffer);
+    const at::Tensor err = err_buffer.pow_(_config.norm).sum(1);
     const at::Tensor better = err < best;
     best = at::where(better, err, best);
     params.scale = at::where(better, candidate.scale, params.scale);

@@ -217,6 +217,37 @@ TEST(Gptq, ActOrderPermutationRoundTrip) {
   expect_consistent_with_codes(result.quantized);
 }
 
+// Three weights on one Hessian (q/k/v): the shared preparation is computed once and gives
+// bit-identical results to preparing per weight; a modified Hessian or other damping is
+// prepared afresh.
+TEST(Gptq, SharedPreparationIsBitIdenticalAndFollowsTheHessian) {
+  at::manual_seed(7);
+  at::Tensor h = correlated_hessian(24, 96);
+  GptqConfig config = make_config(3, false, 8);
+  config.act_order = true;
+  SharedPreparation shared;
+  const PreparedHessian first = shared.get(h, config);
+  for (int i = 0; i < 3; ++i) {
+    const at::Tensor w = at::randn({6, 24});
+    const PreparedHessian prepared = shared.get(h, config);
+    EXPECT_EQ(prepared.inverse.upper.data_ptr(), first.inverse.upper.data_ptr());
+    const GptqResult got = gptq_quantize(w, prepared, config);
+    const GptqResult want = gptq_quantize(w, h, config);
+    EXPECT_TRUE(got.quantized.weight.equal(want.quantized.weight));
+    EXPECT_TRUE(got.quantized.codes.equal(want.quantized.codes));
+    EXPECT_TRUE(got.quantized.scales.equal(want.quantized.scales));
+    EXPECT_TRUE(got.quantized.g_idx.equal(want.quantized.g_idx));
+    EXPECT_EQ(got.loss, want.loss);
+  }
+  h.mul_(4);  // in place: the same tensor, a new version
+  const PreparedHessian scaled = shared.get(h, config);
+  EXPECT_NE(scaled.inverse.upper.data_ptr(), first.inverse.upper.data_ptr());
+  EXPECT_DOUBLE_EQ(scaled.inverse.damp, 4 * first.inverse.damp);
+  config.percdamp = 0.1;
+  EXPECT_NEAR(shared.get(h, config).inverse.damp, 40 * first.inverse.damp,
+              1e-12 * first.inverse.damp);
+}
+
 TEST(Gptq, StaticGroupsKeepSequentialGroupIndex) {
   at::manual_seed(3);
   const at::Tensor w = at::randn({4, 12});

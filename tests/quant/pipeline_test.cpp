@@ -136,6 +136,87 @@ TEST(Pipeline, EachLinearGetsTheHessianOfItsOwnInputs) {
   }
 }
 
+// The Hessian passes run each batch only up to the group's last input: the Hessians equal bit
+// for bit those accumulated from full passes over the same batches (one group: every linear's
+// input comes from the unquantized layer 0).
+TEST(Pipeline, PrefixPassesGiveTheHessiansOfFullPasses) {
+  const auto lm = model::load_causal_lm(test::fixture_model("llama"));
+  const at::Tensor ids = random_ids(*lm, 5, 16);
+  const at::Tensor hidden = lm->embed(ids, 0);
+  std::map<std::string, HessianAccumulator> full;
+  const model::LinearInputObserver observer = [&](const std::string& name, const at::Tensor& x) {
+    full.try_emplace(name, x.size(-1)).first->second.add_batch(x);
+  };
+  for (int64_t begin = 0; begin < 5; begin += 2) {
+    lm->forward_layer(0, hidden.slice(0, begin, std::min<int64_t>(begin + 2, 5)), 0, nullptr,
+                      &observer);
+  }
+  const auto gptq = create_method("gptq", method_options(4, -1));
+  const RecordingMethod recording(*gptq);
+  PipelineOptions options;
+  options.true_sequential = false;
+  options.batch_size = 2;  // batches of 2, 2 and 1 samples
+  quantize_model(*lm, ids, recording, *gptq, options, nullptr);
+  ASSERT_EQ(full.size(), lm->linear_names(0).size());
+  for (const auto& [name, h] : full) {
+    EXPECT_TRUE(recording.hessians.at(name).equal(h.hessian())) << name;
+  }
+}
+
+// Gives the inner method each linear's statistics without the shared preparation, so every
+// linear factorises its Hessian on its own (as before sharing), and records the slots given.
+class UnsharedMethod : public QuantMethod {
+ public:
+  explicit UnsharedMethod(const QuantMethod& inner) : _inner(inner) {}
+  std::string name() const override { return _inner.name(); }
+  bool needs_hessian() const override { return true; }
+  QuantizedLinear quantize_linear(const std::string& module,
+                                  const at::Tensor& weight,
+                                  const LinearStats& stats) const override {
+    slots[module] = stats.shared.get();
+    return _inner.quantize_linear(module, weight, {stats.hessian, stats.samples, nullptr});
+  }
+  mutable std::map<std::string, const SharedPreparation*> slots;
+
+ private:
+  const QuantMethod& _inner;
+};
+
+// q/k/v (gate/up) factorise their common Hessian once: the whole model's quantized weights are
+// bit-identical to every linear factorising its own, for GPTQ with act-order and for SEPTQ.
+TEST(Pipeline, SharedFactorisationGivesBitIdenticalWeights) {
+  for (const std::string method : {"gptq", "septq"}) {
+    MethodOptions options = method_options(3, 8);
+    options.act_order = method == "gptq";
+    const auto quantizer = create_method(method, options);
+    const auto rtn = create_method("rtn", options);
+    const UnsharedMethod unshared(*quantizer);
+    std::map<bool, std::map<std::string, at::Tensor>> weights;
+    for (const bool shared : {true, false}) {
+      const auto lm = model::load_causal_lm(test::fixture_model("llama"));
+      const auto sink = [&](const std::string& module, const QuantizedLinear& q) {
+        weights[shared][module] = q.quantized.weight.clone();
+      };
+      const QuantMethod& run = shared ? *quantizer : static_cast<const QuantMethod&>(unshared);
+      quantize_model(*lm, random_ids(*lm, 4, 16), run, *rtn, {}, sink);
+    }
+    ASSERT_EQ(weights[true].size(), weights[false].size());
+    for (const auto& [module, w] : weights[true]) {
+      EXPECT_TRUE(w.equal(weights[false].at(module))) << method << " " << module;
+    }
+    // The pipeline offered q/k/v one slot and gate/up one (groups apart, a freed slot's
+    // address may be reused, so only same-group slots are compared).
+    const auto slot = [&](const std::string& module) {
+      return unshared.slots.at("model.layers.1." + module);
+    };
+    EXPECT_NE(slot("self_attn.q_proj"), nullptr);
+    EXPECT_EQ(slot("self_attn.q_proj"), slot("self_attn.k_proj"));
+    EXPECT_EQ(slot("self_attn.q_proj"), slot("self_attn.v_proj"));
+    EXPECT_EQ(slot("mlp.gate_proj"), slot("mlp.up_proj"));
+    EXPECT_NE(slot("mlp.gate_proj"), nullptr);
+  }
+}
+
 TEST(Pipeline, LinearGroupsFollowTheReferenceOrder) {
   const auto lm = model::load_causal_lm(test::fixture_model("llama"));
   const std::string p = "model.layers.1.";

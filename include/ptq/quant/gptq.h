@@ -6,6 +6,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <optional>
 
 #include "ptq/quant/uniform_quantizer.h"
 
@@ -76,6 +77,23 @@ struct PreparedHessian {
 // Hessian [K, K] fp32 or fp64 (the factorisation runs in its dtype). Throws InputError for a
 // malformed H, std::runtime_error when it stays indefinite after the damping retries.
 PreparedHessian prepare_hessian(const at::Tensor& hessian, const GptqConfig& config);
+
+// prepare_hessian of one Hessian, computed on first use and reused by every linear that shares
+// that Hessian: q/k/v (gate/up) would otherwise factorise the same damped H three (two) times,
+// an O(K^3) step. Reused only for the very same tensor, unmodified since (its version
+// counter), and the same settings the preparation depends on; anything else is prepared
+// afresh and replaces the entry. Deterministic LAPACK makes the shared result the one each
+// linear would have computed (tests/quant/gptq_test.cpp asserts bit-identical weights).
+class SharedPreparation {
+ public:
+  PreparedHessian get(const at::Tensor& hessian, const GptqConfig& config);
+
+ private:
+  at::Tensor _hessian;  // held, so that no other tensor can take its place meanwhile
+  int64_t _version = 0;
+  GptqConfig _config;
+  std::optional<PreparedHessian> _prepared;
+};
 
 // GPTQ of weight [N, K] with Hessian [K, K] (fp32 or fp64; the factorisation runs in its dtype,
 // the column loop in fp32 as the reference). keep_mask (bool [N, K], optional) marks elements

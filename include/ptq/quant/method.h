@@ -25,10 +25,15 @@
 
 namespace ptq::quant {
 
+class SharedPreparation;
+
 // What calibration collected for one linear: H = 2/n sum X^T X over n samples (gptq.py).
 struct LinearStats {
   at::Tensor hessian;  // fp32 [K, K]; undefined when the method does not need it
   int64_t samples = 0;
+  // One per Hessian, handed to every linear that shares it (q/k/v, gate/up): what a method
+  // derives from H alone (GPTQ's damped factorisation) is computed once (gptq.h). May be null.
+  std::shared_ptr<SharedPreparation> shared;
 };
 
 struct QuantizedLinear {

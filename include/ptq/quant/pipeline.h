@@ -55,6 +55,10 @@ struct PipelineOptions {
   // A layer's attention operands (Q and K after a block Hadamard, V: attention_quantizer.h)
   // are fake-quantized from the moment its q/k/v linears are quantized; 16 bits: never.
   ActivationQuantizerConfig attention;
+  // LinearRecord::relative_error of each linear with a Hessian: two N x K x K GEMMs, more
+  // than GPTQ's own column loop (N K^2) and at K = 11008 about as much as its factorisation.
+  // Off: recorded as 0, the quantized weights unchanged.
+  bool relative_error = true;
 };
 
 struct LinearRecord {
@@ -63,7 +67,8 @@ struct LinearRecord {
   int64_t in_features = 0;
   double loss = 0;
   // ||WX - QX||^2 / ||WX||^2 over the calibration inputs, from H:
-  // tr((W - Q) H (W - Q)^T) / tr(W H W^T); 0 when no Hessian was collected.
+  // tr((W - Q) H (W - Q)^T) / tr(W H W^T); 0 when no Hessian was collected or
+  // PipelineOptions::relative_error is off.
   double relative_error = 0;
   double percdamp = 0;
   double damp = 0;

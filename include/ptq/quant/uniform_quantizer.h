@@ -72,6 +72,8 @@ class UniformQuantizer {
   std::pair<at::Tensor, at::Tensor> min_max_range(const at::Tensor& x) const;
   // Applies gptq_v1_zero and fp16_scales to a grid whose range ends at xmax.
   void fit_checkpoint_format(QuantParams& params, const at::Tensor& xmax) const;
+  // out = |quantize(x, params) - x| in one pass; x and out contiguous fp32 of the same shape.
+  void abs_error(const at::Tensor& x, const QuantParams& params, at::Tensor& out) const;
   void search_mse_params(const at::Tensor& x,
                          const at::Tensor& xmin,
                          const at::Tensor& xmax,

@@ -15,6 +15,12 @@ quant::GptqConfig gptq_config(const quant::MethodOptions& options) {
   return config;
 }
 
+quant::PreparedHessian prepared_hessian(const quant::LinearStats& stats,
+                                        const quant::GptqConfig& config) {
+  return stats.shared ? stats.shared->get(stats.hessian, config)
+                      : quant::prepare_hessian(stats.hessian, config);
+}
+
 namespace {
 
 class GptqMethod : public quant::QuantMethod {
@@ -27,7 +33,7 @@ class GptqMethod : public quant::QuantMethod {
   quant::QuantizedLinear quantize_linear(const std::string& /*module*/,
                                          const at::Tensor& weight,
                                          const quant::LinearStats& stats) const override {
-    quant::GptqResult result = quant::gptq_quantize(weight, stats.hessian, _config);
+    quant::GptqResult result = quant::gptq_quantize(weight, prepared_hessian(stats, _config), _config);
     quant::QuantizedLinear out;
     out.quantized = std::move(result.quantized);
     out.loss = result.loss;

@@ -11,6 +11,10 @@ namespace ptq::methods {
 // The GPTQ settings of the shared method options (also SEPTQ's, a GPTQ variant).
 quant::GptqConfig gptq_config(const quant::MethodOptions& options);
 
+// prepare_hessian of stats.hessian, through stats.shared when the pipeline gave one.
+quant::PreparedHessian prepared_hessian(const quant::LinearStats& stats,
+                                        const quant::GptqConfig& config);
+
 std::unique_ptr<quant::QuantMethod> make_gptq_method(const quant::MethodOptions& options);
 
 }  // namespace ptq::methods

@@ -39,7 +39,7 @@ class SeptqMethod : public quant::QuantMethod {
   quant::QuantizedLinear quantize_linear(const std::string& /*module*/,
                                          const at::Tensor& weight,
                                          const quant::LinearStats& stats) const override {
-    const quant::PreparedHessian hessian = quant::prepare_hessian(stats.hessian, _config);
+    const quant::PreparedHessian hessian = prepared_hessian(stats, _config);
     const at::Tensor original = weight.to(at::kFloat).contiguous();
     // The scoring RTN's per-channel grid is the column loop's grid when quantizing per
     // channel: found once (the MSE search costs about as much as the column loop).
