@@ -1,6 +1,9 @@
 #include "ptq/model/config.h"
 
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "io/read_file.h"
 #include "model/layers.h"
@@ -19,6 +22,11 @@ class ConfigReader {
 
   const std::string& source() const { return _source; }
   bool has(const char* key) const { return find(key) != nullptr; }
+  // Set to null explicitly, which some keys (Gemma's soft-capping) use to mean "off".
+  bool is_null(const char* key) const {
+    auto it = _json.find(key);
+    return it != _json.end() && it->is_null();
+  }
 
   int64_t required_int(const char* key) const {
     const nlohmann::json* value = find(key);
@@ -50,6 +58,19 @@ class ConfigReader {
     if (!value) return fallback;
     PTQ_CHECK_INPUT(value->is_string(), _source, ": key '", key, "' must be a string");
     return value->get<std::string>();
+  }
+
+  // A list of strings, or nullopt when absent.
+  std::optional<std::vector<std::string>> strings(const char* key) const {
+    const nlohmann::json* value = find(key);
+    if (!value) return std::nullopt;
+    PTQ_CHECK_INPUT(value->is_array(), _source, ": key '", key, "' must be a list of strings");
+    std::vector<std::string> items;
+    for (const nlohmann::json& item : *value) {
+      PTQ_CHECK_INPUT(item.is_string(), _source, ": key '", key, "' must be a list of strings");
+      items.push_back(item.get<std::string>());
+    }
+    return items;
   }
 
   // Token ids may be one id or a list (Llama 3 lists several eos ids): the first one.
@@ -163,13 +184,93 @@ void read_gpt_neox(const ConfigReader& in, ModelConfig& config) {
   reject_rope_scaling(in);
 }
 
+// A soft-capping value of Gemma2Config/Gemma3TextConfig: absent -> the class default, null ->
+// no capping (transformers passes the null through), else a positive number.
+std::optional<double> softcap(const ConfigReader& in,
+                              const char* key,
+                              std::optional<double> fallback) {
+  if (in.is_null(key)) return std::nullopt;
+  if (!in.has(key)) return fallback;
+  const double cap = in.number_or(key, 0);
+  PTQ_CHECK_INPUT(cap > 0, in.source(), ": ", key, " must be positive, got ", cap);
+  return cap;
+}
+
+// Gemma2Config / Gemma3TextConfig: which layers slide. layer_types when given; otherwise
+// Gemma 2 alternates from a sliding layer 0, and Gemma 3 makes every sliding_window_pattern-th
+// layer global (layer i slides iff (i + 1) % pattern != 0; the config's default pattern is 6).
+std::vector<bool> read_sliding_layers(const ConfigReader& in, const ModelConfig& config) {
+  std::vector<bool> sliding;
+  if (const auto types = in.strings("layer_types")) {
+    PTQ_CHECK_INPUT(static_cast<int64_t>(types->size()) == config.num_layers, in.source(),
+                    ": layer_types has ", types->size(), " entries for ", config.num_layers,
+                    " layers");
+    for (const std::string& type : *types) {
+      PTQ_CHECK_INPUT(type == "sliding_attention" || type == "full_attention", in.source(),
+                      ": unknown layer type '", type,
+                      "' in layer_types (expected sliding_attention or full_attention)");
+      sliding.push_back(type == "sliding_attention");
+    }
+    return sliding;
+  }
+  const bool gemma3 = config.architecture == "Gemma3ForCausalLM";
+  const int64_t pattern =
+      gemma3 ? in.int_or("sliding_window_pattern", in.int_or("_sliding_window_pattern", 6)) : 2;
+  PTQ_CHECK_INPUT(pattern > 0, in.source(), ": sliding_window_pattern must be positive, got ",
+                  pattern);
+  for (int64_t i = 0; i < config.num_layers; ++i) sliding.push_back((i + 1) % pattern != 0);
+  return sliding;
+}
+
+// Gemma2Config / Gemma3TextConfig with those classes' defaults. Explicit head_dim (256 by
+// default, not hidden_size / heads), the MLP's activation from hidden_activation (what
+// Gemma2MLP/Gemma3MLP read; hidden_act is ignored by them), tied embeddings by default.
+void read_gemma(const ConfigReader& in, ModelConfig& config) {
+  const bool gemma3 = config.architecture == "Gemma3ForCausalLM";
+  config.intermediate_size = in.required_int("intermediate_size");
+  config.num_kv_heads = in.int_or("num_key_value_heads", config.num_heads);
+  config.head_dim = in.int_or("head_dim", 256);
+  config.norm_eps = in.number_or("rms_norm_eps", 1e-6);
+  config.hidden_act = in.string_or("hidden_activation", "gelu_pytorch_tanh");
+  config.tie_word_embeddings = in.bool_or("tie_word_embeddings", true);
+  config.attention_bias = config.attention_out_bias = in.bool_or("attention_bias", false);
+  config.query_pre_attn_scalar = in.number_or("query_pre_attn_scalar", 256);
+  PTQ_CHECK_INPUT(config.query_pre_attn_scalar > 0, in.source(),
+                  ": query_pre_attn_scalar must be positive");
+  // Every layer type's window is config.sliding_window; null would disable the masks' window.
+  if (!in.is_null("sliding_window")) config.sliding_window = in.int_or("sliding_window", 4096);
+  config.sliding_layers = read_sliding_layers(in, config);
+  PTQ_CHECK_INPUT(!in.has("rope_scaling"), in.source(), ": rope_scaling is not supported for ",
+                  config.architecture, " (only plain rotary embeddings are, rope_scaling null)");
+  PTQ_CHECK_INPUT(!in.has("rope_parameters"), in.source(),
+                  ": rope_parameters is not supported; give rope_theta",
+                  gemma3 ? " and rope_local_base_freq" : "");
+  if (gemma3) {
+    config.rope_theta = in.number_or("rope_theta", 1000000.0);
+    config.rope_local_theta = in.number_or("rope_local_base_freq", 10000.0);
+    config.qk_norm = true;
+    config.final_logit_softcapping = softcap(in, "final_logit_softcapping", std::nullopt);
+    // Gemma3Attention does not hand attn_logit_softcapping to the attention function in every
+    // transformers release; no Gemma 3 checkpoint sets it, so a set one is refused, not guessed.
+    PTQ_CHECK_INPUT(!in.has("attn_logit_softcapping"), in.source(),
+                    ": attn_logit_softcapping is not supported for Gemma 3 (expected null)");
+    PTQ_CHECK_INPUT(!in.bool_or("use_bidirectional_attention", false), in.source(),
+                    ": use_bidirectional_attention=true is not supported (causal LMs only)");
+  } else {
+    config.rope_theta = in.number_or("rope_theta", 10000.0);
+    config.rope_local_theta = config.rope_theta;
+    config.final_logit_softcapping = softcap(in, "final_logit_softcapping", 30.0);
+    config.attn_logit_softcapping = softcap(in, "attn_logit_softcapping", 50.0);
+  }
+}
+
 void check_shapes(const ModelConfig& c, const std::string& source) {
   PTQ_CHECK_INPUT(c.vocab_size > 0 && c.hidden_size > 0 && c.intermediate_size > 0 &&
                       c.num_layers > 0 && c.num_heads > 0 && c.num_kv_heads > 0 && c.head_dim > 0,
                   source, ": sizes must be positive");
   PTQ_CHECK_INPUT(c.num_heads % c.num_kv_heads == 0, source, ": num_attention_heads (", c.num_heads,
                   ") is not a multiple of num_key_value_heads (", c.num_kv_heads, ")");
-  if (c.family != ArchFamily::Llama) {
+  if (c.family == ArchFamily::Opt || c.family == ArchFamily::GptNeoX) {
     PTQ_CHECK_INPUT(c.head_dim * c.num_heads == c.hidden_size, source, ": hidden_size (",
                     c.hidden_size, ") is not a multiple of num_attention_heads (", c.num_heads,
                     ")");
@@ -207,6 +308,9 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
       break;
     case ArchFamily::GptNeoX:
       read_gpt_neox(in, config);
+      break;
+    case ArchFamily::Gemma:
+      read_gemma(in, config);
       break;
   }
   if (config.word_embed_proj_dim == 0) config.word_embed_proj_dim = config.hidden_size;

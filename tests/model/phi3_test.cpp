@@ -4,7 +4,6 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
-#include <cstdint>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -12,7 +11,6 @@
 
 #include "model/model_test_utils.h"
 #include "ptq/common/error.h"
-#include "ptq/io/checkpoint.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/model/config.h"
 #include "ptq/quant/pipeline.h"
@@ -20,8 +18,6 @@
 
 namespace ptq::model {
 namespace {
-
-namespace fs = std::filesystem;
 
 // GQA (8 query heads over 2 kv heads), partial rotary 0.75, sliding window 7 over 12
 // positions, bf16.
@@ -75,45 +71,11 @@ TEST(Phi3Test, RopeScalingIsAClearError) {
   }
 }
 
-// Token rows for the fixture (vocab 232, 128 positions): 8 rows of 128 random ids.
-std::string token_rows(const test::TempDir& tmp) {
-  const fs::path path = tmp / "tokens-8x128.i32";
-  at::manual_seed(0);
-  const at::Tensor ids = at::randint(232, {8, 128}, at::kInt);
-  std::ofstream(path, std::ios::binary)
-      .write(static_cast<const char*>(ids.data_ptr()), ids.numel() * sizeof(int32_t));
-  return "tokens:" + path.string();
-}
-
-double printed_perplexity(const std::string& out) {
-  const size_t at = out.find("perplexity ");
-  EXPECT_NE(at, std::string::npos) << out;
-  return at == std::string::npos ? 0.0 : std::stod(out.substr(at + 11));
-}
-
-// `ptq quantize --eval` prints the in-memory model's perplexity; `ptq eval` of the written
-// directory must reproduce it, with the fused linears stored under their own names.
+// The fused linears are stored quantized under their own names.
 void expect_round_trip(const std::vector<std::string>& method_args) {
-  test::TempDir tmp;
-  const std::string tokens = token_rows(tmp);
-  const fs::path out = tmp / "out";
-  std::vector<std::string> args = {
-      "--threads", "1",     "quantize",   "--model", test::fixture_model("phi3"),
-      "--calib",   tokens,  "--nsamples", "4",       "--eval",
-      tokens,      "--out", out.string()};
-  args.insert(args.end(), method_args.begin(), method_args.end());
-  const test::CliResult q = test::run_cli(args);
-  ASSERT_EQ(q.exit_code, 0) << q.err;
-  const double in_memory = printed_perplexity(q.out);
-  const test::CliResult e =
-      test::run_cli({"--threads", "1", "eval", "--model", out.string(), "--dataset", tokens});
-  ASSERT_EQ(e.exit_code, 0) << e.err;
-  EXPECT_NEAR(printed_perplexity(e.out), in_memory, 1e-4 * in_memory);
-  const io::Checkpoint written(out.string());
-  for (const char* module :
-       {"self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj"}) {
-    EXPECT_TRUE(written.contains(std::string("model.layers.0.") + module + ".qweight")) << module;
-  }
+  test::expect_quantize_eval_round_trip(
+      "phi3", method_args,
+      {"self_attn.qkv_proj", "self_attn.o_proj", "mlp.gate_up_proj", "mlp.down_proj"});
 }
 
 TEST(Phi3Test, GptqW4RoundTrip) { expect_round_trip({"--method", "gptq", "--wbits", "4"}); }

@@ -9,10 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace ptq::model {
 
-enum class ArchFamily { Llama, Opt, GptNeoX };
+enum class ArchFamily { Llama, Opt, GptNeoX, Gemma };
 
 struct ModelConfig {
   std::string architecture;  // e.g. "LlamaForCausalLM", from config["architectures"][0]
@@ -50,6 +51,17 @@ struct ModelConfig {
   // GPT-NeoX
   double rotary_pct = 1.0;
   bool use_parallel_residual = true;
+
+  // Gemma 2 / Gemma 3 (text)
+  // Which layers attend within sliding_window ("sliding_attention" in layer_types); the others
+  // attend to every earlier position. Empty for the other families, whose sliding_window, if
+  // set, applies to every layer.
+  std::vector<bool> sliding_layers;
+  double rope_local_theta = 10000.0;  // RoPE base of the sliding layers (Gemma 3)
+  double query_pre_attn_scalar = 0;   // attention scores are scaled by its inverse square root
+  std::optional<double> attn_logit_softcapping;   // scores -> cap * tanh(scores / cap)
+  std::optional<double> final_logit_softcapping;  // logits -> cap * tanh(logits / cap)
+  bool qk_norm = false;                           // Gemma 3's per-head q_norm and k_norm
 
   std::optional<int64_t> bos_token_id;
   std::optional<int64_t> eos_token_id;
