@@ -198,9 +198,10 @@ std::optional<double> softcap(const ConfigReader& in,
 
 // Gemma2Config / Gemma3TextConfig: which layers slide. layer_types when given; otherwise
 // Gemma 2 alternates from a sliding layer 0, and Gemma 3 makes every sliding_window_pattern-th
-// layer global (layer i slides iff (i + 1) % pattern != 0; the config's default pattern is 6).
-std::vector<bool> read_sliding_layers(const ConfigReader& in, const ModelConfig& config) {
-  std::vector<bool> sliding;
+// layer global (the config's default pattern is 6). The pattern is kept as a number, not
+// expanded per layer, so a huge num_hidden_layers allocates nothing before the checkpoint
+// refuses it.
+void read_sliding_layers(const ConfigReader& in, ModelConfig& config) {
   if (const auto types = in.strings("layer_types")) {
     PTQ_CHECK_INPUT(static_cast<int64_t>(types->size()) == config.num_layers, in.source(),
                     ": layer_types has ", types->size(), " entries for ", config.num_layers,
@@ -209,17 +210,15 @@ std::vector<bool> read_sliding_layers(const ConfigReader& in, const ModelConfig&
       PTQ_CHECK_INPUT(type == "sliding_attention" || type == "full_attention", in.source(),
                       ": unknown layer type '", type,
                       "' in layer_types (expected sliding_attention or full_attention)");
-      sliding.push_back(type == "sliding_attention");
+      config.sliding_layers.push_back(type == "sliding_attention");
     }
-    return sliding;
+    return;
   }
   const bool gemma3 = config.architecture == "Gemma3ForCausalLM";
-  const int64_t pattern =
+  config.sliding_pattern =
       gemma3 ? in.int_or("sliding_window_pattern", in.int_or("_sliding_window_pattern", 6)) : 2;
-  PTQ_CHECK_INPUT(pattern > 0, in.source(), ": sliding_window_pattern must be positive, got ",
-                  pattern);
-  for (int64_t i = 0; i < config.num_layers; ++i) sliding.push_back((i + 1) % pattern != 0);
-  return sliding;
+  PTQ_CHECK_INPUT(config.sliding_pattern > 0, in.source(),
+                  ": sliding_window_pattern must be positive, got ", config.sliding_pattern);
 }
 
 // Gemma2Config / Gemma3TextConfig with those classes' defaults. Explicit head_dim (256 by
@@ -239,7 +238,7 @@ void read_gemma(const ConfigReader& in, ModelConfig& config) {
                   ": query_pre_attn_scalar must be positive");
   // Every layer type's window is config.sliding_window; null would disable the masks' window.
   if (!in.is_null("sliding_window")) config.sliding_window = in.int_or("sliding_window", 4096);
-  config.sliding_layers = read_sliding_layers(in, config);
+  read_sliding_layers(in, config);
   PTQ_CHECK_INPUT(!in.has("rope_scaling"), in.source(), ": rope_scaling is not supported for ",
                   config.architecture, " (only plain rotary embeddings are, rope_scaling null)");
   PTQ_CHECK_INPUT(!in.has("rope_parameters"), in.source(),
@@ -322,6 +321,11 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
   }
   config.raw = json;
   return config;
+}
+
+bool is_sliding_layer(const ModelConfig& config, int64_t index) {
+  if (!config.sliding_layers.empty()) return config.sliding_layers.at(index);
+  return config.sliding_pattern > 0 && (index + 1) % config.sliding_pattern != 0;
 }
 
 ModelConfig load_model_config(const std::string& path) {

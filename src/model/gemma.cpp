@@ -8,7 +8,7 @@
 // then logits = lm_head(norm(y)) (lm_head tied to embed_tokens by default), soft-capped to
 // cap * tanh(logits / cap) when final_logit_softcapping is set. Attention scores are
 // q k^T / sqrt(query_pre_attn_scalar), soft-capped by attn_logit_softcapping (Gemma 2) before
-// the mask; sliding layers (config.sliding_layers) see only the last sliding_window positions.
+// the mask; sliding layers (is_sliding_layer) see only the last sliding_window positions.
 // Gemma 3 norms each head of q and k (q_norm, k_norm over head_dim) before RoPE, and turns the
 // sliding layers with base rope_local_base_freq, the global ones with rope_theta.
 
@@ -85,7 +85,7 @@ class GemmaModel final : public DecoderFamily {
       q = layer_norm_of(call, TensorRole::AttnQNorm, q);
       k = layer_norm_of(call, TensorRole::AttnKNorm, k);
     }
-    const bool sliding = c.sliding_layers.at(call.index);
+    const bool sliding = is_sliding_layer(c, call.index);
     const double theta = sliding ? c.rope_local_theta : c.rope_theta;
     const AttentionScores scoring{1.0 / std::sqrt(c.query_pre_attn_scalar),
                                   c.attn_logit_softcapping};

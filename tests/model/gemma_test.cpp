@@ -9,6 +9,7 @@
 
 #include "model/model_test_utils.h"
 #include "ptq/common/error.h"
+#include "ptq/model/architecture.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/model/config.h"
 #include "ptq/model/tensor_table.h"
@@ -17,6 +18,12 @@
 
 namespace ptq::model {
 namespace {
+
+std::vector<bool> sliding_layers(const ModelConfig& c) {
+  std::vector<bool> sliding;
+  for (int64_t i = 0; i < c.num_layers; ++i) sliding.push_back(is_sliding_layer(c, i));
+  return sliding;
+}
 
 nlohmann::json fixture_config(const std::string& name) {
   return nlohmann::json::parse(test::read_file(test::fixtures_dir() / name / "config.json"));
@@ -48,7 +55,7 @@ TEST(GemmaTest, Gemma2ConfigAndItsDefaults) {
   EXPECT_EQ(c.hidden_act, "gelu_pytorch_tanh");
   EXPECT_TRUE(c.tie_word_embeddings);
   EXPECT_FALSE(c.qk_norm);
-  EXPECT_EQ(c.sliding_layers, (std::vector<bool>{true, false, true, false}));
+  EXPECT_EQ(sliding_layers(c), (std::vector<bool>{true, false, true, false}));
   EXPECT_EQ(c.attn_logit_softcapping.value_or(0), 3.0);
   EXPECT_EQ(c.final_logit_softcapping.value_or(0), 20.0);
   EXPECT_EQ(c.query_pre_attn_scalar, 20.0);
@@ -77,18 +84,18 @@ TEST(GemmaTest, Gemma3LayerTypesFromPatternOrList) {
   const ModelConfig c = parse_model_config(json, "gemma3/config.json");
   EXPECT_EQ(c.family, ArchFamily::Gemma);
   EXPECT_TRUE(c.qk_norm);
-  EXPECT_EQ(c.sliding_layers, (std::vector<bool>{true, true, false, true}));
+  EXPECT_EQ(sliding_layers(c), (std::vector<bool>{true, true, false, true}));
   EXPECT_EQ(c.rope_theta, 1e6);
   EXPECT_EQ(c.rope_local_theta, 1e4);
   EXPECT_FALSE(c.attn_logit_softcapping || c.final_logit_softcapping);
   // Gemma3TextConfig's default pattern is 6: with 4 layers every one slides.
   json.erase("sliding_window_pattern");
-  EXPECT_EQ(parse_model_config(json, "gemma3/config.json").sliding_layers,
+  EXPECT_EQ(sliding_layers(parse_model_config(json, "gemma3/config.json")),
             (std::vector<bool>(4, true)));
   // transformers >= 4.53 writes the list, which wins.
   json["layer_types"] = {"full_attention", "sliding_attention", "full_attention",
                          "sliding_attention"};
-  EXPECT_EQ(parse_model_config(json, "gemma3/config.json").sliding_layers,
+  EXPECT_EQ(sliding_layers(parse_model_config(json, "gemma3/config.json")),
             (std::vector<bool>{false, true, false, true}));
   json["layer_types"] = {"full_attention", "chunked_attention"};
   EXPECT_NE(parse_error(json).find("layer_types has 2 entries for 4 layers"), std::string::npos)

@@ -53,10 +53,12 @@ struct ModelConfig {
   bool use_parallel_residual = true;
 
   // Gemma 2 / Gemma 3 (text)
-  // Which layers attend within sliding_window ("sliding_attention" in layer_types); the others
-  // attend to every earlier position. Empty for the other families, whose sliding_window, if
-  // set, applies to every layer.
+  // Which layers attend within sliding_window, the others attending to every earlier position
+  // (is_sliding_layer). From layer_types when the config lists them ("sliding_attention"), else
+  // layer i slides iff (i + 1) % sliding_pattern != 0. Both unset for the other families, whose
+  // sliding_window, if set, applies to every layer.
   std::vector<bool> sliding_layers;
+  int64_t sliding_pattern = 0;
   double rope_local_theta = 10000.0;  // RoPE base of the sliding layers (Gemma 3)
   double query_pre_attn_scalar = 0;   // attention scores are scaled by its inverse square root
   std::optional<double> attn_logit_softcapping;   // scores -> cap * tanh(scores / cap)
@@ -69,6 +71,10 @@ struct ModelConfig {
 
   nlohmann::json raw;  // the whole file, for writers that copy it forward
 };
+
+// Whether layer `index` of a Gemma model attends within sliding_window (ModelConfig::
+// sliding_layers, sliding_pattern).
+bool is_sliding_layer(const ModelConfig& config, int64_t index);
 
 // `path` is a model directory or a config.json file. Throws InputError naming the file and
 // the missing/invalid key, or listing the supported architectures for an unknown one.
