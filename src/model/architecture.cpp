@@ -15,6 +15,8 @@ namespace {
 std::vector<Architecture> register_builtin_architectures() {
   return {
       {"GPTNeoXForCausalLM", ArchFamily::GptNeoX, create_gpt_neox, gpt_neox_table},
+      {"Gemma2ForCausalLM", ArchFamily::Gemma, create_gemma, gemma_table},
+      {"Gemma3ForCausalLM", ArchFamily::Gemma, create_gemma, gemma_table},
       {"LlamaForCausalLM", ArchFamily::Llama, create_llama, llama_table},
       {"MistralForCausalLM", ArchFamily::Llama, create_llama, llama_table},
       {"OPTForCausalLM", ArchFamily::Opt, create_opt, opt_table},

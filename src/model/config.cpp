@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <optional>
+#include <string>
+#include <vector>
 
 #include "io/read_file.h"
 #include "model/layers.h"
@@ -20,6 +23,11 @@ class ConfigReader {
 
   const std::string& source() const { return _source; }
   bool has(const char* key) const { return find(key) != nullptr; }
+  // Set to null explicitly, which some keys (Gemma's soft-capping) use to mean "off".
+  bool is_null(const char* key) const {
+    auto it = _json.find(key);
+    return it != _json.end() && it->is_null();
+  }
 
   int64_t required_int(const char* key) const {
     const nlohmann::json* value = find(key);
@@ -188,6 +196,22 @@ void read_rope_scaling(const ConfigReader& in, ModelConfig& config) {
   }
 }
 
+// config["layer_types"] (transformers' newer configs): which layers attend within
+// sliding_window, one entry per layer, into config.window_layers.
+void read_layer_types(const ConfigReader& in,
+                      const std::vector<std::string>& types,
+                      ModelConfig& config) {
+  PTQ_CHECK_INPUT(static_cast<int64_t>(types.size()) == config.num_layers, in.source(),
+                  ": layer_types lists ", types.size(), " layers, num_hidden_layers is ",
+                  config.num_layers);
+  for (const std::string& type : types) {
+    PTQ_CHECK_INPUT(type == "sliding_attention" || type == "full_attention", in.source(),
+                    ": layer_types entry '", type,
+                    "' is not supported; supported: sliding_attention, full_attention");
+    config.window_layers.push_back(type == "sliding_attention");
+  }
+}
+
 // Qwen2Config / Qwen3Config: with use_sliding_window, the layers that layer_types marks
 // "sliding_attention", or without layer_types those with index >= max_window_layers, attend
 // within sliding_window (modeling_qwen2 / modeling_qwen3: self.sliding_window is set only for
@@ -207,15 +231,7 @@ void read_qwen_window(const ConfigReader& in, ModelConfig& config) {
     config.window_layers.assign(std::max<int64_t>(full, 0), false);
     return;
   }
-  PTQ_CHECK_INPUT(static_cast<int64_t>(types.size()) == config.num_layers, in.source(),
-                  ": layer_types lists ", types.size(), " layers, num_hidden_layers is ",
-                  config.num_layers);
-  for (const std::string& type : types) {
-    PTQ_CHECK_INPUT(type == "sliding_attention" || type == "full_attention", in.source(),
-                    ": layer_types entry '", type,
-                    "' is not supported; supported: sliding_attention, full_attention");
-    config.window_layers.push_back(type == "sliding_attention");
-  }
+  read_layer_types(in, types, config);
 }
 
 // LlamaConfig / MistralConfig / Qwen2Config / Qwen3Config / Phi3Config, with the defaults of
@@ -281,13 +297,85 @@ void read_gpt_neox(const ConfigReader& in, ModelConfig& config) {
   reject_rope_scaling(in);
 }
 
+// A soft-capping value of Gemma2Config/Gemma3TextConfig: absent -> the class default, null ->
+// no capping (transformers passes the null through), else a positive number.
+std::optional<double> softcap(const ConfigReader& in,
+                              const char* key,
+                              std::optional<double> fallback) {
+  if (in.is_null(key)) return std::nullopt;
+  if (!in.has(key)) return fallback;
+  const double cap = in.number_or(key, 0);
+  PTQ_CHECK_INPUT(cap > 0, in.source(), ": ", key, " must be positive, got ", cap);
+  return cap;
+}
+
+// Gemma2Config / Gemma3TextConfig: which layers slide. layer_types when given; otherwise
+// Gemma 2 alternates from a sliding layer 0, and Gemma 3 makes every sliding_window_pattern-th
+// layer global (the config's default pattern is 6). The pattern is kept as a number, not
+// expanded per layer, so a huge num_hidden_layers allocates nothing before the checkpoint
+// refuses it.
+void read_sliding_layers(const ConfigReader& in, ModelConfig& config) {
+  const std::vector<std::string> types = in.strings("layer_types");
+  if (!types.empty()) {
+    read_layer_types(in, types, config);
+    return;
+  }
+  const bool gemma3 = config.architecture == "Gemma3ForCausalLM";
+  config.sliding_pattern =
+      gemma3 ? in.int_or("sliding_window_pattern", in.int_or("_sliding_window_pattern", 6)) : 2;
+  PTQ_CHECK_INPUT(config.sliding_pattern > 0, in.source(),
+                  ": sliding_window_pattern must be positive, got ", config.sliding_pattern);
+}
+
+// Gemma2Config / Gemma3TextConfig with those classes' defaults. Explicit head_dim (256 by
+// default, not hidden_size / heads), the MLP's activation from hidden_activation (what
+// Gemma2MLP/Gemma3MLP read; hidden_act is ignored by them), tied embeddings by default.
+void read_gemma(const ConfigReader& in, ModelConfig& config) {
+  const bool gemma3 = config.architecture == "Gemma3ForCausalLM";
+  config.intermediate_size = in.required_int("intermediate_size");
+  config.num_kv_heads = in.int_or("num_key_value_heads", config.num_heads);
+  config.head_dim = in.int_or("head_dim", 256);
+  config.norm_eps = in.number_or("rms_norm_eps", 1e-6);
+  config.hidden_act = in.string_or("hidden_activation", "gelu_pytorch_tanh");
+  config.tie_word_embeddings = in.bool_or("tie_word_embeddings", true);
+  config.attention_bias = config.attention_out_bias = in.bool_or("attention_bias", false);
+  config.query_pre_attn_scalar = in.number_or("query_pre_attn_scalar", 256);
+  PTQ_CHECK_INPUT(config.query_pre_attn_scalar > 0, in.source(),
+                  ": query_pre_attn_scalar must be positive");
+  // Every layer type's window is config.sliding_window; null would disable the masks' window.
+  if (!in.is_null("sliding_window")) config.sliding_window = in.int_or("sliding_window", 4096);
+  read_sliding_layers(in, config);
+  PTQ_CHECK_INPUT(!in.has("rope_scaling"), in.source(), ": rope_scaling is not supported for ",
+                  config.architecture, " (only plain rotary embeddings are, rope_scaling null)");
+  PTQ_CHECK_INPUT(!in.has("rope_parameters"), in.source(),
+                  ": rope_parameters is not supported; give rope_theta",
+                  gemma3 ? " and rope_local_base_freq" : "");
+  if (gemma3) {
+    config.rope_theta = in.number_or("rope_theta", 1000000.0);
+    config.rope_local_theta = in.number_or("rope_local_base_freq", 10000.0);
+    config.qk_norm = true;
+    config.final_logit_softcapping = softcap(in, "final_logit_softcapping", std::nullopt);
+    // Gemma3Attention does not hand attn_logit_softcapping to the attention function in every
+    // transformers release; no Gemma 3 checkpoint sets it, so a set one is refused, not guessed.
+    PTQ_CHECK_INPUT(!in.has("attn_logit_softcapping"), in.source(),
+                    ": attn_logit_softcapping is not supported for Gemma 3 (expected null)");
+    PTQ_CHECK_INPUT(!in.bool_or("use_bidirectional_attention", false), in.source(),
+                    ": use_bidirectional_attention=true is not supported (causal LMs only)");
+  } else {
+    config.rope_theta = in.number_or("rope_theta", 10000.0);
+    config.rope_local_theta = config.rope_theta;
+    config.final_logit_softcapping = softcap(in, "final_logit_softcapping", 30.0);
+    config.attn_logit_softcapping = softcap(in, "attn_logit_softcapping", 50.0);
+  }
+}
+
 void check_shapes(const ModelConfig& c, const std::string& source) {
   PTQ_CHECK_INPUT(c.vocab_size > 0 && c.hidden_size > 0 && c.intermediate_size > 0 &&
                       c.num_layers > 0 && c.num_heads > 0 && c.num_kv_heads > 0 && c.head_dim > 0,
                   source, ": sizes must be positive");
   PTQ_CHECK_INPUT(c.num_heads % c.num_kv_heads == 0, source, ": num_attention_heads (", c.num_heads,
                   ") is not a multiple of num_key_value_heads (", c.num_kv_heads, ")");
-  if (c.family != ArchFamily::Llama) {
+  if (c.family == ArchFamily::Opt || c.family == ArchFamily::GptNeoX) {
     PTQ_CHECK_INPUT(c.head_dim * c.num_heads == c.hidden_size, source, ": hidden_size (",
                     c.hidden_size, ") is not a multiple of num_attention_heads (", c.num_heads,
                     ")");
@@ -326,6 +414,9 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
     case ArchFamily::GptNeoX:
       read_gpt_neox(in, config);
       break;
+    case ArchFamily::Gemma:
+      read_gemma(in, config);
+      break;
   }
   if (config.word_embed_proj_dim == 0) config.word_embed_proj_dim = config.hidden_size;
   check_shapes(config, source);
@@ -338,10 +429,14 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
   return config;
 }
 
+bool is_sliding_layer(const ModelConfig& config, int64_t index) {
+  if (config.sliding_pattern > 0) return (index + 1) % config.sliding_pattern != 0;
+  return index >= static_cast<int64_t>(config.window_layers.size()) ||
+         config.window_layers[index];
+}
+
 std::optional<int64_t> layer_window(const ModelConfig& config, int64_t layer) {
-  const bool windowed = layer >= static_cast<int64_t>(config.window_layers.size()) ||
-                        config.window_layers[layer];
-  return windowed ? config.sliding_window : std::nullopt;
+  return is_sliding_layer(config, layer) ? config.sliding_window : std::nullopt;
 }
 
 ModelConfig load_model_config(const std::string& path) {

@@ -37,7 +37,8 @@ at::Tensor DecoderFamily::attend(const LayerCall& call,
                                  at::Tensor q,
                                  at::Tensor k,
                                  at::Tensor v,
-                                 std::optional<int64_t> window) const {
+                                 std::optional<int64_t> window,
+                                 const AttentionScores& scoring) const {
   if (const AttentionInputs* quantize = attention_quantizer(call.index)) {
     if (quantize->query) q = quantize->query(q);
     if (quantize->key) k = quantize->key(k);
@@ -45,7 +46,7 @@ at::Tensor DecoderFamily::attend(const LayerCall& call,
   }
   auto [keys, values] =
       extend_cache(call.cache, call.index, num_layers(), std::move(k), std::move(v), call.offset);
-  return causal_attention(q, keys, values, call.offset, window);
+  return causal_attention(q, keys, values, call.offset, window, scoring);
 }
 
 std::string DecoderFamily::module(TensorRole role) const { return _table.row(role).module; }

@@ -59,13 +59,15 @@ class DecoderFamily : public CausalLM {
   virtual at::Tensor decoder_layer(const LayerCall& call, const at::Tensor& hidden) const = 0;
 
   // causal_attention of this step's queries `q` and keys `k` (both after any RoPE) and values
-  // `v` [B, heads, T, head_dim] over the cached positions. q, k and v go through the layer's
-  // attention quantizer first, so the cache holds the keys and values attention multiplies.
+  // `v` [B, heads, T, head_dim] over the cached positions, scored as `scoring` says. q, k and v
+  // go through the layer's attention quantizer first, so the cache holds the keys and values
+  // attention multiplies.
   at::Tensor attend(const LayerCall& call,
                     at::Tensor q,
                     at::Tensor k,
                     at::Tensor v,
-                    std::optional<int64_t> window) const;
+                    std::optional<int64_t> window,
+                    const AttentionScores& scoring = {}) const;
 
   // The module of `role` outside the layers ("model.norm"), or in the call's layer
   // ("model.layers.3.self_attn.q_proj").

@@ -137,9 +137,10 @@ at::Tensor block_mask(const at::Tensor& band, int64_t d, int64_t rows, KeyRange 
 // Attention of the `group` query heads q [group, T, hd] (already scaled) sharing one kv head
 // k, v [keys, hd], written to out [T, group, hd], one block of query rows at a time, each over
 // only the keys some row of the block can see.
+// With `softcap` the scores are capped before the mask is added, as Gemma 2's attention does.
 void attend_kv_head(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                     const at::Tensor& band, int64_t offset, std::optional<int64_t> window,
-                    at::Tensor out) {
+                    std::optional<double> softcap, at::Tensor out) {
   const int64_t group = q.size(0), queries = q.size(1), dim = q.size(2);
   for (int64_t start = 0; start < queries; start += kQueryBlock) {
     const int64_t rows = std::min(kQueryBlock, queries - start);
@@ -147,7 +148,10 @@ void attend_kv_head(const at::Tensor& q, const at::Tensor& k, const at::Tensor& 
     const int64_t count = range.end - range.begin;
     const at::Tensor mask = block_mask(band, offset + start - range.begin, rows, range, group);
     const at::Tensor block_q = q.narrow(1, start, rows).reshape({group * rows, dim});
-    const at::Tensor scores = at::addmm(mask, block_q, k.narrow(0, range.begin, count).t());
+    const at::Tensor keys = k.narrow(0, range.begin, count).t();
+    const at::Tensor scores =
+        softcap ? at::tanh(at::mm(block_q, keys).div_(*softcap)).mul_(*softcap).add_(mask)
+                : at::addmm(mask, block_q, keys);
     // Softmax stays in fp32 (the activations' type) over the visible keys only.
     const at::Tensor context = at::mm(at::softmax(scores, -1), v.narrow(0, range.begin, count));
     out.narrow(0, start, rows).copy_(context.view({group, rows, dim}).transpose(0, 1));
@@ -160,14 +164,15 @@ at::Tensor causal_attention(const at::Tensor& q,
                             const at::Tensor& k,
                             const at::Tensor& v,
                             int64_t offset,
-                            std::optional<int64_t> window) {
+                            std::optional<int64_t> window,
+                            const AttentionScores& scoring) {
   const int64_t batch = q.size(0), heads = q.size(1), queries = q.size(2), dim = q.size(3);
   const int64_t kv_heads = k.size(1);
   TORCH_CHECK(heads % kv_heads == 0, "query heads must be a multiple of kv heads");
   const int64_t group = heads / kv_heads;
   // Scaling q instead of the scores is a pass over T x hd values rather than T x keys.
-  const at::Tensor scaled_q =
-      q.mul(1.0 / std::sqrt(dim)).view({batch, kv_heads, group, queries, dim});
+  const double scale = scoring.scale.value_or(1.0 / std::sqrt(dim));
+  const at::Tensor scaled_q = q.mul(scale).view({batch, kv_heads, group, queries, dim});
   // Sized for the last block's shift, the largest; one row per query when decoding.
   const int64_t last_start = std::max<int64_t>(0, queries - 1) / kQueryBlock * kQueryBlock;
   const at::Tensor band =
@@ -176,7 +181,7 @@ at::Tensor causal_attention(const at::Tensor& q,
   for (int64_t b = 0; b < batch; ++b) {
     // Query heads j*g..j*g+g-1 share kv head j (HF repeat_kv) without copies of k or v.
     for (int64_t j = 0; j < kv_heads; ++j) {
-      attend_kv_head(scaled_q[b][j], k[b][j], v[b][j], band, offset, window,
+      attend_kv_head(scaled_q[b][j], k[b][j], v[b][j], band, offset, window, scoring.softcap,
                      out.select(0, b).select(1, j));
     }
   }

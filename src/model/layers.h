@@ -42,7 +42,15 @@ std::pair<at::Tensor, at::Tensor> extend_cache(KVCache* cache,
                                                at::Tensor values,
                                                int64_t offset);
 
-// softmax(q k^T / sqrt(hd) + mask) v for queries at positions offset.. over keys at 0..Tk-1,
+// How attention turns q k^T into scores before the mask. The defaults are 1/sqrt(hd) and no cap;
+// Gemma 2/3 scale by query_pre_attn_scalar^-0.5 and Gemma 2 caps the scores at
+// softcap * tanh(s / softcap) (eager_attention_forward in modeling_gemma2.py).
+struct AttentionScores {
+  std::optional<double> scale;    // unset: 1 / sqrt(head_dim)
+  std::optional<double> softcap;  // unset: no cap
+};
+
+// softmax(scores(q k^T) + mask) v for queries at positions offset.. over keys at 0..Tk-1,
 // -> [B, Tq, heads * hd]. q has a multiple of k's heads; kv head j serves query heads
 // j*g..j*g+g-1 (HF repeat_kv). With a window W, query i sees keys i-W < j <= i, as
 // transformers' masking_utils.sliding_window_overlay (kv_idx > q_idx - W).
@@ -50,6 +58,7 @@ at::Tensor causal_attention(const at::Tensor& q,
                             const at::Tensor& k,
                             const at::Tensor& v,
                             int64_t offset,
-                            std::optional<int64_t> window);
+                            std::optional<int64_t> window,
+                            const AttentionScores& scoring = {});
 
 }  // namespace ptq::model

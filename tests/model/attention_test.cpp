@@ -13,14 +13,18 @@
 namespace ptq::model {
 namespace {
 
-// softmax(q k^T / sqrt(hd) + mask) v in fp64 with k/v repeated per query-head group.
+// softmax(cap(q k^T * scale) + mask) v in fp64 with k/v repeated per query-head group; scale
+// 1/sqrt(hd) and no cap unless given, cap(s) = softcap * tanh(s / softcap).
 at::Tensor naive_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                           int64_t offset, std::optional<int64_t> window) {
+                           int64_t offset, std::optional<int64_t> window,
+                           const AttentionScores& scoring = {}) {
   const int64_t group = q.size(1) / k.size(1);
   const at::Tensor q64 = q.to(at::kDouble);
   const at::Tensor k64 = k.to(at::kDouble).repeat_interleave(group, 1);
   const at::Tensor v64 = v.to(at::kDouble).repeat_interleave(group, 1);
-  at::Tensor scores = at::matmul(q64, k64.transpose(-1, -2)) / std::sqrt(q.size(3));
+  const double scale = scoring.scale.value_or(1.0 / std::sqrt(q.size(3)));
+  at::Tensor scores = at::matmul(q64, k64.transpose(-1, -2)) * scale;
+  if (scoring.softcap) scores = at::tanh(scores / *scoring.softcap) * *scoring.softcap;
   const auto i64 = at::TensorOptions().dtype(at::kLong);
   const at::Tensor query_pos = at::arange(offset, offset + q.size(2), i64).unsqueeze(1);
   const at::Tensor key_pos = at::arange(k.size(2), i64).unsqueeze(0);
@@ -67,6 +71,22 @@ TEST(AttentionTest, MatchesNaiveWithLongSlidingWindow) {
 }
 TEST(AttentionTest, MatchesNaiveWithSlidingWindowAndCache) {
   expect_matches_naive(300, 4, 2, 450, 200);
+}
+
+// Gemma's scoring: a scale other than 1/sqrt(hd) and a cap that bites (scores of unit normals
+// over 32 dims reach about 4 * sqrt(32) * 0.5 = 11, against a cap of 5), over a window and a
+// cached prefix.
+TEST(AttentionTest, MatchesNaiveWithScaleAndSoftcap) {
+  at::manual_seed(5);
+  const AttentionScores scoring{/*scale=*/0.5, /*softcap=*/5.0};
+  const at::Tensor q = at::randn({2, 4, 300, 32});
+  const at::Tensor k = at::randn({2, 2, 340, 32}), v = at::randn({2, 2, 340, 32});
+  const at::Tensor want = naive_attention(q, k, v, 40, 100, scoring);
+  const at::Tensor got = causal_attention(q, k, v, 40, 100, scoring);
+  EXPECT_LT((got.to(at::kDouble) - want).abs().max().item<double>(), 1e-5);
+  // The cap matters: without it the same scores attend differently.
+  const at::Tensor uncapped = naive_attention(q, k, v, 40, 100, {0.5, std::nullopt});
+  EXPECT_GT((uncapped - want).abs().max().item<double>(), 1e-2);
 }
 
 // split_heads hands over transposed views; the result must not depend on the layout.

@@ -49,7 +49,8 @@ TEST(ConfigTest, UnknownArchitectureListsTheSupportedOnes) {
 
 TEST(ConfigTest, SupportedArchitecturesAreSorted) {
   EXPECT_EQ(supported_architectures(),
-            (std::vector<std::string>{"GPTNeoXForCausalLM", "LlamaForCausalLM",
+            (std::vector<std::string>{"GPTNeoXForCausalLM", "Gemma2ForCausalLM",
+                                      "Gemma3ForCausalLM", "LlamaForCausalLM",
                                       "MistralForCausalLM", "OPTForCausalLM", "Phi3ForCausalLM",
                                       "Qwen2ForCausalLM", "Qwen3ForCausalLM"}));
 }

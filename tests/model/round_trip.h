@@ -2,7 +2,7 @@
 // `ptq quantize --eval` of a fixture model, then `ptq eval` of the directory it wrote: the
 // perplexity printed for the in-memory quantized model must be reproduced from the files, and
 // every quantized linear must be stored under its own Hugging Face name. The per-family tests
-// (phi3_test.cpp, llama_test.cpp, qwen3_test.cpp) run it with gptq, septq and ruquant.
+// (phi3_test.cpp, llama_test.cpp, qwen3_test.cpp, gemma_test.cpp) run it with gptq, septq and ruquant.
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>

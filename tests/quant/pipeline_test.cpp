@@ -46,7 +46,7 @@ class RecordingMethod : public QuantMethod {
 };
 
 TEST(Pipeline, QuantizesEveryLinearOfEveryFamily) {
-  for (const std::string fixture : {"llama", "opt", "gpt_neox", "phi3"}) {
+  for (const std::string fixture : {"llama", "opt", "gpt_neox", "phi3", "gemma2", "gemma3"}) {
     const auto lm = model::load_causal_lm(test::fixture_model(fixture));
     const auto gptq = create_method("gptq", method_options(4, -1));
     const auto rtn = create_method("rtn", method_options(4, -1));

@@ -9,8 +9,8 @@ holding `input_ids` [2, 12] (I64) and the `logits` [2, 12, vocab] (F64) of an fp
 
 The forward passes are written here from each architecture's published equations and the Hugging
 Face modeling code they must agree with (modeling_llama.py, modeling_mistral.py, modeling_qwen2.py,
-modeling_qwen3.py, modeling_opt.py, modeling_gpt_neox.py, modeling_phi3.py, and
-modeling_rope_utils.py for rope_scaling); they share nothing with the C++
+modeling_qwen3.py, modeling_opt.py, modeling_gpt_neox.py, modeling_phi3.py, modeling_gemma2.py,
+modeling_gemma3.py, and modeling_rope_utils.py for rope_scaling); they share nothing with the C++
 implementation. Weights are drawn in fp64, rounded to the stored dtype, and the reference runs on
 the stored values upcast to fp64, so the only difference left to the C++ side is its own fp32
 arithmetic.
@@ -153,10 +153,16 @@ def gelu(x):
     return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))  # HF "gelu" is the exact erf form
 
 
+def gelu_tanh(x):
+    # HF "gelu_pytorch_tanh": GELU's tanh approximation
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
+
+
 ACTIVATIONS = {
     "silu": lambda x: x / (1.0 + torch.exp(-x)),
     "relu": lambda x: torch.clamp(x, min=0.0),
     "gelu": gelu,
+    "gelu_pytorch_tanh": gelu_tanh,
 }
 
 
@@ -242,11 +248,13 @@ def rope_parameters(cfg, dim, seq_len):
     raise ValueError("rope type " + kind)
 
 
-def attention(q, k, v, sliding_window=None):
+def attention(q, k, v, sliding_window=None, scale=None, softcap=None):
     """softmax(q k^T / sqrt(hd) + causal mask) v per head; q [B, Hq, T, hd], k, v [B, Hkv, T, hd].
 
     Query head h reads kv head h // (Hq / Hkv) (HF repeat_kv). With a sliding window W, query i
-    sees keys j with i - W < j <= i (modeling_mistral's sliding mask).
+    sees keys j with i - W < j <= i (modeling_mistral's sliding mask). `scale` replaces
+    1/sqrt(hd); with `softcap` the scores become softcap * tanh(scores / softcap) before the mask
+    (Gemma 2's eager_attention_forward).
     """
     heads, kv_heads, seq_len, head_dim = q.shape[1], k.shape[1], q.shape[2], q.shape[3]
     group = heads // kv_heads
@@ -257,7 +265,10 @@ def attention(q, k, v, sliding_window=None):
         allowed = allowed & (i - j < sliding_window)
     outputs = []
     for h in range(heads):
-        scores = q[:, h] @ k[:, h // group].transpose(-1, -2) / math.sqrt(head_dim)
+        scores = q[:, h] @ k[:, h // group].transpose(-1, -2)
+        scores = scores / math.sqrt(head_dim) if scale is None else scores * scale
+        if softcap is not None:
+            scores = softcap * torch.tanh(scores / softcap)
         scores = scores.masked_fill(~allowed, float("-inf"))
         outputs.append(torch.softmax(scores, -1) @ v[:, h // group])
     return torch.stack(outputs, 1)  # [B, Hq, T, hd]
@@ -528,6 +539,97 @@ def phi3_forward(cfg, w, ids):
 
 
 # ---------------------------------------------------------------------------------------------
+# Gemma 2 and Gemma 3 text (modeling_gemma2.py, modeling_gemma3.py). RMSNorm scales by (1 + w)
+# (the stored weight is an offset from one), computed in fp32 or wider; the embeddings are
+# multiplied by sqrt(hidden_size); each layer is
+#   h = x + post_attention_layernorm(attn(input_layernorm(x)))
+#   y = h + post_feedforward_layernorm(mlp(pre_feedforward_layernorm(h)))
+# with mlp = down(gelu_tanh(gate) * up). Scores are q k^T * query_pre_attn_scalar^-0.5, capped
+# by attn_logit_softcapping if set; "sliding_attention" layers see the last sliding_window
+# positions. Gemma 2's layer_types default: even layers slide. Gemma 3's: layer i slides unless
+# (i + 1) % sliding_window_pattern == 0; it RMS-norms each head of q and k (q_norm, k_norm) before
+# RoPE, whose base is rope_local_base_freq on sliding layers and rope_theta on the others. The
+# logits are capped by final_logit_softcapping if set.
+
+
+def gemma_weights(cfg, seed, dtype):
+    d, ff, hd = cfg["hidden_size"], cfg["intermediate_size"], cfg["head_dim"]
+    q_out, kv_out = cfg["num_attention_heads"] * hd, cfg["num_key_value_heads"] * hd
+    w = Weights(seed, dtype)
+
+    def gemma_norm(name, dim):
+        w.add(name + ".weight", (dim,), 0.3)  # around 0: a factor around one
+
+    w.add("model.embed_tokens.weight", (cfg["vocab_size"], d), 1.0)
+    for i in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % i
+        gemma_norm(p + "input_layernorm", d)
+        w.linear(p + "self_attn.q_proj", q_out, d, False)
+        w.linear(p + "self_attn.k_proj", kv_out, d, False)
+        w.linear(p + "self_attn.v_proj", kv_out, d, False)
+        w.linear(p + "self_attn.o_proj", d, q_out, False)
+        if cfg["model_type"] == "gemma3_text":
+            gemma_norm(p + "self_attn.q_norm", hd)
+            gemma_norm(p + "self_attn.k_norm", hd)
+        gemma_norm(p + "post_attention_layernorm", d)
+        gemma_norm(p + "pre_feedforward_layernorm", d)
+        w.linear(p + "mlp.gate_proj", ff, d, False)
+        w.linear(p + "mlp.up_proj", ff, d, False)
+        w.linear(p + "mlp.down_proj", d, ff, False)
+        gemma_norm(p + "post_feedforward_layernorm", d)
+    gemma_norm("model.norm", d)
+    if not cfg["tie_word_embeddings"]:
+        w.linear("lm_head", cfg["vocab_size"], d, False)
+    return w
+
+
+def gemma_sliding(cfg, i):
+    if cfg.get("layer_types") is not None:
+        return cfg["layer_types"][i] == "sliding_attention"
+    if cfg["model_type"] == "gemma2":
+        return i % 2 == 0
+    return (i + 1) % cfg["sliding_window_pattern"] != 0
+
+
+def gemma_forward(cfg, w, ids):
+    heads, kv_heads, hd = cfg["num_attention_heads"], cfg["num_key_value_heads"], cfg["head_dim"]
+    eps = cfg["rms_norm_eps"]
+    gemma3 = cfg["model_type"] == "gemma3_text"
+    act = ACTIVATIONS[cfg["hidden_activation"]]
+    positions = torch.arange(ids.shape[1])
+
+    def norm(x, name):
+        return rms_norm(x, 1.0 + w[name + ".weight"], eps)
+
+    def cap(x, softcap):
+        return x if softcap is None else softcap * torch.tanh(x / softcap)
+
+    x = w["model.embed_tokens.weight"][ids] * math.sqrt(cfg["hidden_size"])
+    for i in range(cfg["num_hidden_layers"]):
+        p = "model.layers.%d." % i
+        sliding = gemma_sliding(cfg, i)
+        theta = cfg["rope_local_base_freq"] if gemma3 and sliding else cfg["rope_theta"]
+        h = norm(x, p + "input_layernorm")
+        q = split_heads(linear(h, w, p + "self_attn.q_proj"), heads)
+        k = split_heads(linear(h, w, p + "self_attn.k_proj"), kv_heads)
+        v = split_heads(linear(h, w, p + "self_attn.v_proj"), kv_heads)
+        if gemma3:
+            q, k = norm(q, p + "self_attn.q_norm"), norm(k, p + "self_attn.k_norm")
+        q, k = rotary(q, positions, hd, theta), rotary(k, positions, hd, theta)
+        attn = attention(q, k, v, cfg["sliding_window"] if sliding else None,
+                         scale=cfg["query_pre_attn_scalar"] ** -0.5,
+                         softcap=cfg.get("attn_logit_softcapping"))
+        attn = linear(merge_heads(attn), w, p + "self_attn.o_proj")
+        x = x + norm(attn, p + "post_attention_layernorm")
+        h = norm(x, p + "pre_feedforward_layernorm")
+        mlp = act(linear(h, w, p + "mlp.gate_proj")) * linear(h, w, p + "mlp.up_proj")
+        x = x + norm(linear(mlp, w, p + "mlp.down_proj"), p + "post_feedforward_layernorm")
+    x = norm(x, "model.norm")
+    head = w["model.embed_tokens.weight" if cfg["tie_word_embeddings"] else "lm_head.weight"]
+    return cap(x @ head.T, cfg.get("final_logit_softcapping"))
+
+
+# ---------------------------------------------------------------------------------------------
 # Fixture configs: the keys each HF config class writes (transformers 4.4x), tiny sizes.
 
 
@@ -640,6 +742,45 @@ def phi3_config():
     }
 
 
+def gemma2_config():
+    # head_dim * heads != hidden_size and query_pre_attn_scalar != head_dim (as Gemma-2-27B),
+    # grouped-query attention, a window of 5 of the 12 positions on the even layers, and caps
+    # that bite: attention scores (std about 1.2) reach 5 against a cap of 3, logits (std about
+    # 9) reach 70 against a cap of 20.
+    return {
+        "architectures": ["Gemma2ForCausalLM"], "attention_bias": False,
+        "attention_dropout": 0.0, "attn_logit_softcapping": 3.0, "bos_token_id": 2,
+        "cache_implementation": "hybrid", "eos_token_id": 1, "final_logit_softcapping": 20.0,
+        "head_dim": 24, "hidden_act": "gelu_pytorch_tanh",
+        "hidden_activation": "gelu_pytorch_tanh", "hidden_size": 64, "initializer_range": 0.02,
+        "intermediate_size": 96, "max_position_embeddings": 128, "model_type": "gemma2",
+        "num_attention_heads": 4, "num_hidden_layers": 4, "num_key_value_heads": 2,
+        "pad_token_id": 0, "query_pre_attn_scalar": 20, "rms_norm_eps": 1e-06,
+        "rope_theta": 10000.0, "sliding_window": 5, "tie_word_embeddings": True,
+        "torch_dtype": "bfloat16", "transformers_version": "4.46.0", "use_cache": True,
+        "vocab_size": 256,
+    }
+
+
+def gemma3_config():
+    # Gemma3ForCausalLM as transformers 4.50 writes Gemma3TextConfig: multi-query attention (as
+    # gemma-3-1b), sqrt(48) not a round number, layers 0, 1 and 3 sliding (pattern 3) with a
+    # window of 4 and base 10000, layer 2 global with base 1e6, no soft-capping.
+    return {
+        "architectures": ["Gemma3ForCausalLM"], "attention_bias": False,
+        "attention_dropout": 0.0, "attn_logit_softcapping": None, "bos_token_id": 2,
+        "cache_implementation": "hybrid", "eos_token_id": 1, "final_logit_softcapping": None,
+        "head_dim": 32, "hidden_activation": "gelu_pytorch_tanh", "hidden_size": 48,
+        "initializer_range": 0.02, "intermediate_size": 80, "max_position_embeddings": 128,
+        "model_type": "gemma3_text", "num_attention_heads": 4, "num_hidden_layers": 4,
+        "num_key_value_heads": 1, "pad_token_id": 0, "query_pre_attn_scalar": 24,
+        "rms_norm_eps": 1e-06, "rope_local_base_freq": 10000.0, "rope_scaling": None,
+        "rope_theta": 1000000.0, "sliding_window": 4, "sliding_window_pattern": 3,
+        "tie_word_embeddings": True, "torch_dtype": "float16", "transformers_version": "4.50.0",
+        "use_cache": True, "vocab_size": 224,
+    }
+
+
 # name -> (config, weights(cfg, seed, dtype), forward, shards)
 FIXTURES = {
     "llama": (llama_config(), llama_weights, llama_forward, 1),
@@ -693,12 +834,14 @@ FIXTURES = {
     "qwen2_window": (qwen2_config(use_sliding_window=True, sliding_window=5, max_window_layers=1,
                                   num_hidden_layers=2, torch_dtype="float32"),
                      llama_weights, llama_forward, 1),
+    "gemma2": (gemma2_config(), gemma_weights, gemma_forward, 1),
+    "gemma3": (gemma3_config(), gemma_weights, gemma_forward, 1),
 }
 
 # Fixtures added after the first ones take the seeds after theirs, so that adding one leaves the
 # others' weights and ids as they were.
 ADDED_FIXTURES = ["phi3", "llama3", "llama_linear", "llama_dynamic", "llama_yarn", "qwen3",
-                  "qwen2_window"]
+                  "qwen2_window", "gemma2", "gemma3"]
 
 
 def fixture_seed(name):

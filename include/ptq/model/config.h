@@ -13,7 +13,7 @@
 
 namespace ptq::model {
 
-enum class ArchFamily { Llama, Opt, GptNeoX };
+enum class ArchFamily { Llama, Opt, GptNeoX, Gemma };
 
 // config["rope_scaling"] as transformers' modeling_rope_utils reads it; src/model/rotary.cpp
 // turns it into inverse frequencies and an attention factor.
@@ -63,10 +63,16 @@ struct ModelConfig {
   RopeScaling rope_scaling;
   // Mistral: query i attends to keys j with i - window < j <= i; unset = full causal.
   std::optional<int64_t> sliding_window;
-  // Qwen2/Qwen3: which layers use sliding_window (layer_types, or index >= max_window_layers);
-  // empty = every layer does. Read through layer_window().
+  // Which layers use sliding_window: from layer_types ("sliding_attention"), or Qwen2/Qwen3's
+  // index >= max_window_layers; layers past the end of the list use it, so empty = every layer
+  // (Mistral, Phi-3). Gemma without layer_types: sliding_pattern instead. Read through
+  // is_sliding_layer() and layer_window().
   std::vector<bool> window_layers;
-  // Qwen3: per-head RMSNorm of queries and keys (self_attn.q_norm / k_norm) before RoPE.
+  // Gemma: layer i slides iff (i + 1) % sliding_pattern != 0 (Gemma 2: 2; Gemma 3's
+  // sliding_window_pattern, 6 by default); 0: window_layers decides.
+  int64_t sliding_pattern = 0;
+  // Qwen3 and Gemma 3: per-head RMSNorm of queries and keys (self_attn.q_norm / k_norm)
+  // before RoPE.
   bool qk_norm = false;
 
   // OPT
@@ -78,6 +84,12 @@ struct ModelConfig {
   double rotary_pct = 1.0;
   bool use_parallel_residual = true;
 
+  // Gemma 2 / Gemma 3 (text)
+  double rope_local_theta = 10000.0;  // RoPE base of the sliding layers (Gemma 3)
+  double query_pre_attn_scalar = 0;   // attention scores are scaled by its inverse square root
+  std::optional<double> attn_logit_softcapping;   // scores -> cap * tanh(scores / cap)
+  std::optional<double> final_logit_softcapping;  // logits -> cap * tanh(logits / cap)
+
   std::optional<int64_t> bos_token_id;
   std::optional<int64_t> eos_token_id;
   std::string torch_dtype;  // as stored; computation is fp32 on CPU regardless
@@ -85,7 +97,9 @@ struct ModelConfig {
   nlohmann::json raw;  // the whole file, for writers that copy it forward
 };
 
-// The sliding window of decoder layer `layer`, if it has one.
+// Whether decoder layer `index` is of the sliding kind (window_layers, sliding_pattern), and
+// its window: sliding_window for those layers, none for the others.
+bool is_sliding_layer(const ModelConfig& config, int64_t index);
 std::optional<int64_t> layer_window(const ModelConfig& config, int64_t layer);
 
 // `path` is a model directory or a config.json file. Throws InputError naming the file and

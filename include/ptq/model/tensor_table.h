@@ -33,6 +33,10 @@ enum class TensorRole {
   // in every decoder layer
   AttnNorm,
   FfnNorm,
+  PostAttnNorm,  // Gemma: on the attention's output, before the residual add
+  PostFfnNorm,   // Gemma: on the MLP's output, before the residual add
+  AttnQNorm,     // per-head norm of the queries (Gemma 3's q_norm)
+  AttnKNorm,     // per-head norm of the keys (Gemma 3's k_norm)
   AttnQ,
   AttnK,
   AttnV,
