@@ -99,10 +99,12 @@ TEST(GemmaTest, Gemma3LayerTypesFromPatternOrList) {
   EXPECT_EQ(sliding_layers(parse_model_config(json, "gemma3/config.json")),
             (std::vector<bool>{false, true, false, true}));
   json["layer_types"] = {"full_attention", "chunked_attention"};
-  EXPECT_NE(parse_error(json).find("layer_types has 2 entries for 4 layers"), std::string::npos)
+  EXPECT_NE(parse_error(json).find("layer_types lists 2 layers, num_hidden_layers is 4"),
+            std::string::npos)
       << parse_error(json);
   json["layer_types"] = {"full_attention", "chunked_attention", "full_attention", "full_attention"};
-  EXPECT_NE(parse_error(json).find("unknown layer type 'chunked_attention'"), std::string::npos)
+  EXPECT_NE(parse_error(json).find("layer_types entry 'chunked_attention' is not supported"),
+            std::string::npos)
       << parse_error(json);
 }
 

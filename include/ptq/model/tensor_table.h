@@ -35,14 +35,12 @@ enum class TensorRole {
   FfnNorm,
   PostAttnNorm,  // Gemma: on the attention's output, before the residual add
   PostFfnNorm,   // Gemma: on the MLP's output, before the residual add
-  AttnQNorm,     // per-head norm of the queries (Gemma 3's q_norm)
-  AttnKNorm,     // per-head norm of the keys (Gemma 3's k_norm)
   AttnQ,
   AttnK,
   AttnV,
   AttnQkv,  // q, k and v fused in one linear
   AttnOut,
-  AttnQNorm,  // per-head RMSNorm of the queries before RoPE (Qwen3 q_norm), [head_dim]
+  AttnQNorm,  // per-head RMSNorm of the queries before RoPE (Qwen3, Gemma 3 q_norm), [head_dim]
   AttnKNorm,  // and of the keys (k_norm)
   FfnGate,
   FfnUp,
