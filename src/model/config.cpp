@@ -345,8 +345,13 @@ void read_gemma(const ConfigReader& in, ModelConfig& config) {
   // Every layer type's window is config.sliding_window; null would disable the masks' window.
   if (!in.is_null("sliding_window")) config.sliding_window = in.int_or("sliding_window", 4096);
   read_sliding_layers(in, config);
-  PTQ_CHECK_INPUT(!in.has("rope_scaling"), in.source(), ": rope_scaling is not supported for ",
-                  config.architecture, " (only plain rotary embeddings are, rope_scaling null)");
+  if (gemma3) {
+    read_rope_scaling(in, config);  // applies to the global layers only (gemma.cpp)
+  } else {
+    PTQ_CHECK_INPUT(!in.has("rope_scaling"), in.source(),
+                    ": rope_scaling is not supported for Gemma2ForCausalLM (no released Gemma 2 "
+                    "sets it; rope_scaling null is)");
+  }
   PTQ_CHECK_INPUT(!in.has("rope_parameters"), in.source(),
                   ": rope_parameters is not supported; give rope_theta",
                   gemma3 ? " and rope_local_base_freq" : "");

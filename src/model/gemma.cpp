@@ -10,7 +10,8 @@
 // q k^T / sqrt(query_pre_attn_scalar), soft-capped by attn_logit_softcapping (Gemma 2) before
 // the mask; sliding layers (is_sliding_layer) see only the last sliding_window positions.
 // Gemma 3 norms each head of q and k (q_norm, k_norm over head_dim) before RoPE, and turns the
-// sliding layers with base rope_local_base_freq, the global ones with rope_theta.
+// sliding layers with base rope_local_base_freq, the global ones with rope_theta and
+// rope_scaling.
 
 #include <ATen/ATen.h>
 
@@ -39,7 +40,9 @@ class GemmaModel final : public DecoderFamily {
   GemmaModel(ModelConfig config,
              std::shared_ptr<const io::Checkpoint> checkpoint,
              const LoadOptions& options)
-      : DecoderFamily(std::move(config), gemma_table()) {
+      : DecoderFamily(std::move(config), gemma_table()),
+        _global_rope(_config, _config.head_dim),
+        _local_rope(_config.head_dim, _config.rope_local_theta) {
     load(std::move(checkpoint), options);
   }
 
@@ -86,14 +89,19 @@ class GemmaModel final : public DecoderFamily {
       k = layer_norm_of(call, TensorRole::AttnKNorm, k);
     }
     const bool sliding = is_sliding_layer(c, call.index);
-    const double theta = sliding ? c.rope_local_theta : c.rope_theta;
+    const RotaryEmbedding& rope = sliding ? _local_rope : _global_rope;
     const AttentionScores scoring{1.0 / std::sqrt(c.query_pre_attn_scalar),
                                   c.attn_logit_softcapping};
-    const at::Tensor out = attend(call, apply_rotary(q, c.head_dim, theta, call.offset),
-                                  apply_rotary(k, c.head_dim, theta, call.offset), v,
+    const at::Tensor out = attend(call, rope.apply(q, call.offset), rope.apply(k, call.offset), v,
                                   sliding ? c.sliding_window : std::nullopt, scoring);
     return linear(call, TensorRole::AttnOut, out);
   }
+
+  // Gemma3RotaryEmbedding: rope_theta with rope_scaling on the global layers (the 4B-27B
+  // checkpoints' linear factor 8), plain RoPE of base rope_local_base_freq on the sliding ones.
+  // Gemma 2 refuses rope_scaling and uses rope_theta on both kinds.
+  RotaryEmbedding _global_rope;
+  RotaryEmbedding _local_rope;
 };
 
 }  // namespace

@@ -108,14 +108,20 @@ TEST(GemmaTest, Gemma3LayerTypesFromPatternOrList) {
       << parse_error(json);
 }
 
-// Not implemented here: rope_scaling (Gemma 3 4B+ use a linear factor on the global layers),
-// bidirectional attention, and Gemma 3 attention soft-capping. Each is refused by name.
+// Not implemented here: rope_scaling for Gemma 2 (no released one sets it; Gemma 3's is, see the
+// gemma3_scaled fixture), bidirectional attention, and Gemma 3 attention soft-capping. Each is
+// refused by name.
 TEST(GemmaTest, UnsupportedKeysAreClearErrors) {
-  nlohmann::json json = fixture_config("gemma3");
+  nlohmann::json json = fixture_config("gemma2");
   json["rope_scaling"] = {{"factor", 8.0}, {"rope_type", "linear"}};
   const std::string scaling = parse_error(json);
   EXPECT_NE(scaling.find("gemma/config.json"), std::string::npos) << scaling;
   EXPECT_NE(scaling.find("rope_scaling is not supported"), std::string::npos) << scaling;
+  json = fixture_config("gemma3");
+  json["rope_scaling"] = {{"factor", 8.0}, {"rope_type", "longrope"}};
+  EXPECT_NE(parse_error(json).find("rope_scaling type 'longrope' is not supported"),
+            std::string::npos)
+      << parse_error(json);
   json = fixture_config("gemma3");
   json["attn_logit_softcapping"] = 50.0;
   EXPECT_NE(parse_error(json).find("attn_logit_softcapping"), std::string::npos);

@@ -608,14 +608,18 @@ def gemma_forward(cfg, w, ids):
     for i in range(cfg["num_hidden_layers"]):
         p = "model.layers.%d." % i
         sliding = gemma_sliding(cfg, i)
-        theta = cfg["rope_local_base_freq"] if gemma3 and sliding else cfg["rope_theta"]
         h = norm(x, p + "input_layernorm")
         q = split_heads(linear(h, w, p + "self_attn.q_proj"), heads)
         k = split_heads(linear(h, w, p + "self_attn.k_proj"), kv_heads)
         v = split_heads(linear(h, w, p + "self_attn.v_proj"), kv_heads)
         if gemma3:
             q, k = norm(q, p + "self_attn.q_norm"), norm(k, p + "self_attn.k_norm")
-        q, k = rotary(q, positions, hd, theta), rotary(k, positions, hd, theta)
+        if gemma3 and sliding:  # Gemma3's rotary_emb_local: plain RoPE, the local base
+            inv_freq, factor = default_inv_freq(cfg["rope_local_base_freq"], hd), 1.0
+        else:  # rotary_emb: rope_theta and rope_scaling
+            inv_freq, factor = rope_parameters(cfg, hd, ids.shape[1])
+        q = rotary(q, positions, hd, None, inv_freq, factor)
+        k = rotary(k, positions, hd, None, inv_freq, factor)
         attn = attention(q, k, v, cfg["sliding_window"] if sliding else None,
                          scale=cfg["query_pre_attn_scalar"] ** -0.5,
                          softcap=cfg.get("attn_logit_softcapping"))
@@ -836,12 +840,15 @@ FIXTURES = {
                      llama_weights, llama_forward, 1),
     "gemma2": (gemma2_config(), gemma_weights, gemma_forward, 1),
     "gemma3": (gemma3_config(), gemma_weights, gemma_forward, 1),
+    # As gemma-3-4b and larger: linear rope_scaling, factor 8, on the global layer (2) only.
+    "gemma3_scaled": (dict(gemma3_config(), rope_scaling={"factor": 8.0, "rope_type": "linear"}),
+                      gemma_weights, gemma_forward, 1),
 }
 
 # Fixtures added after the first ones take the seeds after theirs, so that adding one leaves the
 # others' weights and ids as they were.
 ADDED_FIXTURES = ["phi3", "llama3", "llama_linear", "llama_dynamic", "llama_yarn", "qwen3",
-                  "qwen2_window", "gemma2", "gemma3"]
+                  "qwen2_window", "gemma2", "gemma3", "gemma3_scaled"]
 
 
 def fixture_seed(name):
