@@ -49,6 +49,12 @@ TEST(GemmaTest, Gemma2MatchesReference) { test::expect_matches_reference("gemma2
 // 2 global (base 1e6), sqrt(48) embedding scale, no soft-capping, fp16.
 TEST(GemmaTest, Gemma3MatchesReference) { test::expect_matches_reference("gemma3"); }
 
+// As gemma-3-4b and larger: linear rope_scaling (factor 8) on the global layer 2 only; without
+// it the reference logits differ by 3.6e-2 of their maximum.
+TEST(GemmaTest, Gemma3ScaledRopeMatchesReference) {
+  test::expect_matches_reference("gemma3_scaled");
+}
+
 TEST(GemmaTest, Gemma2ConfigAndItsDefaults) {
   const ModelConfig c = parse_model_config(fixture_config("gemma2"), "gemma2/config.json");
   EXPECT_EQ(c.family, ArchFamily::Gemma);
