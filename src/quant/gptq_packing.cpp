@@ -133,7 +133,24 @@ GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits, CheckpointFo
   return packed;
 }
 
-at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits, CheckpointFormat format) {
+namespace {
+
+// The packed tensors unpacked as the loaders' forward() holds them.
+struct Unpacked {
+  at::Tensor codes;   // fp32 [K, N]
+  at::Tensor zeros;   // fp32 [G, N]
+  at::Tensor scales;  // fp32 [G, N]
+  at::Tensor g_idx;   // int64 [K]
+
+  // scales[g_idx] * (q - zeros[g_idx]), [N, K].
+  at::Tensor dequantized() const {
+    return (scales.index_select(0, g_idx) * (codes - zeros.index_select(0, g_idx)))
+        .t()
+        .contiguous();
+  }
+};
+
+Unpacked unpack(const GptqPackedWeight& packed, int bits, CheckpointFormat format) {
   check_bits(bits);
   PTQ_CHECK_INPUT(packed.scales.dim() == 2, "scales must be [G, N], got ", packed.scales.sizes());
   const int64_t in_features = packed.g_idx.numel();
@@ -149,19 +166,34 @@ at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits, CheckpointF
                       packed.qweight.size(1) == out_features,
                   "qweight ", packed.qweight.sizes(), " does not match g_idx (K = ", in_features,
                   ") and scales ", packed.scales.sizes(), " at ", bits, " bits");
-  const at::Tensor g_idx = packed.g_idx.to(at::kLong);
-  PTQ_CHECK_INPUT(in_features == 0 ||
-                      (g_idx.min().item<int64_t>() >= 0 && g_idx.max().item<int64_t>() < groups),
+  Unpacked u;
+  u.g_idx = packed.g_idx.to(at::kLong);
+  PTQ_CHECK_INPUT(in_features == 0 || (u.g_idx.min().item<int64_t>() >= 0 &&
+                                       u.g_idx.max().item<int64_t>() < groups),
                   "g_idx refers to groups outside 0..", groups - 1);
-  const at::Tensor codes =
-      unpack_rows(packed.qweight, bits, padded_in).slice(0, 0, in_features).to(at::kFloat);
-  const at::Tensor zeros =
-      unpack_rows(packed.qzeros.t(), bits, padded_out).slice(0, 0, out_features).t() +
-      zero_offset(format);
-  const at::Tensor scales = packed.scales.to(at::kFloat);
-  // [K, N] per the loaders' forward(): scales[g_idx] * (q - zeros[g_idx]).
-  const at::Tensor weight = scales.index_select(0, g_idx) * (codes - zeros.index_select(0, g_idx));
-  return weight.t().contiguous();
+  u.codes = unpack_rows(packed.qweight, bits, padded_in).slice(0, 0, in_features).to(at::kFloat);
+  u.zeros = (unpack_rows(packed.qzeros.t(), bits, padded_out).slice(0, 0, out_features).t() +
+             zero_offset(format))
+                .to(at::kFloat);
+  u.scales = packed.scales.to(at::kFloat);
+  return u;
+}
+
+}  // namespace
+
+QuantizedWeight unpack_gptq(const GptqPackedWeight& packed, int bits, CheckpointFormat format) {
+  const Unpacked u = unpack(packed, bits, format);
+  QuantizedWeight weight;
+  weight.weight = u.dequantized();
+  weight.codes = u.codes.t().to(at::kByte).contiguous();
+  weight.scales = u.scales.contiguous();
+  weight.zeros = u.zeros.contiguous();
+  weight.g_idx = u.g_idx.to(at::kInt);
+  return weight;
+}
+
+at::Tensor dequantize_gptq(const GptqPackedWeight& packed, int bits, CheckpointFormat format) {
+  return unpack(packed, bits, format).dequantized();
 }
 
 }  // namespace ptq::quant

@@ -85,21 +85,6 @@ at::Tensor quantized_part(const io::Checkpoint& checkpoint, const std::string& n
   return tensor;
 }
 
-// The side store of `module` (outlier_store.h) if the checkpoint holds one; both of its
-// tensors or neither.
-std::optional<OutlierStore> read_outlier_store(const io::Checkpoint& checkpoint,
-                                               const std::string& module) {
-  const std::string index_name = module + "." + kOutlierIndexSuffix;
-  const std::string value_name = module + "." + kOutlierValueSuffix;
-  const bool has_index = checkpoint.contains(index_name);
-  const bool has_values = checkpoint.contains(value_name);
-  if (!has_index && !has_values) return std::nullopt;
-  PTQ_CHECK_INPUT(has_index && has_values, "quantized linear '", module, "' in ", checkpoint.dir(),
-                  " has '", has_index ? index_name : value_name, "' without '",
-                  has_index ? value_name : index_name, "'");
-  return OutlierStore{checkpoint.tensor(index_name), checkpoint.tensor(value_name)};
-}
-
 constexpr const char kWeightSuffix[] = ".weight";
 
 // The module of "<module>.weight", or nothing for another name.
@@ -228,22 +213,40 @@ std::optional<QuantizationFormat> find_quantization_format(const std::string& di
   return std::nullopt;
 }
 
-at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
-                                   const std::string& module,
-                                   int bits,
-                                   CheckpointFormat format) {
+GptqPackedWeight load_packed_weight(const io::Checkpoint& checkpoint, const std::string& module) {
   GptqPackedWeight packed;
   packed.qweight = quantized_part(checkpoint, module + ".qweight", true);
   packed.qzeros = quantized_part(checkpoint, module + ".qzeros", true);
   packed.scales = quantized_part(checkpoint, module + ".scales", false);
   packed.g_idx = quantized_part(checkpoint, module + ".g_idx", true);
+  return packed;
+}
+
+std::optional<OutlierStore> load_outlier_store(const io::Checkpoint& checkpoint,
+                                               const std::string& module) {
+  const std::string index_name = module + "." + kOutlierIndexSuffix;
+  const std::string value_name = module + "." + kOutlierValueSuffix;
+  const bool has_index = checkpoint.contains(index_name);
+  const bool has_values = checkpoint.contains(value_name);
+  if (!has_index && !has_values) return std::nullopt;
+  PTQ_CHECK_INPUT(has_index && has_values, "quantized linear '", module, "' in ", checkpoint.dir(),
+                  " has '", has_index ? index_name : value_name, "' without '",
+                  has_index ? value_name : index_name, "'");
+  return OutlierStore{checkpoint.tensor(index_name), checkpoint.tensor(value_name)};
+}
+
+at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
+                                   const std::string& module,
+                                   int bits,
+                                   CheckpointFormat format) {
+  const GptqPackedWeight packed = load_packed_weight(checkpoint, module);
   at::Tensor weight;
   try {
     weight = dequantize_gptq(packed, bits, format);
   } catch (const InputError& e) {
     PTQ_THROW_INPUT("quantized linear '", module, "' in ", checkpoint.dir(), ": ", e.what());
   }
-  if (const std::optional<OutlierStore> store = read_outlier_store(checkpoint, module)) {
+  if (const std::optional<OutlierStore> store = load_outlier_store(checkpoint, module)) {
     check_outlier_store(*store, weight.size(0), weight.size(1),
                         "quantized linear '" + module + "' in " + checkpoint.dir());
     apply_outlier_store(weight, *store);

@@ -47,6 +47,14 @@ at::Tensor unpack_rows(const at::Tensor& packed, int bits, int64_t rows);
 GptqPackedWeight pack_gptq(const QuantizedWeight& weight,
                            int bits,
                            CheckpointFormat format = CheckpointFormat::GptqV1);
+// The quantized weight GPTQ tensors hold, as readers of `format` decode them: codes [N, K]
+// (uint8), scales and zero points [G, N] (fp32; zero = qzeros + 1 in v1, qzeros in v2), g_idx
+// [K] and the dequantized weight (as dequantize_gptq). The inverse of pack_gptq for any v2
+// grid and for v1 grids with zeros >= 1 (those pack_gptq stores). Throws InputError when the
+// shapes do not fit together or g_idx names a group outside the scales.
+QuantizedWeight unpack_gptq(const GptqPackedWeight& packed,
+                            int bits,
+                            CheckpointFormat format = CheckpointFormat::GptqV1);
 // fp32 [N, K] weight of GPTQ tensors, as readers of `format` compute it:
 // W[n, i] = scales[g, n] * (q[i, n] - (qzeros[g, n] + 1)) with g = g_idx[i] for v1, without the
 // + 1 for v2. K is g_idx.numel() and N is scales.size(1); the padding of pack_gptq is ignored.

@@ -15,6 +15,7 @@
 
 #include "ptq/quant/activation_quantizer.h"
 #include "ptq/quant/gptq_packing.h"
+#include "ptq/quant/outlier_store.h"
 
 namespace ptq::io {
 class Checkpoint;
@@ -66,6 +67,17 @@ QuantizationFormat parse_quantization_config(const nlohmann::json& config,
 // config.json["quantization_config"], else quantize_config.json, else quant_config.json.
 // Nothing when the directory holds none of them (an unquantized model).
 std::optional<QuantizationFormat> find_quantization_format(const std::string& dir);
+
+// The GPTQ tensors of the quantized linear `module` (views of the mapped files), each checked
+// to be int32 (qweight, qzeros, g_idx) or floating (scales); InputError naming the tensor and
+// its file otherwise, or when one is missing.
+GptqPackedWeight load_packed_weight(const io::Checkpoint& checkpoint, const std::string& module);
+
+// The side store of `module` (.outlier_idx and .outlier_val, outlier_store.h) if the checkpoint
+// holds one, unchecked (check_outlier_store); InputError naming the module and the checkpoint
+// when it holds only one of the two.
+std::optional<OutlierStore> load_outlier_store(const io::Checkpoint& checkpoint,
+                                               const std::string& module);
 
 // fp32 [N, K] weight of the quantized linear `module` (its .qweight, .qzeros, .scales and
 // .g_idx), exactly as readers of `format` dequantize it, with its sparse side store (.outlier_idx and
