@@ -65,19 +65,34 @@ QuantizedCheckpointWriter::QuantizedCheckpointWriter(const std::string& source_d
 // temporary directory unless finish() succeeded.
 QuantizedCheckpointWriter::~QuantizedCheckpointWriter() = default;
 
+void QuantizedCheckpointWriter::check_source_shape(const std::string& module,
+                                                   const QuantizedWeight& weight) const {
+  const std::string weight_name = module + ".weight";
+  const std::string scales_name = module + ".scales";
+  // A quantized source (re-exported) stores [N, K] as scales [G, N] and g_idx [K].
+  const bool quantized = !_source.contains(weight_name) && _source.contains(module + ".qweight") &&
+                         _source.contains(scales_name) && _source.contains(module + ".g_idx");
+  PTQ_CHECK_INPUT(_source.contains(weight_name) || quantized, "cannot store quantized linear '",
+                  module, "': ", _source.dir(), " has no tensor '", weight_name, "'");
+  // Views of the mapped files: the shapes read no data.
+  const std::vector<int64_t> shape =
+      quantized ? std::vector<int64_t>{_source.tensor(scales_name).size(-1),
+                                       _source.tensor(module + ".g_idx").numel()}
+                : _source.tensor(weight_name).sizes().vec();
+  const std::string& held = quantized ? scales_name : weight_name;
+  PTQ_CHECK_INPUT(weight.codes.sizes() == at::IntArrayRef(shape), "quantized linear '", module,
+                  "' has codes ", weight.codes.sizes(), " but ", held, " in ",
+                  _source.file_of(held), " holds ", at::IntArrayRef(shape));
+}
+
 void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
                                                      const QuantizedWeight& weight,
                                                      const at::Tensor& bias) {
-  const std::string weight_name = module + ".weight";
-  PTQ_CHECK_INPUT(_source.contains(weight_name), "cannot store quantized linear '", module,
-                  "': ", _source.dir(), " has no tensor '", weight_name, "'");
-  const at::Tensor source_weight = _source.tensor(weight_name);  // a view: reads no data
-  PTQ_CHECK_INPUT(weight.codes.sizes() == source_weight.sizes(), "quantized linear '", module,
-                  "' has codes ", weight.codes.sizes(), " but ", weight_name, " in ",
-                  _source.file_of(weight_name), " is ", source_weight.sizes());
+  check_source_shape(module, weight);
   const GptqPackedWeight packed = pack_gptq(weight, _format.bits, _format.checkpoint_format);
-  // The original weight is not stored (gptq-format.md); the bias is, in fp16.
-  _replaced.insert(weight_name);
+  // The original weight is not stored (gptq-format.md); the bias is, in fp16. A quantized
+  // source's packed tensors are replaced by the ones stored here (same names).
+  _replaced.insert(module + ".weight");
   add_to_shard(module + ".qweight", packed.qweight);
   add_to_shard(module + ".qzeros", packed.qzeros);
   add_to_shard(module + ".scales", packed.scales);
@@ -93,6 +108,14 @@ void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
 void QuantizedCheckpointWriter::add_tensor(const std::string& name, const at::Tensor& tensor) {
   add_to_shard(name, tensor);
   _side_tensors = true;
+}
+
+void QuantizedCheckpointWriter::omit_source_tensor(const std::string& name) {
+  PTQ_CHECK_INPUT(_source.contains(name), "cannot leave out '", name, "': ", _source.dir(),
+                  " has no such tensor");
+  PTQ_CHECK_INPUT(_shard_of.count(name) == 0, "cannot leave out '", name,
+                  "': it was already added to ", _staged->target().string());
+  _replaced.insert(name);
 }
 
 void QuantizedCheckpointWriter::finish() {

@@ -15,7 +15,8 @@
 //    exceed max_shard_bytes, then that shard is written and freed (a tensor larger than the
 //    limit gets a shard of its own, as Hugging Face's sharding does).
 // 3. each source tensor appears once: in its source dtype unless replaced, i.e. a quantized
-//    module's .weight (and its .bias when one was given), or a name passed to add_tensor().
+//    module's .weight (and its .bias when one was given), or a name passed to add_tensor(),
+//    or omitted (omit_source_tensor()).
 
 #include <ATen/core/Tensor.h>
 
@@ -54,15 +55,21 @@ class QuantizedCheckpointWriter {
   QuantizedCheckpointWriter& operator=(const QuantizedCheckpointWriter&) = delete;
 
   // Stores `module`.qweight, .qzeros, .scales (fp16), .g_idx (pack_gptq at format.bits) and
-  // .bias as fp16 when `bias` is defined. Throws InputError if the source has no
-  // `module`.weight of the codes' shape, or for a module added twice.
+  // .bias as fp16 when `bias` is defined. The source holds the module either as
+  // `module`.weight or, for a quantized source, as GPTQ tensors (whose scales and g_idx give
+  // its shape; they are replaced by these, and its bias, if not given, is copied as stored).
+  // Throws InputError if the source has neither of the codes' shape, or for a module added
+  // twice.
   void add_quantized_linear(const std::string& module,
                             const QuantizedWeight& weight,
                             const at::Tensor& bias);
   // An extra tensor of a quantized linear (a method's side store), stored as given; replaces a
   // source tensor of the same name.
   void add_tensor(const std::string& name, const at::Tensor& tensor);
-  // Copies the source tensors not replaced, names the shards (model.safetensors, or
+  // The source tensor `name` is not copied into the output (a side store folded into the
+  // codes). Throws InputError if the source has no such tensor or it was already added.
+  void omit_source_tensor(const std::string& name);
+  // Copies the source tensors not replaced or omitted, names the shards (model.safetensors, or
   // model-0000i-of-0000N.safetensors + model.safetensors.index.json), writes config.json and
   // quantize_config.json, copies the tokenizer files, and renames the directory into place.
   void finish();
@@ -75,6 +82,8 @@ class QuantizedCheckpointWriter {
   int64_t refit_groups() const { return _refit_groups; }
 
  private:
+  // Throws InputError unless the source holds `module` with the codes' shape [N, K].
+  void check_source_shape(const std::string& module, const QuantizedWeight& weight) const;
   void add_to_shard(const std::string& name, const at::Tensor& tensor);
   void flush_shard();
   void copy_source_tensors();
