@@ -17,6 +17,7 @@ struct Command {
 Command add_compare_command(CLI::App& parent);
 Command add_convert_command(CLI::App& parent);
 Command add_eval_command(CLI::App& parent);
+Command add_export_command(CLI::App& parent);
 Command add_generate_command(CLI::App& parent);
 Command add_inspect_command(CLI::App& parent);
 Command add_quantize_command(CLI::App& parent);

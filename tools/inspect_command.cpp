@@ -108,6 +108,11 @@ void print_loaders(const quant::QuantizationSummary& q) {
     std::printf("  readable by ptq only: %zu linears have a width not a multiple of 32\n",
                 q.unaligned_linears.size());
   }
+  if (q.kept_weights > 0) {
+    std::printf(
+        "  kept weights served by ptq only; ptq export --merge-outliers writes the "
+        "nearest plain GPTQ checkpoint\n");
+  }
 }
 
 void print_summary(const quant::CheckpointSummary& s) {

@@ -76,6 +76,7 @@ int run(int argc, char** argv) {
       ptq::cli::add_compare_command(app),
       ptq::cli::add_convert_command(app),
       ptq::cli::add_eval_command(app),
+      ptq::cli::add_export_command(app),
       ptq::cli::add_generate_command(app),
       ptq::cli::add_inspect_command(app),
       ptq::cli::add_quantize_command(app),

@@ -6,7 +6,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cctype>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -17,6 +16,8 @@
 #include <vector>
 
 #include "command.h"
+#include "loader_log.h"
+#include "shard_size.h"
 #include "number_checks.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
@@ -61,23 +62,6 @@ struct QuantizeOptions {
   bool resume = false;
   int64_t memory_budget_mb = 0;  // 0: available_memory_bytes()
 };
-
-// Hugging Face's convert_file_size_to_int: "2GB" = 2e9 bytes, "2GiB" = 2^31.
-uint64_t parse_size(const std::string& text) {
-  size_t digits = 0;
-  while (digits < text.size() && (std::isdigit(text[digits]) || text[digits] == '.')) ++digits;
-  PTQ_CHECK_INPUT(digits > 0, "--max-shard-size '", text, "' is not a size like 2GB or 500MiB");
-  const double value = std::stod(text.substr(0, digits));
-  std::string unit = text.substr(digits);
-  std::transform(unit.begin(), unit.end(), unit.begin(), ::toupper);
-  const std::pair<const char*, double> units[] = {
-      {"", 1.0},          {"B", 1.0},           {"KB", 1e3},          {"MB", 1e6},
-      {"GB", 1e9},        {"KIB", 1024.0},      {"MIB", 1048576.0},   {"GIB", 1073741824.0}};
-  for (const auto& [name, factor] : units) {
-    if (unit == name) return static_cast<uint64_t>(value * factor);
-  }
-  PTQ_THROW_INPUT("--max-shard-size '", text, "': unknown unit '", unit, "'");
-}
 
 void validate(const QuantizeOptions& options) {
   const int bits = options.method_options.quantizer.bits;
@@ -311,24 +295,7 @@ nlohmann::json checkpoint_json(const quant::QuantizedCheckpointWriter& writer) {
   const quant::CheckpointTraits traits = writer.traits();
   const std::vector<quant::LoaderSupport> support = quant::loader_support(traits);
   const quant::QuantizationFormat& format = traits.format;
-  spdlog::info("checkpoint format {}, quant_method {}",
-               quant::checkpoint_format_name(format.checkpoint_format),
-               quant::gptq_loader_bits(format.bits) ? "gptq" : "ptq");
-  for (const quant::LoaderSupport& s : support) {
-    const std::string why = s.why.empty() ? "" : ": " + s.why;
-    if (s.verdict == quant::LoaderVerdict::Loads) {
-      spdlog::info("  {} {}{}", s.loader, quant::verdict_name(s.verdict), why);
-    } else {
-      spdlog::warn("  {} {}{}", s.loader, quant::verdict_name(s.verdict), why);
-    }
-  }
-  if (!traits.unaligned_linears.empty()) {
-    std::string names;
-    for (const std::string& name : traits.unaligned_linears) names += " " + name;
-    spdlog::warn("readable by ptq only: {} linears have a width not a multiple of 32, which ptq "
-                 "pads and GPTQ loaders refuse:{}",
-                 traits.unaligned_linears.size(), names);
-  }
+  log_loader_support(traits);
   if (writer.refit_groups() > 0) {
     spdlog::info("zero points refit to 1 (v1 cannot store 0) in {} of {} grids; "
                  "--checkpoint-format gptq_v2 keeps them",
