@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/results.md: RTN, GPTQ and SEPTQ on stories260K over bits x group size, each
-# run through `ptq quantize --report --eval` (calibration: the 128 x 512 calib token rows; eval:
+# run through `ptq quantize --report --eval`, and each SEPTQ run exported as a plain GPTQ
+# checkpoint (`ptq export --merge-outliers`) and evaluated again (calibration: the 128 x 512 calib token rows; eval:
 # all 64 x 512 eval rows, full precision 15.68007 per shared/models/stories260K/SOURCE.md).
 # Effective bits per weight come from each report's "storage" (ptq/quant/storage_bits.h).
 #
@@ -20,7 +21,22 @@ run() {
     --calib "tokens:$tokens/samples-calib-128x512-seed1.i32" --nsamples 128 \
     --out "$work/$name" --report "$work/$name.json" \
     --eval "tokens:$tokens/samples-eval-64x512-seed2.i32" >/dev/null
+  if [[ $name == septq-* ]]; then export_merged "$name"; fi
   rm -rf "${work:?}/$name"
+}
+
+# export_merged NAME: the nearest plain GPTQ checkpoint of SEPTQ run NAME (ptq export
+# --merge-outliers; its log in $work/export/NAME.log) evaluated on the same rows, the eval
+# report in $work/export/NAME.json.
+export_merged() {
+  local name="$1"
+  mkdir -p "$work/export"
+  "$ptq" --threads "$threads" --progress none export --merge-outliers --model "$work/$name" \
+    --out "$work/$name-merged" 2>"$work/export/$name.log"
+  "$ptq" -q --threads "$threads" eval --model "$work/$name-merged" \
+    --dataset "tokens:$tokens/samples-eval-64x512-seed2.i32" \
+    --json "$work/export/$name.json" >/dev/null
+  rm -rf "${work:?}/$name-merged"
 }
 
 for method in rtn gptq; do
@@ -37,7 +53,7 @@ for bits in 4 3 2; do
 done
 
 python3 - "$work" "$root/docs/results.md" "$((SECONDS - start))" <<'PY'
-import json, pathlib, sys
+import json, pathlib, re, sys
 
 work, out, seconds = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), int(sys.argv[3])
 
@@ -115,6 +131,34 @@ for bits in (4, 3, 2):
     lines.append(f"- {bits} bits: SEPTQ per channel {septq:.1f} at "
                  f"{runs[f'septq-w{bits}-g-1'][4]:.2f} bits "
                  + "; ".join(verdict(k, septq) for k in versus) + ".")
+exports = {}
+for path in sorted((work / "export").glob("*.json")):
+    r = json.loads(path.read_text())
+    log = (work / "export" / (path.stem + ".log")).read_text()
+    kept, changed = re.search(r"(\d+) kept weights in .*\((\d+) codes changed", log).groups()
+    exports[path.stem] = (r["perplexity"], r["checkpoint"]["quantization"]["bits_per_weight"],
+                          int(changed), int(kept))
+lines += [
+    "",
+    "## SEPTQ exported as a plain GPTQ checkpoint",
+    "",
+    "`ptq export --merge-outliers` (docs/format.md) replaces each kept fp16 weight by the",
+    "nearest point of its own grid and drops the side store, which only ptq can serve; this is",
+    "what a GPTQ loader gets from the SEPTQ run (loaders that skip the side store run the",
+    "SEPTQ codes, which differ from the export only at the kept positions where the fp16",
+    "rounding of the kept value changes its code). Same rows as above, `ptq eval --json` of the",
+    "export. Codes changed: kept weights whose code the merge changed, of the kept 1%.",
+    "",
+    "| bits | septq 1% perplexity | bits/weight | exported perplexity | bits/weight | codes changed | kept weights |",
+    "|---:|---:|---:|---:|---:|---:|---:|",
+]
+for bits in (4, 3, 2):
+    key = f"septq-w{bits}-g-1"
+    if key not in exports:
+        continue
+    ppl_e, bpw_e, changed, kept_weights = exports[key]
+    lines.append(f"| {bits} | {ppl(key):.4f} | {runs[key][4]:.3f} | {ppl_e:.4f} | {bpw_e:.3f} "
+                 f"| {changed} | {kept_weights} |")
 lines += [
     "",
     "Published anchors for the trend (SEPTQ repo logs, OPT-125M, WikiText-2 perplexity, per",
