@@ -44,7 +44,10 @@ struct EvalOptions {
   std::string tasks;  // zero-shot tasks instead of perplexity
   std::string task_dir;
   int64_t limit = 0;
-  std::string kl_base;  // KL divergence to this model instead of perplexity
+  std::string kl_base;           // KL divergence to this model instead of perplexity
+  std::string save_logits;       // write the model's distributions here instead of perplexity
+  int64_t top_k = -1;            // --save-logits: -1 = by vocabulary size, else the top k
+  std::string kl_base_logits;    // KL divergence to the distributions in this file
   int64_t memory_budget_mb = 0;  // 0: available_memory_bytes()
 };
 
@@ -177,25 +180,52 @@ data::TokenRows load_windows(const EvalOptions& options, const model::ModelConfi
   return rows;
 }
 
-int run_kl_eval(const EvalOptions& options) {
-  const auto lm = model::load_causal_lm(options.model);
-  const auto base = model::load_causal_lm(options.kl_base);
-  const data::TokenRows rows = load_windows(options, lm->config());
-  const eval::KlResult r = eval::evaluate_kl_divergence(*lm, *base, rows, {options.max_segments});
+// The memory budget: --memory-budget, else what is available. Exit 3 (MemoryError) before any
+// work when not even one layer and one segment of each of `models` models fit their share. What
+// the process holds already is not added, as for quantize's check (tools/quantize_command.cpp).
+int64_t checked_budget(const EvalOptions& options,
+                       const model::ModelConfig& config,
+                       int64_t models) {
+  const bool given = options.memory_budget_mb > 0;
+  const int64_t budget = given ? options.memory_budget_mb << 20 : available_memory_bytes();
+  eval::check_streamed_memory(
+      config, eval_seqlen(options, config), budget / models,
+      given ? "--memory-budget" : "available memory: MemAvailable or the cgroup limit");
+  return budget;
+}
+
+// A model whose layers are read one at a time during the evaluation (perplexity.h).
+std::unique_ptr<model::CausalLM> load_streamed(const std::string& dir) {
+  return model::load_causal_lm(dir, {/*lazy_layers=*/true});
+}
+
+eval::KlOptions kl_options(const EvalOptions& options, int64_t budget) {
+  return {options.max_segments, options.batch_size, budget};
+}
+
+// NaN (a standard error of one token) is written as null: JSON has no NaN.
+nlohmann::json json_number(double v) {
+  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
+}
+
+void report_kl(const EvalOptions& options, const eval::KlResult& r, int64_t seqlen) {
   std::printf(
       "mean_kld %.6f stderr %.6f\nmedian_kld %.6f\np99_kld %.6f\nmax_kld %.6f\n"
       "top1_agreement %.6f stderr %.6f\nmean_delta_p %.6f stderr %.6f\n"
       "rms_delta_p %.6f stderr %.6f\nln_ppl_ratio %.6f stderr %.6f\nperplexity %.6f\n"
-      "base_perplexity %.6f\ntokens %lld\n",
+      "base_perplexity %.6f\nbase_tail_mass %.6g\ntokens %lld\n",
       r.mean_kld, r.mean_kld_stderr, r.median_kld, r.p99_kld, r.max_kld, r.top1_agreement,
       r.top1_agreement_stderr, r.mean_delta_p, r.mean_delta_p_stderr, r.rms_delta_p,
       r.rms_delta_p_stderr, r.ln_ppl_ratio, r.ln_ppl_ratio_stderr, r.perplexity, r.base_perplexity,
-      static_cast<long long>(r.tokens));
-  if (options.json.empty()) return kExitOk;
-  // NaN (a standard error of one token) is written as null: JSON has no NaN.
-  const auto number = [](double v) {
-    return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
-  };
+      r.mean_base_tail_mass, static_cast<long long>(r.tokens));
+  if (options.json.empty()) return;
+  const auto number = json_number;
+  nlohmann::json config = {{"model", options.model},
+                           {"dataset", options.dataset},
+                           {"seqlen", seqlen},
+                           {"max_segments", options.max_segments}};
+  if (!options.kl_base.empty()) config["kl_base"] = options.kl_base;
+  if (!options.kl_base_logits.empty()) config["kl_base_logits"] = options.kl_base_logits;
   write_json_file(options.json, {{"kl_divergence",
                                   {{"mean_kld", number(r.mean_kld)},
                                    {"mean_kld_stderr", number(r.mean_kld_stderr)},
@@ -212,11 +242,60 @@ int run_kl_eval(const EvalOptions& options) {
                                    {"ln_ppl_ratio_stderr", number(r.ln_ppl_ratio_stderr)},
                                    {"perplexity", number(r.perplexity)},
                                    {"base_perplexity", number(r.base_perplexity)},
+                                   {"base_tail_mass", number(r.mean_base_tail_mass)},
                                    {"tokens", r.tokens},
                                    {"seconds", r.seconds}}},
+                                 {"config", config},
+                                 {"versions", report_versions()}});
+}
+
+// --kl-base: both models streamed in lockstep, each within half the budget.
+int run_kl_eval(const EvalOptions& options) {
+  const model::ModelConfig config = model::load_model_config(options.model);
+  const int64_t budget = checked_budget(options, config, 2);
+  const auto lm = load_streamed(options.model);
+  const auto base = load_streamed(options.kl_base);
+  const data::TokenRows rows = load_windows(options, lm->config());
+  report_kl(options, eval::evaluate_kl_divergence(*lm, *base, rows, kl_options(options, budget)),
+            rows.row_len);
+  return kExitOk;
+}
+
+// --kl-base-logits: the model streamed against the file --save-logits wrote.
+int run_kl_file_eval(const EvalOptions& options) {
+  const model::ModelConfig config = model::load_model_config(options.model);
+  const int64_t budget = checked_budget(options, config, 1);
+  const auto lm = load_streamed(options.model);
+  const data::TokenRows rows = load_windows(options, lm->config());
+  report_kl(options,
+            eval::evaluate_kl_divergence_from_file(
+                *lm, rows, options.dataset, options.kl_base_logits, kl_options(options, budget)),
+            rows.row_len);
+  return kExitOk;
+}
+
+// --save-logits: the model's distributions written once for later --kl-base-logits runs.
+int run_save_logits(const EvalOptions& options) {
+  check_output_file(options.save_logits, "--save-logits");
+  if (!options.json.empty()) check_output_file(options.json, "--json");
+  const model::ModelConfig config = model::load_model_config(options.model);
+  const int64_t budget = checked_budget(options, config, 1);
+  const auto lm = load_streamed(options.model);
+  const data::TokenRows rows = load_windows(options, lm->config());
+  const eval::SavedLogits saved = eval::save_base_log_probs(
+      *lm, rows, options.dataset, options.save_logits, options.top_k, kl_options(options, budget));
+  std::printf("saved_predictions %lld\ntop_k %lld\nperplexity %.6f\nseqlen %lld\n",
+              static_cast<long long>(saved.predictions), static_cast<long long>(saved.top_k),
+              saved.perplexity, static_cast<long long>(rows.row_len));
+  if (options.json.empty()) return kExitOk;
+  write_json_file(options.json, {{"save_logits",
+                                  {{"file", options.save_logits},
+                                   {"predictions", saved.predictions},
+                                   {"top_k", saved.top_k},
+                                   {"perplexity", saved.perplexity},
+                                   {"seconds", saved.seconds}}},
                                  {"config",
                                   {{"model", options.model},
-                                   {"kl_base", options.kl_base},
                                    {"dataset", options.dataset},
                                    {"seqlen", rows.row_len},
                                    {"max_segments", options.max_segments}}},
@@ -231,17 +310,11 @@ int run_eval(const EvalOptions& options) {
   }
   PTQ_CHECK_INPUT(!options.dataset.empty(), "eval needs --dataset (or --tasks)");
   if (!options.kl_base.empty()) return run_kl_eval(options);
+  if (!options.kl_base_logits.empty()) return run_kl_file_eval(options);
+  if (!options.save_logits.empty()) return run_save_logits(options);
   const auto start = Clock::now();
-  const bool given = options.memory_budget_mb > 0;
-  const int64_t budget = given ? options.memory_budget_mb << 20 : available_memory_bytes();
-  // Exit 3 before any work when not even one layer and one segment fit. What the process
-  // holds already is not added, as for quantize's check (tools/quantize_command.cpp).
-  const model::ModelConfig config = model::load_model_config(options.model);
-  eval::check_streamed_memory(
-      config, eval_seqlen(options, config), budget,
-      given ? "--memory-budget" : "available memory: MemAvailable or the cgroup limit");
-  // Streamed: the layers are read one at a time during the evaluation (perplexity.h).
-  const auto lm = model::load_causal_lm(options.model, {/*lazy_layers=*/true});
+  const int64_t budget = checked_budget(options, model::load_model_config(options.model), 1);
+  const auto lm = load_streamed(options.model);
   Timings timings;
   timings.load = seconds_since(start);
   const eval::PerplexityResult result = evaluate(options, *lm, budget, timings);
@@ -284,9 +357,24 @@ Command add_eval_command(CLI::App& parent) {
                  "arc_challenge, hellaswag");
   app.add_option("--task-dir", options->task_dir,
                  "Directory holding <task>/ data folders (default: the shared data's zeroshot/)");
-  app.add_option("--kl-base", options->kl_base,
-                 "KL divergence of --model's next-token distributions from this model's "
-                 "(the original) on --dataset, with llama.cpp's summary, instead of perplexity");
+  auto* kl_base = app.add_option(
+      "--kl-base", options->kl_base,
+      "KL divergence of --model's next-token distributions from this model's "
+      "(the original) on --dataset, with llama.cpp's summary, instead of perplexity");
+  auto* save = app.add_option(
+      "--save-logits", options->save_logits,
+      "Write the model's next-token log-probs on --dataset to this file (the original model, "
+      "once), for later --kl-base-logits runs, instead of perplexity");
+  app.add_option("--top-k", options->top_k,
+                 "--save-logits: keep each distribution's K most probable entries and the rest's "
+                 "mass (default: full log-probs up to a 4096-entry vocabulary, else K = 256)")
+      ->check(kPositive)
+      ->needs(save);
+  auto* from_file = app.add_option(
+      "--kl-base-logits", options->kl_base_logits,
+      "KL divergence of --model's next-token distributions from those --save-logits wrote to "
+      "this file (same --dataset, --seqlen, --max-segments), instead of perplexity");
+  save->excludes(from_file);
   app.add_option("--limit", options->limit, "Score only the first N examples of each task")
       ->check(kPositive);
   app.add_option("--memory-budget", options->memory_budget_mb,
@@ -294,6 +382,7 @@ Command add_eval_command(CLI::App& parent) {
                  "lower): bounds the windows in flight; exit 3 before any work when one layer "
                  "and one window do not fit")
       ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
+  kl_base->excludes("--save-logits")->excludes("--kl-base-logits");
   command.run = [options] { return run_eval(*options); };
   return command;
 }

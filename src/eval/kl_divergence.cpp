@@ -8,9 +8,11 @@
 #include <cmath>
 #include <limits>
 
+#include "kl_predictions.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/progress.h"
+#include "ptq/eval/perplexity.h"
 
 namespace ptq::eval {
 namespace {
@@ -42,18 +44,60 @@ double percentile(const std::vector<float>& sorted, double fraction) {
 
 }  // namespace
 
+TopKLogProbs top_k_log_probs(const at::Tensor& log_p, const at::Tensor& targets, int64_t k) {
+  PTQ_CHECK_INPUT(k >= 1 && k <= log_p.size(-1), "top-k must be in [1, ", log_p.size(-1), "], got ",
+                  k);
+  TopKLogProbs top;
+  auto [values, ids] = log_p.topk(k, -1, /*largest=*/true, /*sorted=*/true);
+  top.log_probs = values.contiguous();
+  top.ids = ids.contiguous();
+  // The rest's mass summed from its own entries: 1 - sum(top k) would lose it to rounding.
+  top.log_rest = log_p.scatter(-1, ids, -std::numeric_limits<float>::infinity()).logsumexp(-1);
+  top.log_target = log_p.gather(-1, targets.to(at::kLong).unsqueeze(-1)).squeeze(-1);
+  return top;
+}
+
 void KlAccumulator::add(const at::Tensor& base_logits,
                         const at::Tensor& logits,
                         const at::Tensor& targets) {
+  add_log_probs(base_logits.to(at::kFloat).log_softmax(-1), logits.to(at::kFloat).log_softmax(-1),
+                targets);
+}
+
+void KlAccumulator::add_log_probs(const at::Tensor& base_log_p,
+                                  const at::Tensor& log_p,
+                                  const at::Tensor& targets) {
   // Distributions in fp32 (a [tokens, vocab] double copy would take twice the memory); every
   // per-token value is summed in double.
-  const at::Tensor base_log_p = base_logits.to(at::kFloat).log_softmax(-1);
-  const at::Tensor log_p = logits.to(at::kFloat).log_softmax(-1);
-  const at::Tensor kld =
-      (base_log_p.exp() * (base_log_p - log_p)).sum(-1).clamp_min(0.0).to(at::kDouble);
+  const at::Tensor kld = (base_log_p.exp() * (base_log_p - log_p)).sum(-1);
   const at::Tensor index = targets.to(at::kLong).unsqueeze(-1);
-  const at::Tensor base_target = base_log_p.gather(-1, index).squeeze(-1).to(at::kDouble);
-  const at::Tensor target = log_p.gather(-1, index).squeeze(-1).to(at::kDouble);
+  add_tokens(kld, base_log_p.gather(-1, index).squeeze(-1), log_p.gather(-1, index).squeeze(-1),
+             log_p.argmax(-1).eq(base_log_p.argmax(-1)).sum().item<int64_t>());
+}
+
+void KlAccumulator::add_top_k(const TopKLogProbs& base,
+                              const at::Tensor& log_p,
+                              const at::Tensor& targets) {
+  const at::Tensor model_top = log_p.gather(-1, base.ids);
+  const at::Tensor log_q_rest =
+      log_p.scatter(-1, base.ids, -std::numeric_limits<float>::infinity()).logsumexp(-1);
+  const at::Tensor head = (base.log_probs.exp() * (base.log_probs - model_top)).sum(-1);
+  // 0 ln 0 = 0: no rest mass adds nothing, whatever the model gives the rest.
+  const at::Tensor tail = at::where(base.log_rest.isneginf(), at::zeros_like(head),
+                                    base.log_rest.exp() * (base.log_rest - log_q_rest));
+  const at::Tensor index = targets.to(at::kLong).unsqueeze(-1);
+  add_tokens(head + tail, base.log_target, log_p.gather(-1, index).squeeze(-1),
+             log_p.argmax(-1).eq(base.ids.select(-1, 0)).sum().item<int64_t>());
+  _sum_tail += base.log_rest.exp().to(at::kDouble).sum().item<double>();
+}
+
+void KlAccumulator::add_tokens(const at::Tensor& kld_fp32,
+                               const at::Tensor& base_target_fp32,
+                               const at::Tensor& target_fp32,
+                               int64_t same_top) {
+  const at::Tensor kld = kld_fp32.clamp_min(0.0).to(at::kDouble);
+  const at::Tensor base_target = base_target_fp32.to(at::kDouble);
+  const at::Tensor target = target_fp32.to(at::kDouble);
   const at::Tensor p_diff = target.exp() - base_target.exp();
   const at::Tensor nll = -target, base_nll = -base_target;
 
@@ -67,7 +111,7 @@ void KlAccumulator::add(const at::Tensor& base_logits,
   _sum_p_diff += p_diff.sum().item<double>();
   _sum_p_diff2 += p_diff.square().sum().item<double>();
   _sum_p_diff4 += p_diff.square().square().sum().item<double>();
-  _same_top += log_p.argmax(-1).eq(base_log_p.argmax(-1)).sum().item<int64_t>();
+  _same_top += same_top;
   const at::Tensor kld_float = kld.to(at::kFloat).contiguous();
   _kld.insert(_kld.end(), kld_float.data_ptr<float>(), kld_float.data_ptr<float>() + kld.numel());
 }
@@ -88,6 +132,7 @@ KlResult KlAccumulator::result() const {
   r.p99_kld = percentile(sorted, 0.99);
   r.max_kld = sorted.back();
 
+  r.mean_base_tail_mass = _sum_tail / n;
   r.top1_agreement = static_cast<double>(_same_top) / n;
   r.top1_agreement_stderr =
       count < 2 ? kNaN : std::sqrt(r.top1_agreement * (1.0 - r.top1_agreement) / (n - 1.0));
@@ -117,39 +162,28 @@ KlResult KlAccumulator::result() const {
   return r;
 }
 
-KlResult evaluate_kl_divergence(const model::CausalLM& model,
-                                const model::CausalLM& base,
+KlResult evaluate_kl_divergence(model::CausalLM& model,
+                                model::CausalLM& base,
                                 const data::TokenRows& rows,
                                 const KlOptions& options) {
-  c10::InferenceMode inference;
   const auto start = std::chrono::steady_clock::now();
   const int64_t vocab = model.config().vocab_size;
   PTQ_CHECK_INPUT(vocab == base.config().vocab_size, "the model's vocabulary has ", vocab,
                   " entries but the --kl-base model's ", base.config().vocab_size,
                   ": they cannot be compared");
-  PTQ_CHECK_INPUT(rows.rows > 0, "the token set has no rows");
-  PTQ_CHECK_INPUT(rows.row_len >= 2, "token rows must hold at least 2 tokens, got ", rows.row_len);
-  PTQ_CHECK_INPUT(static_cast<int64_t>(rows.ids.size()) == rows.rows * rows.row_len,
-                  "the token set holds ", rows.ids.size(), " ids, not ", rows.rows, " x ",
-                  rows.row_len);
-  PTQ_CHECK_INPUT(options.max_segments >= 0, "--max-segments must be >= 0");
-  const int64_t segments =
-      options.max_segments > 0 ? std::min(rows.rows, options.max_segments) : rows.rows;
-  const int64_t len = rows.row_len;
-  for (int64_t i = 0; i < segments * len; ++i) {
-    PTQ_CHECK_INPUT(rows.ids[i] >= 0 && rows.ids[i] < vocab, "token id ", rows.ids[i],
-                    " is outside the models' ", vocab, "-entry vocabulary");
-  }
+  const at::Tensor segments = row_segments(rows, options.max_segments);
   KlAccumulator accumulator;
-  Progress progress("kl-divergence", segments);
-  for (int64_t s = 0; s < segments; ++s) {
-    std::vector<int64_t> ids(rows.ids.begin() + s * len, rows.ids.begin() + (s + 1) * len);
-    const at::Tensor row = at::tensor(ids, at::kLong).unsqueeze(0);
-    const at::Tensor base_logits = base.forward(row).squeeze(0).narrow(0, 0, len - 1);
-    const at::Tensor logits = model.forward(row).squeeze(0).narrow(0, 0, len - 1);
-    accumulator.add(base_logits, logits, row.squeeze(0).narrow(0, 1, len - 1));
-    progress.advance(1, fmt::format("{} tokens", (s + 1) * (len - 1)));
-  }
+  Progress progress("kl-divergence", segments.size(0));
+  for_each_batch_logits(
+      {&base, &model}, segments, kl_forward_options(options),
+      [&](const std::vector<at::Tensor>& logits, int64_t first) {
+        for (int64_t i = 0; i < logits[0].size(0); ++i) {
+          accumulator.add(prediction_logits(logits[0], i), prediction_logits(logits[1], i),
+                          prediction_targets(segments, first + i));
+        }
+        progress.advance(logits[0].size(0), fmt::format("{} tokens", (first + logits[0].size(0)) *
+                                                                         (segments.size(1) - 1)));
+      });
   KlResult result = accumulator.result();
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return result;

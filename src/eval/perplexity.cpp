@@ -147,6 +147,25 @@ std::vector<at::Tensor> forward_layers(model::CausalLM& lm,
   return hidden;
 }
 
+// The passes every model can take, so that they stay in lockstep: the smallest batch, and
+// the smallest chunk rounded down to whole batches. Each model gets an equal share of the
+// resident budget.
+Passes plan_shared_passes(const std::vector<model::CausalLM*>& models,
+                          int64_t total,
+                          int64_t seqlen,
+                          const PerplexityOptions& options) {
+  PerplexityOptions share = options;
+  share.resident_budget_bytes = options.resident_budget_bytes / static_cast<int64_t>(models.size());
+  Passes shared{total, total};
+  for (model::CausalLM* lm : models) {
+    const Passes passes = plan_passes(*lm, total, seqlen, share);
+    shared.batch = std::min(shared.batch, passes.batch);
+    shared.chunk = std::min(shared.chunk, passes.chunk);
+  }
+  shared.chunk = std::max(shared.batch, shared.chunk / shared.batch * shared.batch);
+  return shared;
+}
+
 // The reference accumulates nll_i = mean_loss_i * seqlen and reports
 // exp(sum_i nll_i / (segments * seqlen)); with every segment of the same length that is
 // exactly the plain mean over all segments x (seqlen - 1) predictions computed here. The batch
@@ -154,32 +173,20 @@ std::vector<at::Tensor> forward_layers(model::CausalLM& lm,
 PerplexityResult score_segments(model::CausalLM& lm,
                                 const at::Tensor& segments,
                                 const PerplexityOptions& options) {
-  c10::InferenceMode inference;
   const auto start = Clock::now();
   const int64_t total = segments.size(0);
   const int64_t seqlen = segments.size(1);
-  check_vocabulary(lm, segments);
-  const Passes passes = plan_passes(lm, total, seqlen, options);
-  spdlog::info(
-      "perplexity: {} segments of {} tokens, {} per batch{}", total, seqlen, passes.batch,
-      is_streamed(lm) ? fmt::format(", {} per pass over the streamed layers", passes.chunk) : "");
-
   double nll_sum = 0.0;
   Progress progress("perplexity", total);
-  for (int64_t done = 0; done < total;) {
-    std::vector<at::Tensor> hidden = forward_layers(
-        lm, segments.narrow(0, done, std::min(passes.chunk, total - done)), passes.batch);
-    for (at::Tensor& h : hidden) {
-      const int64_t size = h.size(0);
-      const double nll = batch_nll_sum(lm.logits(h), segments.narrow(0, done, size));
-      h = at::Tensor();
-      PTQ_CHECK_INPUT(std::isfinite(nll), "the model's log-likelihood of segments ", done, "..",
-                      done + size - 1, " is not finite: its activations overflow (NaN or Inf)");
-      nll_sum += nll;
-      done += size;
-      progress.advance(size, running_perplexity(nll_sum, done, seqlen));
-    }
-  }
+  for_each_batch_logits(
+      {&lm}, segments, options, [&](const std::vector<at::Tensor>& logits, int64_t first) {
+        const int64_t size = logits[0].size(0);
+        const double nll = batch_nll_sum(logits[0], segments.narrow(0, first, size));
+        PTQ_CHECK_INPUT(std::isfinite(nll), "the model's log-likelihood of segments ", first, "..",
+                        first + size - 1, " is not finite: its activations overflow (NaN or Inf)");
+        nll_sum += nll;
+        progress.advance(size, running_perplexity(nll_sum, first + size, seqlen));
+      });
 
   PerplexityResult result;
   result.mean_nll = nll_sum / static_cast<double>(total * (seqlen - 1));
@@ -193,6 +200,36 @@ PerplexityResult score_segments(model::CausalLM& lm,
 }
 
 }  // namespace
+
+void for_each_batch_logits(const std::vector<model::CausalLM*>& models,
+                           const at::Tensor& segments,
+                           const PerplexityOptions& options,
+                           const BatchLogitsVisitor& visit) {
+  c10::InferenceMode inference;
+  PTQ_CHECK_INPUT(!models.empty(), "no model to evaluate");
+  const int64_t total = segments.size(0);
+  const int64_t seqlen = segments.size(1);
+  for (model::CausalLM* lm : models) check_vocabulary(*lm, segments);
+  const Passes passes = plan_shared_passes(models, total, seqlen, options);
+  const bool streamed = is_streamed(*models[0]);
+  spdlog::info("{} segments of {} tokens, {} per batch{}", total, seqlen, passes.batch,
+               streamed ? fmt::format(", {} per pass over the streamed layers", passes.chunk) : "");
+  for (int64_t done = 0; done < total;) {
+    const at::Tensor chunk = segments.narrow(0, done, std::min(passes.chunk, total - done));
+    std::vector<std::vector<at::Tensor>> hidden;
+    for (model::CausalLM* lm : models) hidden.push_back(forward_layers(*lm, chunk, passes.batch));
+    for (size_t b = 0; b < hidden[0].size(); ++b) {
+      std::vector<at::Tensor> logits;
+      for (size_t m = 0; m < models.size(); ++m) {
+        logits.push_back(models[m]->logits(hidden[m][b]));
+        hidden[m][b] = at::Tensor();
+      }
+      const int64_t size = logits[0].size(0);
+      visit(logits, done);
+      done += size;
+    }
+  }
+}
 
 StreamedMemory streamed_memory(const model::ModelConfig& config, int64_t seqlen) {
   const model::FamilyTable& table = model::find_architecture(config.architecture).table();
@@ -232,16 +269,19 @@ PerplexityResult evaluate_perplexity(model::CausalLM& lm,
   return score_segments(lm, segment_tensor(ids, segments, options.seqlen), options);
 }
 
-PerplexityResult evaluate_rows(model::CausalLM& lm,
-                               const data::TokenRows& rows,
-                               const PerplexityOptions& options) {
+at::Tensor row_segments(const data::TokenRows& rows, int64_t max_segments) {
   PTQ_CHECK_INPUT(rows.rows > 0, "the token set has no rows");
   PTQ_CHECK_INPUT(rows.row_len >= 2, "token rows must hold at least 2 tokens, got ", rows.row_len);
   PTQ_CHECK_INPUT(static_cast<int64_t>(rows.ids.size()) == rows.rows * rows.row_len,
                   "the token set holds ", rows.ids.size(), " ids, not ", rows.rows, " x ",
                   rows.row_len);
-  const int64_t segments = clip_segments(rows.rows, options.max_segments);
-  return score_segments(lm, segment_tensor(rows.ids, segments, rows.row_len), options);
+  return segment_tensor(rows.ids, clip_segments(rows.rows, max_segments), rows.row_len);
+}
+
+PerplexityResult evaluate_rows(model::CausalLM& lm,
+                               const data::TokenRows& rows,
+                               const PerplexityOptions& options) {
+  return score_segments(lm, row_segments(rows, options.max_segments), options);
 }
 
 }  // namespace ptq::eval

@@ -17,7 +17,10 @@
 // the layers again. Batches and sums are those of an in-memory model's evaluation, so the
 // perplexity is bit-identical.
 
+#include <ATen/core/Tensor.h>
+
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -80,5 +83,23 @@ PerplexityResult evaluate_perplexity(model::CausalLM& lm,
 PerplexityResult evaluate_rows(model::CausalLM& lm,
                                const data::TokenRows& rows,
                                const PerplexityOptions& options);
+
+// The first `max_segments` rows (all for 0) as [segments, row_len] int64, the evaluation's
+// input. Throws InputError for no rows, rows shorter than 2 or ids that do not fill the rows.
+at::Tensor row_segments(const data::TokenRows& rows, int64_t max_segments);
+
+// logits[m]: [B, T, vocab] of models[m] for segments first .. first + B - 1.
+using BatchLogitsVisitor =
+    std::function<void(const std::vector<at::Tensor>& logits, int64_t first)>;
+
+// The evaluation's forward passes, for scores other than perplexity: runs `segments` [S, T]
+// int64 through every model in lockstep, in batches as the perplexity evaluation batches them
+// (each streamed model layer by layer within an equal share of options.resident_budget_bytes),
+// and calls `visit` once per batch, in segment order. Throws InputError when an id is outside a
+// model's vocabulary, MemoryError when a share of the budget does not fit one segment.
+void for_each_batch_logits(const std::vector<model::CausalLM*>& models,
+                           const at::Tensor& segments,
+                           const PerplexityOptions& options,
+                           const BatchLogitsVisitor& visit);
 
 }  // namespace ptq::eval
