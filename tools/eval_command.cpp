@@ -157,8 +157,7 @@ void write_report(const EvalOptions& options,
   if (data::is_token_spec(options.dataset)) report["config"].erase("tokenizer");
   // What was evaluated (quantization settings, effective bits), so that ptq report can put a
   // row in its table for an eval report alone; every tensor's shape would only bloat it.
-  report["checkpoint"] = quant::checkpoint_summary_json(quant::summarize_checkpoint(options.model));
-  report["checkpoint"].erase("tensors");
+  report["checkpoint"] = quant::evaluated_checkpoint_json(options.model);
   write_json_file(options.json, report);
 }
 
@@ -203,11 +202,6 @@ eval::KlOptions kl_options(const EvalOptions& options, int64_t budget) {
   return {options.max_segments, options.batch_size, budget};
 }
 
-// NaN (a standard error of one token) is written as null: JSON has no NaN.
-nlohmann::json json_number(double v) {
-  return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json();
-}
-
 void report_kl(const EvalOptions& options, const eval::KlResult& r, int64_t seqlen) {
   std::printf(
       "mean_kld %.6f stderr %.6f\nmedian_kld %.6f\np99_kld %.6f\nmax_kld %.6f\n"
@@ -246,6 +240,7 @@ void report_kl(const EvalOptions& options, const eval::KlResult& r, int64_t seql
                                    {"tokens", r.tokens},
                                    {"seconds", r.seconds}}},
                                  {"config", config},
+                                 {"checkpoint", quant::evaluated_checkpoint_json(options.model)},
                                  {"versions", report_versions()}});
 }
 

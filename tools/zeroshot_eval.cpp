@@ -12,6 +12,7 @@
 #include "ptq/common/report.h"
 #include "ptq/eval/zeroshot.h"
 #include "ptq/model/causal_lm.h"
+#include "ptq/quant/checkpoint_summary.h"
 #include "ptq/tokenizer/tokenizer.h"
 
 namespace ptq::cli {
@@ -35,14 +36,9 @@ std::vector<std::string> parse_tasks(const std::string& list) {
   return tasks;
 }
 
-// NaN (a standard error of one example) is written as null: JSON has no NaN.
-nlohmann::json number(double value) {
-  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
-}
-
 nlohmann::json task_json(const eval::TaskResult& result) {
   nlohmann::json metrics = nlohmann::json::object();
-  for (const auto& [name, value] : result.metrics) metrics[name] = number(value);
+  for (const auto& [name, value] : result.metrics) metrics[name] = json_number(value);
   nlohmann::json examples = nlohmann::json::array();
   for (const auto& score : result.scores) {
     nlohmann::json logliks = nlohmann::json::array(), greedy = nlohmann::json::array();
@@ -94,6 +90,7 @@ int run_zeroshot_eval(const ZeroShotEvalOptions& options) {
                        {"task_dir", options.task_dir},
                        {"limit", options.limit},
                        {"threads", at::get_num_threads()}}},
+                     {"checkpoint", quant::evaluated_checkpoint_json(options.model)},
                      {"versions", report_versions()}});
   }
   return kExitOk;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -114,6 +115,10 @@ void check_output_file(const std::string& path, const std::string& option) {
 
 void write_json_file(const std::string& path, const nlohmann::json& json) {
   write_text_file(path, json.dump(2) + "\n");
+}
+
+nlohmann::json json_number(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json();
 }
 
 }  // namespace ptq

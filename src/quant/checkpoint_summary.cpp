@@ -307,4 +307,10 @@ json checkpoint_summary_json(const CheckpointSummary& summary) {
   return result;
 }
 
+json evaluated_checkpoint_json(const std::string& path) {
+  json summary = checkpoint_summary_json(summarize_checkpoint(path));
+  summary.erase("tensors");
+  return summary;
+}
+
 }  // namespace ptq::quant

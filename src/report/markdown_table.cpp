@@ -34,7 +34,27 @@ std::string cells(const std::vector<std::string>& values) {
   return line + "\n";
 }
 
-std::vector<std::string> row_cells(const RunRow& row, const std::vector<std::string>& datasets) {
+// "0.6123 ± 0.0112"; the value alone without a standard error.
+std::string score_cell(const Score& score) {
+  return fixed(score.value, 4) +
+         (score.stderr_value ? " \u00b1 " + fixed(*score.stderr_value, 4) : std::string());
+}
+
+// The table's variable columns: perplexity, KL and zero-shot keys present in some row.
+struct Columns {
+  std::vector<std::string> datasets, kl_datasets, task_metrics;
+};
+
+template <typename Value, typename Format>
+void push_cells(std::vector<std::string>& values, const std::map<std::string, Value>& by_key,
+                const std::vector<std::string>& keys, Format format) {
+  for (const std::string& key : keys) {
+    const auto it = by_key.find(key);
+    values.push_back(it == by_key.end() ? "-" : format(it->second));
+  }
+}
+
+std::vector<std::string> row_cells(const RunRow& row, const Columns& columns) {
   const bool q = row.quantized();
   std::vector<std::string> values = {
       row.method,
@@ -43,10 +63,12 @@ std::vector<std::string> row_cells(const RunRow& row, const std::vector<std::str
       q ? std::to_string(row.act_bits) : "-",
       row.keep_percent ? general(*row.keep_percent) : "-",
       fixed(row.bits_per_weight, 3)};
-  for (const std::string& dataset : datasets) {
-    const auto it = row.perplexity.find(dataset);
-    values.push_back(it == row.perplexity.end() ? "-" : fixed(it->second, 4));
+  push_cells(values, row.perplexity, columns.datasets, [](double v) { return fixed(v, 4); });
+  for (const std::string& dataset : columns.kl_datasets) {
+    push_cells(values, row.mean_kld, {dataset}, score_cell);
+    push_cells(values, row.top1_agreement, {dataset}, score_cell);
   }
+  push_cells(values, row.task_metrics, columns.task_metrics, score_cell);
   values.push_back(row.quantize_seconds ? fixed(*row.quantize_seconds, 2) : "-");
   std::string reports;
   for (const std::string& name : row.reports) reports += (reports.empty() ? "" : ", ") + name;
@@ -57,18 +79,20 @@ std::vector<std::string> row_cells(const RunRow& row, const std::vector<std::str
 }  // namespace
 
 std::string markdown_table(const std::vector<RunRow>& rows) {
-  const std::vector<std::string> datasets = datasets_of(rows);
+  const Columns columns{datasets_of(rows), kl_datasets_of(rows), task_metrics_of(rows)};
   std::vector<std::string> header = {"method", "bits", "group", "act bits", "keep %",
                                      "bits/weight"};
   std::vector<std::string> align = {"---", "---:", "---:", "---:", "---:", "---:"};
-  for (const std::string& dataset : datasets) {
-    header.push_back("ppl " + dataset);
-    align.push_back("---:");
+  for (const std::string& dataset : columns.datasets) header.push_back("ppl " + dataset);
+  for (const std::string& dataset : columns.kl_datasets) {
+    header.insert(header.end(), {"KLD " + dataset, "top-1 " + dataset});
   }
+  for (const std::string& metric : columns.task_metrics) header.push_back(metric);
+  align.resize(header.size(), "---:");
   header.insert(header.end(), {"quantize s", "reports"});
   align.insert(align.end(), {"---:", "---"});
   std::string table = cells(header) + cells(align);
-  for (const RunRow& row : rows) table += cells(row_cells(row, datasets));
+  for (const RunRow& row : rows) table += cells(row_cells(row, columns));
   return table;
 }
 

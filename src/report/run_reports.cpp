@@ -16,20 +16,25 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// object[key] (a dotted path of objects) as a T; InputError naming the file and key otherwise.
-template <typename T>
-T value_at(const json& report, const std::string& path, const std::string& file) {
+// The value at a dotted path of objects; nullptr when it is absent or null.
+const json* node_at(const json& report, const std::string& path) {
   const json* node = &report;
   size_t begin = 0;
   while (true) {
     const size_t dot = path.find('.', begin);
     const std::string key = path.substr(begin, dot == std::string::npos ? dot : dot - begin);
-    const bool found = node->is_object() && node->contains(key) && !(*node)[key].is_null();
-    PTQ_CHECK_INPUT(found, file, ": the report has no \"", path, "\"");
+    if (!node->is_object() || !node->contains(key) || (*node)[key].is_null()) return nullptr;
     node = &(*node)[key];
-    if (dot == std::string::npos) break;
+    if (dot == std::string::npos) return node;
     begin = dot + 1;
   }
+}
+
+// The value at a dotted path as a T; InputError naming the file and key otherwise.
+template <typename T>
+T value_at(const json& report, const std::string& path, const std::string& file) {
+  const json* node = node_at(report, path);
+  PTQ_CHECK_INPUT(node != nullptr, file, ": the report has no \"", path, "\"");
   try {
     return node->get<T>();
   } catch (const json::exception&) {
@@ -48,8 +53,56 @@ bool is_quantize_report(const json& report) {
   return report.is_object() && report.contains("settings") && report.contains("storage");
 }
 
+// ptq eval's three reports: perplexity, zero-shot tasks (--tasks) and KL divergence.
 bool is_eval_report(const json& report) {
-  return report.is_object() && report.contains("perplexity") && report.contains("config");
+  return report.is_object() && report.contains("config") &&
+         (report.contains("perplexity") || report.contains("tasks") ||
+          report.contains("kl_divergence"));
+}
+
+// The value at `path` and its standard error at path + "_stderr" (null or absent: one sample).
+Score score_at(const json& report, const std::string& path, const std::string& file) {
+  Score score{value_at<double>(report, path, file), std::nullopt};
+  if (node_at(report, path + "_stderr") != nullptr) {
+    score.stderr_value = value_at<double>(report, path + "_stderr", file);
+  }
+  return score;
+}
+
+// The numbers of one eval report added to the row of the model it evaluated.
+void add_eval(RunRow& row, const json& report, const std::string& file) {
+  if (report.contains("tasks")) {
+    const json& tasks = report["tasks"];
+    PTQ_CHECK_INPUT(tasks.is_object(), file, ": \"tasks\" is not an object");
+    for (const auto& [task, result] : tasks.items()) {
+      const std::string metrics = "tasks." + task + ".metrics";
+      PTQ_CHECK_INPUT(result.is_object() && result.contains("metrics") &&
+                          result["metrics"].is_object(),
+                      file, ": the report has no \"", metrics, "\"");
+      for (const auto& [name, value] : result["metrics"].items()) {
+        if (name.size() > 7 && name.compare(name.size() - 7, 7, "_stderr") == 0) continue;
+        row.task_metrics[task + " " + name] = score_at(report, metrics + "." + name, file);
+      }
+    }
+    return;
+  }
+  const std::string dataset = dataset_label(value_at<std::string>(report, "config.dataset", file));
+  if (report.contains("kl_divergence")) {
+    row.mean_kld[dataset] = score_at(report, "kl_divergence.mean_kld", file);
+    row.top1_agreement[dataset] = score_at(report, "kl_divergence.top1_agreement", file);
+    return;
+  }
+  row.perplexity[dataset] = value_at<double>(report, "perplexity", file);
+}
+
+template <typename Value>
+std::vector<std::string> keys_of(const std::vector<RunRow>& rows,
+                                 std::map<std::string, Value> RunRow::*member) {
+  std::set<std::string> keys;
+  for (const RunRow& row : rows) {
+    for (const auto& [key, value] : row.*member) keys.insert(key);
+  }
+  return {keys.begin(), keys.end()};
 }
 
 RunRow quantize_row(const json& report, const std::string& file) {
@@ -151,7 +204,7 @@ std::vector<RunRow> read_run_reports(const std::vector<std::string>& paths) {
     } else {
       PTQ_CHECK_INPUT(is_eval_report(report), file,
                       ": not a report of ptq quantize (\"settings\", \"storage\") or ptq eval "
-                      "(\"perplexity\", \"config\")");
+                      "(\"config\" and \"perplexity\", \"tasks\" or \"kl_divergence\")");
       evals.emplace_back(report, file);
     }
   }
@@ -163,8 +216,7 @@ std::vector<RunRow> read_run_reports(const std::vector<std::string>& paths) {
       rows.push_back(checkpoint_row(report, file));
       row = rows.end() - 1;
     }
-    row->perplexity[dataset_label(value_at<std::string>(report, "config.dataset", file))] =
-        value_at<double>(report, "perplexity", file);
+    add_eval(*row, report, file);
     row->reports.push_back(fs::path(file).filename().string());
   }
   std::stable_sort(rows.begin(), rows.end(), row_order);
@@ -172,11 +224,15 @@ std::vector<RunRow> read_run_reports(const std::vector<std::string>& paths) {
 }
 
 std::vector<std::string> datasets_of(const std::vector<RunRow>& rows) {
-  std::set<std::string> labels;
-  for (const RunRow& row : rows) {
-    for (const auto& [label, ppl] : row.perplexity) labels.insert(label);
-  }
-  return {labels.begin(), labels.end()};
+  return keys_of(rows, &RunRow::perplexity);
+}
+
+std::vector<std::string> task_metrics_of(const std::vector<RunRow>& rows) {
+  return keys_of(rows, &RunRow::task_metrics);
+}
+
+std::vector<std::string> kl_datasets_of(const std::vector<RunRow>& rows) {
+  return keys_of(rows, &RunRow::mean_kld);
 }
 
 }  // namespace ptq::report

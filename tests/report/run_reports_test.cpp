@@ -68,6 +68,52 @@ TEST(RunReports, EvalReportOfAQuantizedCheckpointAlone) {
   EXPECT_FALSE(rows[0].quantize_seconds);
 }
 
+// Shapes of tools/zeroshot_eval.cpp's and tools/eval_command.cpp's (--kl-base) reports.
+TEST(RunReports, TaskAndKlReportsAddTheirScoresToTheRowOfTheirModel) {
+  test::TempDir tmp;
+  write_json(tmp / "a-gptq.json", quantize_report("gptq", 4, 4.6, "/w/gptq-w4", 16.5));
+  write_json(tmp / "b-tasks.json",
+             json{{"config", {{"model", "/w/gptq-w4"}}},
+                  {"tasks",
+                   {{"piqa", {{"metrics", {{"acc", 0.625}, {"acc_stderr", 0.01},
+                                           {"acc_norm", 0.5}, {"acc_norm_stderr", nullptr}}}}},
+                    {"lambada_openai", {{"metrics", {{"perplexity", 40.5}}}}}}}});
+  write_json(tmp / "c-kl.json",
+             json{{"config", {{"model", "/w/gptq-w4"}, {"dataset", "wikitext2"}}},
+                  {"kl_divergence", {{"mean_kld", 1.25}, {"mean_kld_stderr", 0.02},
+                                     {"top1_agreement", 0.75}, {"top1_agreement_stderr", 0.001}}}});
+  const std::vector<RunRow> rows = read_run_reports({tmp.path().string()});
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].task_metrics, (std::map<std::string, Score>{
+                                      {"lambada_openai perplexity", {40.5, std::nullopt}},
+                                      {"piqa acc", {0.625, 0.01}},
+                                      {"piqa acc_norm", {0.5, std::nullopt}}}));
+  EXPECT_EQ(rows[0].mean_kld, (std::map<std::string, Score>{{"wikitext2", {1.25, 0.02}}}));
+  EXPECT_EQ(rows[0].top1_agreement, (std::map<std::string, Score>{{"wikitext2", {0.75, 0.001}}}));
+  EXPECT_EQ(rows[0].reports, (std::vector<std::string>{"a-gptq.json", "b-tasks.json", "c-kl.json"}));
+  EXPECT_EQ(task_metrics_of(rows), (std::vector<std::string>{"lambada_openai perplexity", "piqa acc",
+                                                             "piqa acc_norm"}));
+  EXPECT_EQ(kl_datasets_of(rows), std::vector<std::string>{"wikitext2"});
+  EXPECT_TRUE(datasets_of(rows) == std::vector<std::string>{"samples-eval"});
+
+  // A task report of a model no quantize report wrote: a row from its "checkpoint".
+  json alone{{"config", {{"model", "/models/fp"}}},
+             {"tasks", {{"boolq", {{"metrics", {{"acc", 0.5}}}}}}},
+             {"checkpoint", {{"parameters", 10}, {"dtype_bytes", {{"BF16", 20}}}}}};
+  write_json(tmp / "d-fp.json", alone);
+  const std::vector<RunRow> both = read_run_reports({tmp.path().string()});
+  ASSERT_EQ(both.size(), 2u);
+  EXPECT_EQ(both[0].method, "fp");
+  EXPECT_EQ(both[0].bits, 16);
+  EXPECT_EQ(both[0].task_metrics, (std::map<std::string, Score>{{"boolq acc", {0.5, std::nullopt}}}));
+
+  json no_metrics{{"config", {{"model", "/w/gptq-w4"}}}, {"tasks", {{"piqa", {{"acc", 1}}}}}};
+  write_json(tmp / "e-bad.json", no_metrics);
+  const std::string message = input_error([&] { read_run_reports({tmp.path().string()}); });
+  EXPECT_TRUE(mentions(message, "e-bad.json"));
+  EXPECT_TRUE(mentions(message, "tasks.piqa.metrics"));
+}
+
 TEST(RunReports, BadReportsNameTheFileAndKey) {
   test::TempDir tmp;
   test::write_file(tmp / "broken.json", "{\"settings\": ");

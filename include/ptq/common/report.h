@@ -25,4 +25,8 @@ void check_output_file(const std::string& path, const std::string& option);
 // write_text_file of `json`, indented.
 void write_json_file(const std::string& path, const nlohmann::json& json);
 
+// `value`, or null when it is not finite (the standard error of a single sample is NaN, and
+// JSON has no NaN).
+nlohmann::json json_number(double value);
+
 }  // namespace ptq

@@ -84,4 +84,10 @@ std::vector<TensorKind> tensor_kinds(const std::vector<TensorSummary>& tensors);
 // Everything above, every tensor listed.
 nlohmann::json checkpoint_summary_json(const CheckpointSummary& summary);
 
+// What an eval report records of the model it evaluated (quantization settings, effective bits,
+// parameters and bytes by dtype), so that ptq report can give the report a row of its own
+// (ptq/report/run_reports.h): checkpoint_summary_json of `path` without the per-tensor list,
+// which would only bloat the report.
+nlohmann::json evaluated_checkpoint_json(const std::string& path);
+
 }  // namespace ptq::quant
