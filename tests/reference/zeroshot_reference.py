@@ -8,8 +8,9 @@ Writes two random LLaMA-architecture checkpoints with real tokenizers,
   OUT_DIR/zeroshot_llama/  vocab 32000, LLaMA-2's sentencepiece tokenizer.model (BOS, as HF
                            LlamaTokenizer)
 and OUT_DIR/reference/zeroshot_<name>.json: for each task the first LIMITS[task] examples of
-SHARED_DIR/data/zeroshot with every request's loglikelihood and greedy flag, and the task's acc
-(and acc_norm) per example.
+SHARED_DIR/data/zeroshot (ARC and HellaSwag: of OUT_DIR/zeroshot_user_tasks, records written
+here in those datasets' original formats) with every request's loglikelihood and greedy flag,
+and the task's acc (and acc_norm) per example.
 
 Written from the rules in the data's README.md / SOURCE.md (lm_eval/api/task.py construct_requests,
 lm_eval/api/model.py _encode_pair, lm_eval/models/huggingface.py _loglikelihood_tokens, the task
@@ -21,6 +22,7 @@ python3-sentencepiece itself, and the forward pass is make_fixtures.py's fp64 ll
 import json
 import math
 import os
+import re
 import shutil
 import sys
 import unicodedata
@@ -31,7 +33,58 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import make_fixtures  # noqa: E402
 
-LIMITS = {"lambada_openai": 6, "piqa": 6, "winogrande": 6, "boolq": 4}
+LIMITS = {"lambada_openai": 6, "piqa": 6, "winogrande": 6, "boolq": 4,
+          "arc_easy": 3, "arc_challenge": 3, "hellaswag": 3}
+# ARC and HellaSwag are not in SHARED_DIR (a user brings them): a few records written here in
+# their original file formats, with the cases their rules must handle (numeric answer keys,
+# 3 and 5 choices; " [title]", bracketed tags, double spaces, a capitalised ctx_b).
+USER_TASKS = {
+    "arc_easy": ("ARC-Easy-Test.jsonl", [
+        {"id": "e1", "question": {"stem": "Which of these is a source of light?", "choices": [
+            {"text": "the Sun", "label": "A"}, {"text": "a rock", "label": "B"},
+            {"text": "a shadow", "label": "C"}, {"text": "the Moon's far side", "label": "D"}]},
+         "answerKey": "A"},
+        {"id": "e2", "question": {"stem": "What do plants need to make food?", "choices": [
+            {"text": "sunlight", "label": "1"}, {"text": "sand", "label": "2"},
+            {"text": "noise", "label": "3"}]}, "answerKey": "1"},
+        {"id": "e3", "question": {"stem": "Water freezes at what temperature in Celsius?",
+                                  "choices": [{"text": "100 degrees", "label": "A"},
+                                              {"text": "0 degrees", "label": "B"},
+                                              {"text": "50 degrees", "label": "C"},
+                                              {"text": "-40 degrees", "label": "D"},
+                                              {"text": "10 degrees", "label": "E"}]},
+         "answerKey": "B"}]),
+    "arc_challenge": ("ARC-Challenge-Test.jsonl", [
+        {"id": "c1", "question": {"stem": "A student mixes baking soda and vinegar. Which observation "
+                                          "shows a chemical change?", "choices": [
+            {"text": "Bubbles form.", "label": "A"}, {"text": "The cup is cold.", "label": "B"},
+            {"text": "The liquid is clear.", "label": "C"}, {"text": "The cup is full.", "label": "D"}]},
+         "answerKey": "A"},
+        {"id": "c2", "question": {"stem": "Which layer of Earth is liquid?", "choices": [
+            {"text": "crust", "label": "1"}, {"text": "mantle", "label": "2"},
+            {"text": "outer core", "label": "3"}, {"text": "inner core", "label": "4"}]},
+         "answerKey": "3"},
+        {"id": "c3", "question": {"stem": "Why does a metal spoon feel colder than a wooden one?",
+                                  "choices": [{"text": "Metal conducts heat away faster.", "label": "A"},
+                                              {"text": "Metal is always colder.", "label": "B"},
+                                              {"text": "Wood makes heat.", "label": "C"}]},
+         "answerKey": "A"}]),
+    "hellaswag": ("hellaswag_val.jsonl", [
+        {"ind": 1, "activity_label": "Baking cookies", "ctx_a": "A woman pours flour into a bowl.",
+         "ctx_b": "she", "ctx": "A woman pours flour into a bowl. she", "split": "val",
+         "split_type": "indomain", "label": 2, "source_id": "x1",
+         "endings": ["drives a car to  the store.", "paints the wall [header] blue.",
+                     "adds two eggs and stirs the batter.", "sings a song."]},
+        {"ind": 2, "activity_label": "Home and Garden", "ctx_a": "[header] How to water a plant"
+         " [title] Fill a watering can.", "ctx_b": "Pour the Water slowly", "ctx": "", "split": "val",
+         "split_type": "zeroshot", "label": 0, "source_id": "x2",
+         "endings": [" around the base of the plant.  ", "[step] into the oven.",
+                     "onto the ceiling.", "over the keyboard [substeps] quickly."]},
+        {"ind": 3, "activity_label": "Running", "ctx_a": "A man ties his shoes.",
+         "ctx_b": "THE man", "ctx": "", "split": "val", "split_type": "indomain", "label": 1,
+         "source_id": "x3", "endings": ["eats the shoes.", "starts jogging down the road.",
+                                        "falls asleep on the track.", "reads a  book."]}]),
+}
 GPT2_SEED, LLAMA_SEED = 2001, 2002
 
 
@@ -170,6 +223,26 @@ def task_docs(task, root, limit):
             target = doc["sentence"][i + 1:].strip()
             choices = [doc["sentence"][:i] + doc["option1"], doc["sentence"][:i] + doc["option2"]]
             docs.append(([(c, " " + target) for c in choices], choices, {"1": 0, "2": 1}[doc["answer"]]))
+    elif task in ("arc_easy", "arc_challenge"):
+        # lm-eval arc_easy.yaml: "Question: {{question}}\nAnswer:", choices.text,
+        # target choices.label.index(answerKey) (the HF dataset's question is the stem).
+        for doc in read_jsonl(os.path.join(d, USER_TASKS[task][0]), limit):
+            q = doc["question"]
+            choices = [c["text"] for c in q["choices"]]
+            gold = [c["label"] for c in q["choices"]].index(doc["answerKey"])
+            docs.append(([("Question: " + q["stem"] + "\nAnswer:", " " + c) for c in choices],
+                         choices, gold))
+    elif task == "hellaswag":
+        # lm-eval hellaswag/utils.py: preprocess(), ctx = ctx_a + " " + ctx_b.capitalize(),
+        # query = preprocess(activity_label + ": " + ctx), gold = int(label).
+        def preprocess(text):
+            text = text.strip().replace(" [title]", ". ")
+            return re.sub("\\[.*?\\]", "", text).replace("  ", " ")
+        for doc in read_jsonl(os.path.join(d, USER_TASKS[task][0]), limit):
+            ctx = doc["ctx_a"] + " " + doc["ctx_b"].capitalize()
+            query = preprocess(doc["activity_label"] + ": " + ctx)
+            choices = [preprocess(e) for e in doc["endings"]]
+            docs.append(([(query, " " + c) for c in choices], choices, int(doc["label"])))
     elif task == "boolq":
         for doc in read_jsonl(os.path.join(d, "dev.jsonl"), limit):
             ctx = doc["passage"] + "\nQuestion: " + doc["question"] + "?\nAnswer:"
@@ -233,6 +306,11 @@ def write_fixture(out_dir, name, vocab_size, seed, tokenizer_files):
 def main():
     out_dir, shared = sys.argv[1], sys.argv[2]
     root = os.path.join(shared, "data", "zeroshot")
+    user_root = os.path.join(out_dir, "zeroshot_user_tasks")
+    for task, (file_name, records) in USER_TASKS.items():
+        os.makedirs(os.path.join(user_root, task), exist_ok=True)
+        with open(os.path.join(user_root, task, file_name), "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in records)
     os.makedirs(os.path.join(out_dir, "reference"), exist_ok=True)
     gpt2_dir = os.path.join(shared, "data", "gpt2-tokenizer")
     llama_model = os.path.join(shared, "models", "llama2-tokenizer", "tokenizer.model")
@@ -247,7 +325,9 @@ def main():
     for name, (vocab, seed, files, make_tokenizer) in fixtures.items():
         cfg, weights = write_fixture(out_dir, name, vocab, seed, files)
         tok = make_tokenizer()
-        reference = {task: score_task(cfg, weights, tok, task, root) for task in LIMITS}
+        reference = {task: score_task(cfg, weights, tok, task,
+                                      user_root if task in USER_TASKS else root)
+                     for task in LIMITS}
         with open(os.path.join(out_dir, "reference", name + ".json"), "w") as f:
             json.dump(reference, f, indent=1)
         print(name, {t: sum(e["acc"] for e in r["examples"]) for t, r in reference.items()})
