@@ -8,7 +8,7 @@
 //    (gate/up): GPTQ vs the FLOP model of its solve (Cholesky, inverse, Cholesky: 4/3 K^3;
 //    lazy updates N K^2) at the rate of an [N, K] x [K, K] GEMM timed in the same run; the
 //    Hessian is from one 2048-token sample (damping keeps it positive definite).
-// Usage: gptq_bench [--large] [--rect] [--repeats N]
+// Usage: gptq_bench [--large] [--rect] [--repeats N] [--cpu-time]
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -95,8 +95,9 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   ptq::set_log_level(ptq::LogLevel::Warning);
 
-  std::printf("threads %d; Hessian: %d samples x %lld tokens; GPTQ: 4-bit, group 128\n",
-              at::get_num_threads(), kSamples, static_cast<long long>(kTokens));
+  std::printf("threads %d; %s seconds; Hessian: %d samples x %lld tokens; GPTQ: 4-bit, group 128\n",
+              at::get_num_threads(), ptq::bench::timer() == ptq::bench::Timer::Cpu ? "CPU" : "wall",
+              kSamples, static_cast<long long>(kTokens));
   std::printf("%6s %10s %8s %10s %8s %8s %8s %8s %10s %8s\n", "d", "gemm_s", "GFLOP/s",
               "hessian_s", "GFLOP/s", "H/gemm", "upd GF/s", "upd/gemm", "gptq_s", "gptq/gemm");
   for (int64_t d : dimensions.dims()) bench_dimension(d, dimensions.repeats);
