@@ -4,11 +4,12 @@
 //    GEMM's GFLOP/s (the practical peak);
 //  - the lazy block updates alone (gptq.cpp's addmm_ of each 128-column block's error into the
 //    columns after it, same shapes and layout) GFLOP/s vs the GEMM's.
+//  - the pipeline's relative-error diagnostic on that GPTQ result vs the d x d GEMM;
 //  - with --rect, the 7B MLP shapes N x K = 4096 x 11008 (down_proj) and 11008 x 4096
 //    (gate/up): GPTQ vs the FLOP model of its solve (Cholesky, inverse, Cholesky: 4/3 K^3;
 //    lazy updates N K^2) at the rate of an [N, K] x [K, K] GEMM timed in the same run; the
 //    Hessian is from one 2048-token sample (damping keeps it positive definite).
-// Usage: gptq_bench [--large] [--rect] [--repeats N]
+// Usage: gptq_bench [--large] [--rect] [--repeats N] [--cpu-time]
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -18,6 +19,7 @@
 #include "bench_helpers.h"
 #include "ptq/common/logging.h"
 #include "ptq/quant/gptq.h"
+#include "ptq/quant/relative_error.h"
 
 namespace {
 
@@ -56,13 +58,18 @@ void bench_dimension(int64_t d, int repeats) {
   config.quantizer.bits = 4;
   config.group_size = 128;
   const at::Tensor w = at::randn({d, d});
+  ptq::quant::GptqResult result;
   const double gptq_s =
-      best_seconds(repeats, [&] { ptq::quant::gptq_quantize(w, hessian, config); });
+      best_seconds(repeats, [&] { result = ptq::quant::gptq_quantize(w, hessian, config); });
+  // The pipeline's diagnostic (relative_error.h) on the result, vs one d x d GEMM (its former
+  // formula, the full products W H and (W - Q) H, was two).
+  const double relative_s = best_seconds(
+      repeats, [&] { ptq::quant::relative_error(w, result.quantized.weight, hessian); });
 
-  std::printf("%6lld %10.4f %8.1f %10.4f %8.1f %8.2f %8.1f %8.2f %10.4f %8.2f\n",
+  std::printf("%6lld %10.4f %8.1f %10.4f %8.1f %8.2f %8.1f %8.2f %10.4f %8.2f %8.2f\n",
               static_cast<long long>(d), gemm_s, gemm_gflops, hessian_s, hessian_gflops,
               hessian_gflops / gemm_gflops, update_gflops, update_gflops / gemm_gflops, gptq_s,
-              gptq_s / gemm_s);
+              gptq_s / gemm_s, relative_s / gemm_s);
 }
 
 void bench_rectangle(int64_t n, int64_t k, int repeats) {
@@ -95,10 +102,12 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   ptq::set_log_level(ptq::LogLevel::Warning);
 
-  std::printf("threads %d; Hessian: %d samples x %lld tokens; GPTQ: 4-bit, group 128\n",
-              at::get_num_threads(), kSamples, static_cast<long long>(kTokens));
-  std::printf("%6s %10s %8s %10s %8s %8s %8s %8s %10s %8s\n", "d", "gemm_s", "GFLOP/s",
-              "hessian_s", "GFLOP/s", "H/gemm", "upd GF/s", "upd/gemm", "gptq_s", "gptq/gemm");
+  std::printf("threads %d; %s seconds; Hessian: %d samples x %lld tokens; GPTQ: 4-bit, group 128\n",
+              at::get_num_threads(), ptq::bench::timer() == ptq::bench::Timer::Cpu ? "CPU" : "wall",
+              kSamples, static_cast<long long>(kTokens));
+  std::printf("%6s %10s %8s %10s %8s %8s %8s %8s %10s %8s %8s\n", "d", "gemm_s", "GFLOP/s",
+              "hessian_s", "GFLOP/s", "H/gemm", "upd GF/s", "upd/gemm", "gptq_s", "gptq/gemm",
+              "rel/gemm");
   for (int64_t d : dimensions.dims()) bench_dimension(d, dimensions.repeats);
   if (rect) {
     std::printf("\n%15s %10s %8s %10s %10s %8s %8s\n", "N x K", "gemm_s", "GFLOP/s", "model_s",

@@ -22,7 +22,10 @@
 //
 //   build/bench/quantize_bench [--shapes 7b,1b] [--quick] [--threads 2] [--methods ...]
 //                              [--hidden H --intermediate F] [--stories DIR --calib FILE]
-//                              [--no-relative-error]
+//                              [--no-relative-error] [--cpu-time]
+// --cpu-time: the layer's times (GEMM rate, layer pass, Hessians, load, total) in process CPU
+// seconds, for a machine shared with other jobs (run it with --threads 1); the solve column
+// stays the pipeline's wall seconds per linear, and stories260K reports wall and CPU anyway.
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
@@ -179,24 +182,24 @@ double gemm_rate(const ptq::model::CausalLM& lm, int64_t tokens) {
 
 // One pass of layer 0 over all samples, a sample at a time (the pipeline's batch at 1B/7B).
 double forward_seconds(const ptq::model::CausalLM& lm, const at::Tensor& hidden) {
-  const auto start = Clock::now();
+  const double start = ptq::bench::now_seconds();
   const ptq::BatchHeap reuse;
   for (int64_t i = 0; i < hidden.size(0); ++i) {
     lm.forward_layer(0, hidden.slice(0, i, i + 1), 0, nullptr, nullptr);
   }
-  return since(start);
+  return ptq::bench::now_seconds() - start;
 }
 
 // add_batch of every linear's inputs (a random stand-in of the right width) for all samples.
 double hessian_seconds(const ptq::model::CausalLM& lm, const Shape& x) {
-  const auto start = Clock::now();
+  const double start = ptq::bench::now_seconds();
   for (const std::string& name : lm.linear_names(0)) {
     const int64_t k = lm.weight(name + ".weight").size(1);
     ptq::quant::HessianAccumulator acc(k);
     const at::Tensor input = at::randn({1, x.s, k});
     for (int64_t i = 0; i < x.n; ++i) acc.add_batch(input);
   }
-  return since(start);
+  return ptq::bench::now_seconds() - start;
 }
 
 // Layer passes quantize_model makes per method. A Hessian pass stops each batch at its
@@ -254,13 +257,13 @@ void bench_layer(const BenchOptions& o,
               "bound_MB", "ratio");
   for (const std::string& method : o.methods) {
     reset_peak_rss();
-    const auto start = Clock::now();
+    const double start = ptq::bench::now_seconds();
     const auto lm = ptq::model::load_causal_lm(dir.string());
-    const double load = since(start);
+    const double load = ptq::bench::now_seconds() - start;
     const auto q = ptq::quant::create_method(method, method_options(method));
     const ptq::quant::PipelineResult r =
         ptq::quant::quantize_model(*lm, ids, *q, *q, pipeline_options(o, method), {});
-    const double total = since(start);
+    const double total = ptq::bench::now_seconds() - start;
     double solve = 0;
     for (const auto& layer : r.layers) {
       for (const auto& linear : layer.linears) solve += linear.seconds;
@@ -365,6 +368,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Whole-layer and whole-model quantization time vs a FLOP model"};
   BenchOptions o;
   app.add_option("--threads", o.threads, "LibTorch threads")->capture_default_str();
+  ptq::bench::add_timer_option(app);
   app.add_option("--shapes", o.shapes, "Layer shapes: 7b, 1b")->delimiter(',');
   app.add_option("--methods", o.methods, "rtn, gptq, septq, ruquant")->delimiter(',');
   app.add_option("--hidden", o.hidden, "A custom layer width instead of --shapes");

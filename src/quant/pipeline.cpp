@@ -14,6 +14,7 @@
 #include "ptq/common/progress.h"
 #include "ptq/quant/attention_quantizer.h"
 #include "ptq/quant/gptq.h"
+#include "ptq/quant/relative_error.h"
 
 namespace ptq::quant {
 namespace {
@@ -185,15 +186,6 @@ GroupHessians collect_hessians(const model::CausalLM& lm,
   run_layer(lm, index, inputs, at::Tensor(), batch, &observer);
   TORCH_CHECK(seen.empty(), "layer ", index, " did not feed every linear of its group");
   return hessians;
-}
-
-// tr((W - Q) H (W - Q)^T) / tr(W H W^T). fp32 GEMMs (the products cost as much as GPTQ's own
-// updates, and fp64 would double that) with the sums taken in fp64: a diagnostic needs ~1e-5.
-double relative_error(const at::Tensor& weight, const at::Tensor& quantized, const at::Tensor& h) {
-  const at::Tensor diff = weight - quantized;
-  const double den = (at::matmul(weight, h) * weight).sum(at::kDouble).item<double>();
-  const double num = (at::matmul(diff, h) * diff).sum(at::kDouble).item<double>();
-  return den > 0 ? num / den : 0.0;
 }
 
 struct LayerContext {

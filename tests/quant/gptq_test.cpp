@@ -3,6 +3,8 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <vector>
 
@@ -246,6 +248,87 @@ TEST(Gptq, SharedPreparationIsBitIdenticalAndFollowsTheHessian) {
   config.percdamp = 0.1;
   EXPECT_NEAR(shared.get(h, config).inverse.damp, 40 * first.inverse.damp,
               1e-12 * first.inverse.damp);
+}
+
+// gptq.cpp's column sweep as it was before the row tiling and the branch-free rounding: each
+// column over all N rows at once, std::nearbyint, the kept test inside the loop; grids per
+// group of block_size columns found from W at the block's start (dynamic groups, group size =
+// block size).
+struct SweepReplay {
+  at::Tensor weight, codes;
+  double loss = 0;
+};
+
+SweepReplay replay_untiled_sweep(const at::Tensor& weight,
+                                 const PreparedHessian& prepared,
+                                 const GptqConfig& config,
+                                 const at::Tensor& keep_mask) {
+  const UniformQuantizer quantizer(config.quantizer);
+  const float maxq = static_cast<float>(quantizer.maxq());
+  const int64_t rows = weight.size(0), columns = weight.size(1);
+  at::Tensor wt = weight.masked_fill(prepared.dead.unsqueeze(0), 0)
+                      .index_select(1, prepared.perm)
+                      .t()
+                      .contiguous();
+  const at::Tensor keep = keep_mask.index_select(1, prepared.perm).t().contiguous().to(at::kByte);
+  const at::Tensor hinv = prepared.inverse.upper.to(at::kFloat).contiguous();
+  at::Tensor qt = at::empty_like(wt);
+  at::Tensor codes = at::empty(wt.sizes(), wt.options().dtype(at::kByte));
+  const float* h = hinv.data_ptr<float>();
+  double loss = 0;
+  for (int64_t begin = 0; begin < columns; begin += config.block_size) {
+    const int64_t end = std::min<int64_t>(begin + config.block_size, columns);
+    const QuantParams grid = quantizer.find_params(wt.slice(0, begin, end).t());
+    const float* scale = grid.scale.data_ptr<float>();
+    const float* zero = grid.zero.data_ptr<float>();
+    at::Tensor w1 = wt.slice(0, begin, end).clone();
+    at::Tensor err1 = at::zeros_like(w1);
+    for (int64_t i = begin; i < end; ++i) {
+      const float* w = w1.data_ptr<float>() + (i - begin) * rows;
+      float* err = err1.data_ptr<float>() + (i - begin) * rows;
+      const float d = h[i * columns + i];
+      for (int64_t n = 0; n < rows; ++n) {
+        const float code =
+            std::min(std::max(std::nearbyint(w[n] / scale[n]) + zero[n], 0.0f), maxq);
+        const bool kept = keep.data_ptr<uint8_t>()[i * rows + n] != 0;
+        const float q = kept ? w[n] : scale[n] * (code - zero[n]);
+        qt.data_ptr<float>()[i * rows + n] = q;
+        codes.data_ptr<uint8_t>()[i * rows + n] = static_cast<uint8_t>(code);
+        err[n] = (w[n] - q) / d;
+      }
+      for (int64_t j = i + 1; j < end; ++j) {
+        float* wj = w1.data_ptr<float>() + (j - begin) * rows;
+        for (int64_t n = 0; n < rows; ++n) wj[n] -= err[n] * h[i * columns + j];
+      }
+    }
+    loss += 0.5 * err1.to(at::kDouble).square().sum().item<double>();
+    wt.slice(0, end).addmm_(hinv.slice(0, begin, end).slice(1, end).t(), err1, 1, -1);
+  }
+  return {qt.t().index_select(1, prepared.inv_perm), codes.t().index_select(1, prepared.inv_perm),
+          loss};
+}
+
+// The tiled sweep (64 output rows at a time, rounding without libm) against the replay, bit for
+// bit: 150 rows are two whole tiles and a partial one, 300 columns two whole blocks and a
+// partial one; with and without act-order and kept elements.
+TEST(Gptq, TiledSweepIsBitIdenticalToTheUntiledSweep) {
+  at::manual_seed(11);
+  const at::Tensor w = at::randn({150, 300});
+  const at::Tensor h = correlated_hessian(300, 600);
+  for (bool act_order : {false, true}) {
+    for (bool keep : {false, true}) {
+      SCOPED_TRACE(testing::Message() << "act_order " << act_order << ", keep " << keep);
+      GptqConfig config = make_config(4, false, 128);
+      config.act_order = act_order;
+      const at::Tensor mask = keep ? at::rand({150, 300}) < 0.05 : at::zeros({150, 300}, at::kBool);
+      const PreparedHessian prepared = prepare_hessian(h, config);
+      const GptqResult got = gptq_quantize(w, prepared, config, keep ? mask : at::Tensor());
+      const SweepReplay want = replay_untiled_sweep(w, prepared, config, mask);
+      EXPECT_TRUE(got.quantized.weight.equal(want.weight));
+      EXPECT_TRUE(got.quantized.codes.equal(want.codes));
+      EXPECT_EQ(got.loss, want.loss);
+    }
+  }
 }
 
 TEST(Gptq, StaticGroupsKeepSequentialGroupIndex) {

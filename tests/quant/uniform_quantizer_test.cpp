@@ -3,6 +3,10 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+#include <limits>
 #include <vector>
 
 #include "ptq/common/error.h"
@@ -244,6 +248,50 @@ TEST(Quantizer, Fp16ScalesAreRepresentable) {
   // A range below fp16's smallest subnormal keeps a positive scale instead of rounding to 0.
   const at::Tensor tiny = at::full({1, 4}, 1e-9f);
   EXPECT_GT(make_quantizer(4, false).find_params(tiny).scale.item<float>(), 0.0f);
+}
+
+// round_half_even against std::nearbyint (default rounding mode) bit for bit, sign of zero
+// included, NaN as NaN: a sweep over the whole float range (every 4099th bit pattern, both signs), every
+// half-integer tie and its neighbours around the 2^22..2^24 boundaries where the trick's sum
+// changes spacing, and the special values.
+TEST(Quantizer, RoundHalfEvenIsNearbyint) {
+  const auto bits = [](float x) {
+    uint32_t b = 0;
+    std::memcpy(&b, &x, sizeof b);
+    return b;
+  };
+  // NaNs only as NaNs: nearbyint quiets a signalling NaN's payload, round_half_even returns it.
+  const auto expect_same = [&](float x) {
+    if (std::isnan(x)) {
+      ASSERT_TRUE(std::isnan(round_half_even(x))) << std::hexfloat << x;
+      return;
+    }
+    ASSERT_EQ(bits(round_half_even(x)), bits(std::nearbyint(x))) << std::hexfloat << x;
+  };
+  for (uint64_t b = 0; b <= 0xFFFFFFFFull; b += 4099) {
+    float x = 0;
+    const uint32_t pattern = static_cast<uint32_t>(b);
+    std::memcpy(&x, &pattern, sizeof x);
+    expect_same(x);
+  }
+  for (int sign : {1, -1}) {
+    for (int k = 0; k < 4096; ++k) {
+      expect_same(sign * (k + 0.5f));
+      expect_same(sign * std::nextafter(k + 0.5f, 0.0f));
+      expect_same(sign * std::nextafter(k + 0.5f, 1e9f));
+    }
+    for (float edge : {4194304.0f, 8388608.0f, 16777216.0f}) {
+      float x = edge;
+      for (int step = 0; step < 64; ++step) x = std::nextafter(x, 0.0f);
+      for (int step = 0; step < 128; ++step, x = std::nextafter(x, 1e30f)) expect_same(sign * x);
+    }
+  }
+  for (float x : {0.0f, -0.0f, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 1e-45f, -1e-45f,
+                  std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
+                  std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
+    expect_same(x);
+  }
+  EXPECT_TRUE(std::isnan(round_half_even(std::numeric_limits<float>::quiet_NaN())));
 }
 
 TEST(Quantizer, RejectsInvalidConfigurations) {

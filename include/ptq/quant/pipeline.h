@@ -55,8 +55,8 @@ struct PipelineOptions {
   // A layer's attention operands (Q and K after a block Hadamard, V: attention_quantizer.h)
   // are fake-quantized from the moment its q/k/v linears are quantized; 16 bits: never.
   ActivationQuantizerConfig attention;
-  // LinearRecord::relative_error of each linear with a Hessian: two N x K x K GEMMs, more
-  // than GPTQ's own column loop (N K^2) and at K = 11008 about as much as its factorisation.
+  // LinearRecord::relative_error of each linear with a Hessian (relative_error.h): two
+  // quadratic traces of about N K^2 FLOPs each, twice GPTQ's own column loop (N K^2).
   // Off: recorded as 0, the quantized weights unchanged.
   bool relative_error = true;
 };

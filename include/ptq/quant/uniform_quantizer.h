@@ -44,10 +44,24 @@ struct QuantParams {
 // Rows of `params` that gptq_v1_zero refit.
 int64_t refit_rows(const QuantParams& params);
 
-// GPTQ's quantize() (quant.py) on one element; std::nearbyint rounds half to even like
-// torch.round, so this matches the reference bit for bit.
+// std::nearbyint in the default rounding mode (half to even, like torch.round), without its
+// libm call per element, which keeps the loops over it from vectorising on x86-64 without
+// SSE4.1. Below 2^23 in magnitude, (|x| + 2^23) - 2^23 is |x| rounded to an integer half to
+// even: the sum lies in [2^23, 2^24), where the float spacing is 1 and 2^23 is even; copysign
+// restores the sign (nearbyint(-0.3) is -0). From 2^23 up every float is an integer, and NaN and
+// the infinities are their own nearest integers: x itself. Bit-identical to std::nearbyint
+// (tests/quant/uniform_quantizer_test.cpp, RoundHalfEvenIsNearbyint).
+inline float round_half_even(float x) {
+  constexpr float kTwoPow23 = 8388608.0f;
+  const float magnitude = std::fabs(x);
+  const float rounded = std::copysign((magnitude + kTwoPow23) - kTwoPow23, x);
+  return magnitude < kTwoPow23 ? rounded : x;
+}
+
+// GPTQ's quantize() (quant.py) on one element; rounding half to even like torch.round, so this
+// matches the reference bit for bit.
 inline float quantize_code(float x, float scale, float zero, float maxq) {
-  return std::min(std::max(std::nearbyint(x / scale) + zero, 0.0f), maxq);
+  return std::min(std::max(round_half_even(x / scale) + zero, 0.0f), maxq);
 }
 
 inline float dequantize_code(float code, float scale, float zero) { return scale * (code - zero); }
