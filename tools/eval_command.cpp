@@ -272,7 +272,6 @@ int run_kl_file_eval(const EvalOptions& options) {
 // --save-logits: the model's distributions written once for later --kl-base-logits runs.
 int run_save_logits(const EvalOptions& options) {
   check_output_file(options.save_logits, "--save-logits");
-  if (!options.json.empty()) check_output_file(options.json, "--json");
   const model::ModelConfig config = model::load_model_config(options.model);
   const int64_t budget = checked_budget(options, config, 1);
   const auto lm = load_streamed(options.model);
@@ -304,6 +303,8 @@ int run_eval(const EvalOptions& options) {
                               options.limit, options.json});
   }
   PTQ_CHECK_INPUT(!options.dataset.empty(), "eval needs --dataset (or --tasks)");
+  // Before any model is read: a long run must not fail at its last step on the report's path.
+  if (!options.json.empty()) check_output_file(options.json, "--json");
   if (!options.kl_base.empty()) return run_kl_eval(options);
   if (!options.kl_base_logits.empty()) return run_kl_file_eval(options);
   if (!options.save_logits.empty()) return run_save_logits(options);
