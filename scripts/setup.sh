@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 packages=(
-  g++ cmake make pkg-config ccache
+  g++ cmake make pkg-config ccache git clang-format   # clang-format: scripts/check_format.sh
   libtorch-dev                                   # LibTorch 1.13 (CPU)
   libopenblas0-openmp libopenblas-openmp-dev     # fast BLAS behind LibTorch (reference BLAS is ~10x slower)
   libeigen3-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev

@@ -51,8 +51,7 @@ std::string read_file(const fs::path& path) {
   return ss.str();
 }
 
-CliResult run_cli(const std::vector<std::string>& args,
-                  const std::function<void()>& before_exec) {
+CliResult run_cli(const std::vector<std::string>& args, const std::function<void()>& before_exec) {
   TempDir capture;
   const fs::path out_path = capture / "stdout";
   const fs::path err_path = capture / "stderr";
@@ -60,7 +59,8 @@ CliResult run_cli(const std::vector<std::string>& args,
   const pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("fork failed");
   if (pid == 0) {
-    if (!freopen(out_path.c_str(), "w", stdout) || !freopen(err_path.c_str(), "w", stderr)) _exit(127);
+    if (!freopen(out_path.c_str(), "w", stdout) || !freopen(err_path.c_str(), "w", stderr))
+      _exit(127);
     try {
       if (before_exec) before_exec();
     } catch (const std::exception& e) {

@@ -39,9 +39,9 @@ constexpr bool kRssMeasuresAllocations = true;
 #endif
 
 struct CliResult {
-  int exit_code = -1;  // 128 + N when killed by signal N, as shells report it
-  std::string out;     // stdout
-  std::string err;     // stderr
+  int exit_code = -1;         // 128 + N when killed by signal N, as shells report it
+  std::string out;            // stdout
+  std::string err;            // stderr
   int64_t max_rss_bytes = 0;  // the process's peak resident set
 };
 

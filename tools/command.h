@@ -3,7 +3,6 @@
 // owns) and the function that runs it once the command line has been parsed.
 
 #include <CLI/CLI.hpp>
-
 #include <functional>
 
 namespace ptq::cli {

@@ -44,14 +44,20 @@ nlohmann::json diff_json(const eval::WeightDiff& diff) {
   for (const eval::LayerDiff& layer : diff.layers) {
     nlohmann::json tensors = nlohmann::json::array();
     for (const eval::TensorDiff& t : layer.tensors) {
-      tensors.push_back({{"name", t.name}, {"shape", t.shape}, {"max_abs", t.max_abs},
+      tensors.push_back({{"name", t.name},
+                         {"shape", t.shape},
+                         {"max_abs", t.max_abs},
                          {"relative_frobenius", t.relative_frobenius}});
     }
-    layers.push_back({{"layer", layer.index}, {"max_abs", layer.max_abs},
-                      {"relative_frobenius", layer.relative_frobenius}, {"tensors", tensors}});
+    layers.push_back({{"layer", layer.index},
+                      {"max_abs", layer.max_abs},
+                      {"relative_frobenius", layer.relative_frobenius},
+                      {"tensors", tensors}});
   }
-  return {{"architecture", diff.architecture}, {"max_abs", diff.max_abs},
-          {"relative_frobenius", diff.relative_frobenius}, {"layers", layers}};
+  return {{"architecture", diff.architecture},
+          {"max_abs", diff.max_abs},
+          {"relative_frobenius", diff.relative_frobenius},
+          {"layers", layers}};
 }
 
 int run_compare(const CompareOptions& options) {

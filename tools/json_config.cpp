@@ -21,7 +21,8 @@ std::string scalar_text(const json& value, const std::string& key) {
                          ": expected a string, number, boolean or an array of them");
 }
 
-void collect(const json& object, const std::vector<std::string>& parents,
+void collect(const json& object,
+             const std::vector<std::string>& parents,
              std::vector<CLI::ConfigItem>& items) {
   for (const auto& [key, value] : object.items()) {
     if (value.is_object()) {

@@ -10,7 +10,6 @@
 // that names no option is an error, so a typo in a recipe cannot pass silently.
 
 #include <CLI/CLI.hpp>
-
 #include <istream>
 #include <string>
 #include <vector>

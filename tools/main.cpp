@@ -73,14 +73,10 @@ int run(int argc, char** argv) {
                  "configs/gptq-w4g128.json; options on the command line override it");
 
   const std::vector<ptq::cli::Command> commands = {
-      ptq::cli::add_compare_command(app),
-      ptq::cli::add_convert_command(app),
-      ptq::cli::add_eval_command(app),
-      ptq::cli::add_export_command(app),
-      ptq::cli::add_generate_command(app),
-      ptq::cli::add_inspect_command(app),
-      ptq::cli::add_quantize_command(app),
-      ptq::cli::add_report_command(app),
+      ptq::cli::add_compare_command(app),  ptq::cli::add_convert_command(app),
+      ptq::cli::add_eval_command(app),     ptq::cli::add_export_command(app),
+      ptq::cli::add_generate_command(app), ptq::cli::add_inspect_command(app),
+      ptq::cli::add_quantize_command(app), ptq::cli::add_report_command(app),
       ptq::cli::add_tokenize_command(app),
   };
   // Global options may also follow the subcommand name.

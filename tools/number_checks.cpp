@@ -29,8 +29,8 @@ const CLI::Validator kPositive =
     finite_number("POSITIVE", "a finite number above 0", [](double value) { return value > 0; });
 const CLI::Validator kNonNegative = finite_number(
     "NONNEGATIVE", "a finite number, 0 or more", [](double value) { return value >= 0; });
-const CLI::Validator kFraction =
-    finite_number("FRACTION", "a number between 0 and 1, both excluded",
-                  [](double value) { return value > 0 && value < 1; });
+const CLI::Validator kFraction = finite_number("FRACTION",
+                                               "a number between 0 and 1, both excluded",
+                                               [](double value) { return value > 0 && value < 1; });
 
 }  // namespace ptq::cli

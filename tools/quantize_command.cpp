@@ -17,7 +17,6 @@
 
 #include "command.h"
 #include "loader_log.h"
-#include "shard_size.h"
 #include "number_checks.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
@@ -36,6 +35,7 @@
 #include "ptq/quant/resume_checkpoint.h"
 #include "ptq/quant/storage_bits.h"
 #include "ptq/tokenizer/tokenizer.h"
+#include "shard_size.h"
 
 namespace ptq::cli {
 namespace {
@@ -123,8 +123,8 @@ void check_memory_budget(const QuantizeOptions& options, const model::ModelConfi
       "buffers of {} x {} x {} in {} {:.0f} MiB), but the memory budget is {:.0f} MiB ({}): "
       "lower --nsamples or --seqlen",
       need.total() / kMiB, options.calib.nsamples, options.calib.seqlen, need.ids_bytes / kMiB,
-      options.calib.nsamples, options.calib.seqlen, config.hidden_size,
-      need.fp16 ? "fp16" : "fp32", need.activation_bytes / kMiB, budget / kMiB,
+      options.calib.nsamples, options.calib.seqlen, config.hidden_size, need.fp16 ? "fp16" : "fp32",
+      need.activation_bytes / kMiB, budget / kMiB,
       given ? "--memory-budget" : "available memory: MemAvailable or the cgroup limit"));
 }
 
@@ -177,8 +177,12 @@ eval::PerplexityResult evaluate(model::CausalLM& lm, const QuantizeOptions& opti
 using LinearStorage = std::vector<quant::StorageBits>;
 
 nlohmann::json storage_json(const quant::StorageBits& s) {
-  return {{"bits_per_weight", s.per_weight()}, {"weights", s.weights}, {"code_bits", s.codes},
-          {"grid_bits", s.grids},              {"g_idx_bits", s.g_idx}, {"extra_bits", s.extra}};
+  return {{"bits_per_weight", s.per_weight()},
+          {"weights", s.weights},
+          {"code_bits", s.codes},
+          {"grid_bits", s.grids},
+          {"g_idx_bits", s.g_idx},
+          {"extra_bits", s.extra}};
 }
 
 // Grids of every quantized linear that the v1 zero refit changed, in quantization order.
@@ -187,11 +191,16 @@ using LinearRefits = std::vector<int64_t>;
 nlohmann::json linear_json(const quant::LinearRecord& r,
                            const quant::StorageBits& storage,
                            int64_t refit_groups) {
-  return {{"name", r.name},          {"shape", {r.out_features, r.in_features}},
-          {"loss", r.loss},          {"relative_error", r.relative_error},
-          {"percdamp", r.percdamp},  {"damp", r.damp},
-          {"seconds", r.seconds},    {"rtn_fallback", r.rtn_fallback},
-          {"refit_groups", refit_groups}, {"storage", storage_json(storage)}};
+  return {{"name", r.name},
+          {"shape", {r.out_features, r.in_features}},
+          {"loss", r.loss},
+          {"relative_error", r.relative_error},
+          {"percdamp", r.percdamp},
+          {"damp", r.damp},
+          {"seconds", r.seconds},
+          {"rtn_fallback", r.rtn_fallback},
+          {"refit_groups", refit_groups},
+          {"storage", storage_json(storage)}};
 }
 
 nlohmann::json layers_json(const quant::PipelineResult& result,
@@ -212,24 +221,37 @@ nlohmann::json layers_json(const quant::PipelineResult& result,
 
 nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequential) {
   const quant::MethodOptions& m = options.method_options;
-  return {{"model", options.model},           {"method", options.method},
-          {"wbits", m.quantizer.bits},        {"group_size", m.group_size},
-          {"weight_clip", m.quantizer.clip},  {"abits", options.activations.bits},
+  return {{"model", options.model},
+          {"method", options.method},
+          {"wbits", m.quantizer.bits},
+          {"group_size", m.group_size},
+          {"weight_clip", m.quantizer.clip},
+          {"abits", options.activations.bits},
           {"act_clip", options.activations.clip},
           {"attention_quant", attention_config(options).enabled()},
-          {"sym", m.quantizer.sym},           {"mse", m.quantizer.mse},
-          {"damp", m.percdamp},               {"block_size", m.block_size},
-          {"act_order", m.act_order},         {"static_groups", m.static_groups},
-          {"keep_percent", m.keep_percent},   {"alpha", m.rotation.alpha},
-          {"rotation_steps", m.rotation.steps}, {"perm_rounds", m.rotation.perm_rounds},
+          {"sym", m.quantizer.sym},
+          {"mse", m.quantizer.mse},
+          {"damp", m.percdamp},
+          {"block_size", m.block_size},
+          {"act_order", m.act_order},
+          {"static_groups", m.static_groups},
+          {"keep_percent", m.keep_percent},
+          {"alpha", m.rotation.alpha},
+          {"rotation_steps", m.rotation.steps},
+          {"perm_rounds", m.rotation.perm_rounds},
           {"smooth_only", m.rotation.smooth_only},
           {"weight_method", m.rotation.weight_method},
-          {"tune_epochs", m.rotation.tune_epochs}, {"tune_lr", m.rotation.tune_lr},
-          {"true_sequential", true_sequential}, {"calib", options.calib.spec},
-          {"nsamples", options.calib.nsamples}, {"seqlen", options.calib.seqlen},
-          {"seed", options.calib.seed},       {"out", options.out},
+          {"tune_epochs", m.rotation.tune_epochs},
+          {"tune_lr", m.rotation.tune_lr},
+          {"true_sequential", true_sequential},
+          {"calib", options.calib.spec},
+          {"nsamples", options.calib.nsamples},
+          {"seqlen", options.calib.seqlen},
+          {"seed", options.calib.seed},
+          {"out", options.out},
           {"checkpoint_format", options.checkpoint_format},
-          {"max_shard_size", options.max_shard_size}, {"eval", options.eval},
+          {"max_shard_size", options.max_shard_size},
+          {"eval", options.eval},
           {"threads", at::get_num_threads()}};
 }
 
@@ -250,8 +272,10 @@ void check_settings_encodable(const QuantizeOptions& options) {
 // What a checkpoint must match to be resumed: every setting that changes the output's bytes
 // (threads too: they may change floating-point reduction order), the model's files and the
 // calibration ids. The model path, the output, the shard size, --eval and --report may differ.
-nlohmann::json resume_identity(const QuantizeOptions& options, bool true_sequential,
-                               const model::CausalLM& lm, const at::Tensor& ids) {
+nlohmann::json resume_identity(const QuantizeOptions& options,
+                               bool true_sequential,
+                               const model::CausalLM& lm,
+                               const at::Tensor& ids) {
   nlohmann::json identity = settings_json(options, true_sequential);
   for (const char* free : {"model", "out", "max_shard_size", "eval"}) identity.erase(free);
   identity["model_files"] = quant::model_fingerprint(options.model);
@@ -273,7 +297,8 @@ std::vector<quant::LayerRecord> resume_from(quant::ResumeCheckpoint& checkpoint,
                   "or delete it to start over");
   PTQ_CHECK_INPUT(options.eval.empty(), "--resume cannot be combined with --eval (the layers ",
                   "quantized before the interruption are not reloaded into memory): resume "
-                  "without --eval, then run ptq eval on ", options.out);
+                  "without --eval, then run ptq eval on ",
+                  options.out);
   quant::FinishedLayers done = checkpoint.load();
   const int64_t layers = static_cast<int64_t>(done.layers.size());
   spdlog::info("resuming from {}: layers 0-{} of {} are done", checkpoint.dir().string(),
@@ -297,9 +322,10 @@ nlohmann::json checkpoint_json(const quant::QuantizedCheckpointWriter& writer) {
   const quant::QuantizationFormat& format = traits.format;
   log_loader_support(traits);
   if (writer.refit_groups() > 0) {
-    spdlog::info("zero points refit to 1 (v1 cannot store 0) in {} of {} grids; "
-                 "--checkpoint-format gptq_v2 keeps them",
-                 writer.refit_groups(), writer.grids());
+    spdlog::info(
+        "zero points refit to 1 (v1 cannot store 0) in {} of {} grids; "
+        "--checkpoint-format gptq_v2 keeps them",
+        writer.refit_groups(), writer.grids());
   }
   return {{"format", quant::checkpoint_format_name(format.checkpoint_format)},
           {"quant_method", quant::gptq_loader_bits(format.bits) ? "gptq" : "ptq"},
@@ -353,12 +379,10 @@ int run_quantize(QuantizeOptions options) {
   check_settings_encodable(options);
   stop_on_signals();
   auto lm = model::load_causal_lm(options.model, {/*lazy_layers=*/true});
-  const bool true_sequential =
-      options.true_sequential.value_or(model::find_architecture(lm->config().architecture)
-                                           .table()
-                                           .true_sequential);
-  if (options.calib.seqlen <= 0) options.calib.seqlen = default_seqlen(options.calib.spec,
-                                                                       lm->config());
+  const bool true_sequential = options.true_sequential.value_or(
+      model::find_architecture(lm->config().architecture).table().true_sequential);
+  if (options.calib.seqlen <= 0)
+    options.calib.seqlen = default_seqlen(options.calib.spec, lm->config());
   const int64_t positions = lm->config().max_position_embeddings;
   PTQ_CHECK_INPUT(positions <= 0 || options.calib.seqlen <= positions, "--seqlen ",
                   options.calib.seqlen, " exceeds the ", positions, " positions of ",
@@ -381,9 +405,10 @@ int run_quantize(QuantizeOptions options) {
                ids.size(1), true_sequential ? ", true-sequential" : "");
   if (attention_config(options).enabled()) {
     const int64_t head_dim = lm->config().head_dim;
-    spdlog::info("attention: Q and K (Hadamard blocks of {} over head_dim {}) and V quantized at "
-                 "{} bits per token and head; probabilities in fp32",
-                 quant::hadamard_block_size(head_dim), head_dim, options.activations.bits);
+    spdlog::info(
+        "attention: Q and K (Hadamard blocks of {} over head_dim {}) and V quantized at "
+        "{} bits per token and head; probabilities in fp32",
+        quant::hadamard_block_size(head_dim), head_dim, options.activations.bits);
   }
   quant::PipelineOptions pipeline;
   pipeline.true_sequential = true_sequential;
@@ -447,8 +472,10 @@ int run_quantize(QuantizeOptions options) {
   if (!options.eval.empty()) {
     const eval::PerplexityResult ppl = evaluate(*lm, options);
     std::printf("perplexity %.6f\n", ppl.perplexity);
-    report["eval"] = {{"dataset", options.eval}, {"perplexity", ppl.perplexity},
-                      {"mean_nll", ppl.mean_nll}, {"tokens", ppl.tokens}};
+    report["eval"] = {{"dataset", options.eval},
+                      {"perplexity", ppl.perplexity},
+                      {"mean_nll", ppl.mean_nll},
+                      {"tokens", ppl.tokens}};
   }
   report["peak_rss_mb"] = peak_rss_mb();
   report["total_seconds"] = std::chrono::duration<double>(Clock::now() - start).count();
@@ -475,7 +502,8 @@ Command add_quantize_command(CLI::App& parent) {
   CLI::App& app = *command.app;
   quant::MethodOptions& m = options->method_options;
   app.add_option("--model", options->model, "Hugging Face model directory")->required();
-  app.add_option("--method", options->method, "rtn | gptq | septq | ruquant")->capture_default_str();
+  app.add_option("--method", options->method, "rtn | gptq | septq | ruquant")
+      ->capture_default_str();
   app.add_option("--wbits", m.quantizer.bits,
                  "Weight bits, 2 to 8 (5, 6 and 7 are read back only by ptq)")
       ->required();

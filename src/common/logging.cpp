@@ -45,8 +45,7 @@ class StatusLineSink final : public spdlog::sinks::base_sink<std::mutex> {
       std::fwrite(text.data() + msg.color_range_start, 1,
                   msg.color_range_end - msg.color_range_start, stderr);
       std::fputs("\033[0m", stderr);
-      std::fwrite(text.data() + msg.color_range_end, 1, text.size() - msg.color_range_end,
-                  stderr);
+      std::fwrite(text.data() + msg.color_range_end, 1, text.size() - msg.color_range_end, stderr);
     } else {
       std::fwrite(text.data(), 1, text.size(), stderr);
     }
@@ -58,11 +57,15 @@ class StatusLineSink final : public spdlog::sinks::base_sink<std::mutex> {
  private:
   static const char* level_color(spdlog::level::level_enum level) {
     switch (level) {
-      case spdlog::level::info: return "\033[32m";
-      case spdlog::level::warn: return "\033[33m\033[1m";
+      case spdlog::level::info:
+        return "\033[32m";
+      case spdlog::level::warn:
+        return "\033[33m\033[1m";
       case spdlog::level::err:
-      case spdlog::level::critical: return "\033[31m\033[1m";
-      default: return "\033[36m";
+      case spdlog::level::critical:
+        return "\033[31m\033[1m";
+      default:
+        return "\033[36m";
     }
   }
 
@@ -98,8 +101,8 @@ StderrLogger& stderr_logger() {
 }  // namespace
 
 void set_log_level(LogLevel level) {
-  static const spdlog::level::level_enum kLevels[] = {
-      spdlog::level::debug, spdlog::level::info, spdlog::level::warn, spdlog::level::err};
+  static const spdlog::level::level_enum kLevels[] = {spdlog::level::debug, spdlog::level::info,
+                                                      spdlog::level::warn, spdlog::level::err};
   stderr_logger().logger->set_level(kLevels[static_cast<int>(level)]);
 }
 

@@ -64,17 +64,13 @@ std::string format_duration(double seconds) {
   return text;
 }
 
-std::string render_progress_bar(const std::string& task,
-                                int64_t done,
-                                int64_t total,
-                                double elapsed_seconds,
-                                int bar_width) {
+std::string render_progress_bar(
+    const std::string& task, int64_t done, int64_t total, double elapsed_seconds, int bar_width) {
   const double fraction = total > 0 ? static_cast<double>(done) / static_cast<double>(total) : 1.0;
   const int filled = static_cast<int>(fraction * bar_width);
   char counts[96];
-  std::snprintf(counts, sizeof counts, "] %3d%%  %lld/%lld  ",
-                static_cast<int>(fraction * 100.0), static_cast<long long>(done),
-                static_cast<long long>(total));
+  std::snprintf(counts, sizeof counts, "] %3d%%  %lld/%lld  ", static_cast<int>(fraction * 100.0),
+                static_cast<long long>(done), static_cast<long long>(total));
   return task + " [" + std::string(filled, '#') + std::string(bar_width - filled, '-') + counts +
          format_duration(elapsed_seconds) + " < " +
          (done > 0 ? format_duration(remaining_seconds(elapsed_seconds, done, total))
@@ -119,9 +115,8 @@ void Progress::advance(int64_t steps, const std::string& label) {
                    format_duration(elapsed), format_duration(eta));
       break;
     case ProgressStyle::Json: {
-      const nlohmann::json line = {{"progress", _task}, {"label", label},
-                                   {"done", _done},     {"total", _total},
-                                   {"elapsed_s", elapsed}, {"eta_s", eta}};
+      const nlohmann::json line = {{"progress", _task}, {"label", label},       {"done", _done},
+                                   {"total", _total},   {"elapsed_s", elapsed}, {"eta_s", eta}};
       write_log_line(line.dump());
       break;
     }

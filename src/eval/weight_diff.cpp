@@ -12,10 +12,12 @@
 namespace ptq::eval {
 namespace {
 
-TensorDiff diff_tensor(const std::string& name, const at::Tensor& a, const at::Tensor& b,
+TensorDiff diff_tensor(const std::string& name,
+                       const at::Tensor& a,
+                       const at::Tensor& b,
                        const std::string& dir_b) {
-  PTQ_CHECK_INPUT(a.sizes() == b.sizes(), "tensor ", name, " has shape ", a.sizes(), " in one model and ",
-                  b.sizes(), " in ", dir_b);
+  PTQ_CHECK_INPUT(a.sizes() == b.sizes(), "tensor ", name, " has shape ", a.sizes(),
+                  " in one model and ", b.sizes(), " in ", dir_b);
   const at::Tensor ad = a.to(at::kDouble);
   const at::Tensor delta = ad - b.to(at::kDouble);
   TensorDiff diff;
@@ -32,8 +34,10 @@ double relative(double squared_error, double squared_norm) {
   return squared_error > 0 ? INFINITY : 0.0;
 }
 
-LayerDiff diff_group(int64_t index, const std::vector<std::string>& names,
-                     const model::CausalLM& a, const model::CausalLM& b,
+LayerDiff diff_group(int64_t index,
+                     const std::vector<std::string>& names,
+                     const model::CausalLM& a,
+                     const model::CausalLM& b,
                      const std::string& dir_b) {
   LayerDiff layer;
   layer.index = index;
@@ -58,8 +62,8 @@ WeightDiff diff_weights(const std::string& dir_a, const std::string& dir_b) {
   const auto b = model::load_causal_lm(dir_b, {/*lazy_layers=*/true});
   const model::ModelConfig& ca = a->config();
   const model::ModelConfig& cb = b->config();
-  PTQ_CHECK_INPUT(ca.architecture == cb.architecture && a->num_layers() == b->num_layers(),
-                  dir_a, " (", ca.architecture, ", ", a->num_layers(), " layers) and ", dir_b, " (",
+  PTQ_CHECK_INPUT(ca.architecture == cb.architecture && a->num_layers() == b->num_layers(), dir_a,
+                  " (", ca.architecture, ", ", a->num_layers(), " layers) and ", dir_b, " (",
                   cb.architecture, ", ", b->num_layers(), " layers) are not the same architecture");
   WeightDiff result;
   result.architecture = ca.architecture;

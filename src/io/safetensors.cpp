@@ -9,9 +9,9 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <tuple>
-#include <nlohmann/json.hpp>
 
 #include "io/mapped_file.h"
 #include "ptq/common/error.h"
@@ -65,11 +65,10 @@ std::vector<int64_t> parse_entry_shape(const json& value, const std::string& whe
   std::vector<int64_t> shape;
   for (const auto& dim : value["shape"]) {
     // nlohmann parses non-negative integers as unsigned, negative ones as signed.
-    const bool valid = dim.is_number_unsigned() &&
-                       dim.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
+    const bool valid =
+        dim.is_number_unsigned() && dim.get<uint64_t>() <= static_cast<uint64_t>(INT64_MAX);
     if (!valid) {
-      PTQ_THROW_INPUT(where, ": shape ", value["shape"].dump(),
-                      " must hold non-negative integers");
+      PTQ_THROW_INPUT(where, ": shape ", value["shape"].dump(), " must hold non-negative integers");
     }
     shape.push_back(dim.get<int64_t>());
   }
@@ -95,7 +94,9 @@ std::optional<uint64_t> needed_bytes(const TensorEntry& entry) {
   return bytes;
 }
 
-TensorEntry parse_entry(const std::string& path, const std::string& name, const json& value,
+TensorEntry parse_entry(const std::string& path,
+                        const std::string& name,
+                        const json& value,
                         uint64_t data_size) {
   const std::string where = path + ": tensor '" + name + "'";
   if (!value.is_object()) PTQ_THROW_INPUT(where, ": entry is not a JSON object");
@@ -135,7 +136,8 @@ std::map<std::string, std::string> parse_metadata(const std::string& path, const
 
 // The specification requires the tensors to tile the data section exactly: no byte shared
 // by two tensors, none left unused (the reference implementation rejects both).
-void check_layout(const std::string& path, const std::map<std::string, TensorEntry>& entries,
+void check_layout(const std::string& path,
+                  const std::map<std::string, TensorEntry>& entries,
                   uint64_t data_size) {
   std::vector<const TensorEntry*> sorted;
   for (const auto& [name, entry] : entries) sorted.push_back(&entry);
@@ -244,9 +246,7 @@ std::vector<std::string> SafetensorsReader::names() const {
   return names;
 }
 
-bool SafetensorsReader::contains(const std::string& name) const {
-  return _entries.count(name) > 0;
-}
+bool SafetensorsReader::contains(const std::string& name) const { return _entries.count(name) > 0; }
 
 const TensorEntry& SafetensorsReader::entry(const std::string& name) const {
   const auto it = _entries.find(name);
@@ -267,7 +267,8 @@ at::Tensor SafetensorsReader::tensor(const std::string& name) const {
     if (copy.numel() > 0) std::memcpy(copy.data_ptr(), data, e.data_end - e.data_begin);
     return copy;
   }
-  return at::from_blob(data, e.shape, [file = _file](void*) {}, options);
+  return at::from_blob(
+      data, e.shape, [file = _file](void*) {}, options);
 }
 
 void SafetensorsReader::release(const std::string& name) const {

@@ -60,8 +60,7 @@ class ConfigReader {
   // The value of `key` if it is a JSON object (null when absent); throws if it is another type.
   const nlohmann::json* object(const char* key) const {
     const nlohmann::json* value = find(key);
-    PTQ_CHECK_INPUT(!value || value->is_object(), _source, ": key '", key,
-                    "' must be an object");
+    PTQ_CHECK_INPUT(!value || value->is_object(), _source, ": key '", key, "' must be an object");
     return value;
   }
 
@@ -180,8 +179,8 @@ void read_rope_scaling(const ConfigReader& in, ModelConfig& config) {
                     ": missing key 'original_max_position_embeddings'");
     s.low_freq_factor = rope.required_number("low_freq_factor");
     s.high_freq_factor = rope.required_number("high_freq_factor");
-    PTQ_CHECK_INPUT(s.low_freq_factor > 0 && s.high_freq_factor > s.low_freq_factor,
-                    rope.source(), ": need 0 < low_freq_factor < high_freq_factor");
+    PTQ_CHECK_INPUT(s.low_freq_factor > 0 && s.high_freq_factor > s.low_freq_factor, rope.source(),
+                    ": need 0 < low_freq_factor < high_freq_factor");
   }
   if (s.type == Type::Yarn) {
     // `beta_fast or 32` in transformers: 0 and null take the default too.
@@ -436,8 +435,7 @@ ModelConfig parse_model_config(const nlohmann::json& json, const std::string& so
 
 bool is_sliding_layer(const ModelConfig& config, int64_t index) {
   if (config.sliding_pattern > 0) return (index + 1) % config.sliding_pattern != 0;
-  return index >= static_cast<int64_t>(config.window_layers.size()) ||
-         config.window_layers[index];
+  return index >= static_cast<int64_t>(config.window_layers.size()) || config.window_layers[index];
 }
 
 std::optional<int64_t> layer_window(const ModelConfig& config, int64_t layer) {

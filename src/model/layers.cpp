@@ -126,8 +126,8 @@ at::Tensor mask_band(int64_t rows, int64_t shift, std::optional<int64_t> window)
 
 // The mask of `rows` queries whose first one is `d` positions after key `range.begin`,
 // repeated for the `group` query heads stacked along the rows.
-at::Tensor block_mask(const at::Tensor& band, int64_t d, int64_t rows, KeyRange range,
-                      int64_t group) {
+at::Tensor block_mask(
+    const at::Tensor& band, int64_t d, int64_t rows, KeyRange range, int64_t group) {
   const int64_t shift = band.size(1) - band.size(0);
   const at::Tensor mask = band.narrow(0, 0, rows).narrow(1, shift - d, range.end - range.begin);
   if (group == 1) return mask;
@@ -138,9 +138,14 @@ at::Tensor block_mask(const at::Tensor& band, int64_t d, int64_t rows, KeyRange 
 // k, v [keys, hd], written to out [T, group, hd], one block of query rows at a time, each over
 // only the keys some row of the block can see.
 // With `softcap` the scores are capped before the mask is added, as Gemma 2's attention does.
-void attend_kv_head(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                    const at::Tensor& band, int64_t offset, std::optional<int64_t> window,
-                    std::optional<double> softcap, at::Tensor out) {
+void attend_kv_head(const at::Tensor& q,
+                    const at::Tensor& k,
+                    const at::Tensor& v,
+                    const at::Tensor& band,
+                    int64_t offset,
+                    std::optional<int64_t> window,
+                    std::optional<double> softcap,
+                    at::Tensor out) {
   const int64_t group = q.size(0), queries = q.size(1), dim = q.size(2);
   for (int64_t start = 0; start < queries; start += kQueryBlock) {
     const int64_t rows = std::min(kQueryBlock, queries - start);
@@ -175,8 +180,7 @@ at::Tensor causal_attention(const at::Tensor& q,
   const at::Tensor scaled_q = q.mul(scale).view({batch, kv_heads, group, queries, dim});
   // Sized for the last block's shift, the largest; one row per query when decoding.
   const int64_t last_start = std::max<int64_t>(0, queries - 1) / kQueryBlock * kQueryBlock;
-  const at::Tensor band =
-      mask_band(std::min(kQueryBlock, queries), offset + last_start, window);
+  const at::Tensor band = mask_band(std::min(kQueryBlock, queries), offset + last_start, window);
   at::Tensor out = at::empty({batch, queries, kv_heads, group, dim}, q.options());
   for (int64_t b = 0; b < batch; ++b) {
     // Query heads j*g..j*g+g-1 share kv head j (HF repeat_kv) without copies of k or v.

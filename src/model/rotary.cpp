@@ -37,7 +37,9 @@ at::Tensor llama3_inv_freq(const at::Tensor& inv_freq, const RopeScaling& s) {
 }
 
 // YaRN's attention factor (_compute_yarn_parameters' get_mscale): 0.1 * m * ln(scale) + 1.
-double yarn_mscale(double scale, double m) { return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0; }
+double yarn_mscale(double scale, double m) {
+  return scale <= 1 ? 1.0 : 0.1 * m * std::log(scale) + 1.0;
+}
 
 double yarn_attention_factor(const RopeScaling& s) {
   if (s.attention_factor) return *s.attention_factor;
@@ -104,9 +106,9 @@ at::Tensor RotaryEmbedding::inv_freq(int64_t length) const {
       if (length <= _max_positions) return plain;
       const double f = _scaling.factor;
       const double d = static_cast<double>(_rotary_dims);
-      const double base = _theta * std::pow(f * static_cast<double>(length) / _max_positions -
-                                                 (f - 1),
-                                             d / (d - 2));
+      const double base =
+          _theta *
+          std::pow(f * static_cast<double>(length) / _max_positions - (f - 1), d / (d - 2));
       return default_inv_freq(base, _rotary_dims);
     }
     case Type::Llama3:

@@ -11,7 +11,6 @@
 namespace ptq::quant {
 namespace {
 
-
 void check_options(const CalibrationOptions& options) {
   PTQ_CHECK_INPUT(options.nsamples >= 1, "--nsamples must be at least 1, got ", options.nsamples);
   PTQ_CHECK_INPUT(options.seqlen >= 2, "--seqlen must be at least 2, got ", options.seqlen);
@@ -23,8 +22,8 @@ void check_length(int64_t tokens, int64_t seqlen, const std::string& source) {
 }
 
 void copy_window(const std::vector<int32_t>& ids, int64_t start, at::Tensor row) {
-  const at::Tensor window = at::from_blob(const_cast<int32_t*>(ids.data()) + start,
-                                          {row.size(0)}, at::kInt);
+  const at::Tensor window =
+      at::from_blob(const_cast<int32_t*>(ids.data()) + start, {row.size(0)}, at::kInt);
   row.copy_(window);
 }
 
@@ -34,18 +33,15 @@ at::Tensor token_rows(const std::string& path, const CalibrationOptions& options
   PTQ_CHECK_INPUT(rows.rows >= options.nsamples, "calibration data tokens:", path, " has ",
                   rows.rows, " rows of ", options.seqlen, " tokens, fewer than --nsamples ",
                   options.nsamples);
-  const at::Tensor all = at::from_blob(const_cast<int32_t*>(rows.ids.data()),
-                                       {rows.rows, rows.row_len}, at::kInt);
+  const at::Tensor all =
+      at::from_blob(const_cast<int32_t*>(rows.ids.data()), {rows.rows, rows.row_len}, at::kInt);
   return all.slice(0, 0, options.nsamples).to(at::kLong);
 }
 
 }  // namespace
 
-std::vector<int64_t> text_window_starts(int64_t tokens,
-                                        int64_t seqlen,
-                                        int64_t nsamples,
-                                        int64_t seed,
-                                        const std::string& source) {
+std::vector<int64_t> text_window_starts(
+    int64_t tokens, int64_t seqlen, int64_t nsamples, int64_t seed, const std::string& source) {
   check_length(tokens, seqlen, source);
   PythonRandom random(seed);
   std::vector<int64_t> starts(nsamples);
@@ -57,9 +53,8 @@ at::Tensor sample_text_windows(const std::vector<int32_t>& ids,
                                const CalibrationOptions& options,
                                const std::string& source) {
   check_options(options);
-  const std::vector<int64_t> starts =
-      text_window_starts(static_cast<int64_t>(ids.size()), options.seqlen, options.nsamples,
-                         options.seed, source);
+  const std::vector<int64_t> starts = text_window_starts(
+      static_cast<int64_t>(ids.size()), options.seqlen, options.nsamples, options.seed, source);
   at::Tensor out = at::empty({options.nsamples, options.seqlen}, at::kLong);
   for (int64_t s = 0; s < options.nsamples; ++s) copy_window(ids, starts[s], out[s]);
   return out;
@@ -77,8 +72,7 @@ at::Tensor sample_document_windows(const std::vector<std::string>& documents,
   PTQ_CHECK_INPUT(ndocs > 0, "calibration data ", options.spec, " has no documents");
   bool any_long = false;
   for (const std::string& doc : documents) {
-    any_long = any_long ||
-               static_cast<int64_t>(tokenizer.encode(doc).size()) >= options.seqlen + 1;
+    any_long = any_long || static_cast<int64_t>(tokenizer.encode(doc).size()) >= options.seqlen + 1;
     if (any_long) break;
   }
   PTQ_CHECK_INPUT(any_long, "calibration data ", options.spec, " has no document of at least ",

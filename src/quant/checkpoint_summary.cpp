@@ -95,17 +95,17 @@ StorageBits linear_storage(const std::map<std::string, const TensorSummary*>& by
   const int64_t columns = g_idx.shape[0];
   const std::vector<int64_t> packed = {(columns + 31) / 32 * bits, rows};
   PTQ_CHECK_INPUT(qweight.shape == packed, where, ": '", module, ".qweight' has shape [",
-                  qweight.shape.size() == 2 ? std::to_string(qweight.shape[0]) + ", " +
-                                                  std::to_string(qweight.shape[1])
-                                            : "not 2-D",
+                  qweight.shape.size() == 2
+                      ? std::to_string(qweight.shape[0]) + ", " + std::to_string(qweight.shape[1])
+                      : "not 2-D",
                   "]; ", columns, " inputs and ", rows, " outputs at the config's ", bits,
                   " bits pack into [", packed[0], ", ", packed[1], "]");
   // GPTQ stores one grid row per group (act-order permutes g_idx, not the count).
   const int64_t groups =
       format.group_size > 0 ? (columns + format.group_size - 1) / format.group_size : 1;
   PTQ_CHECK_INPUT(scales.shape[0] == groups, where, ": '", module, ".scales' holds ",
-                  scales.shape[0], " groups for ", columns,
-                  " inputs, but the config's group size ", format.group_size, " implies ", groups);
+                  scales.shape[0], " groups for ", columns, " inputs, but the config's group size ",
+                  format.group_size, " implies ", groups);
   if (!loader_width(rows, columns)) summary.unaligned_linears.push_back(module);
   StoredLinearSizes sizes;
   sizes.weights = rows * columns;
@@ -124,7 +124,8 @@ StorageBits linear_storage(const std::map<std::string, const TensorSummary*>& by
 
 // The quantized linears' storage; the weights they stand for replace their tensors in the
 // parameter count.
-void read_quantization(CheckpointSummary& summary, const std::optional<QuantizationFormat>& format) {
+void read_quantization(CheckpointSummary& summary,
+                       const std::optional<QuantizationFormat>& format) {
   std::map<std::string, const TensorSummary*> by_name;
   std::set<std::string> modules;
   for (const TensorSummary& tensor : summary.tensors) {
@@ -181,9 +182,9 @@ int64_t TensorSummary::numel() const {
 }
 
 double QuantizationSummary::kept_percent() const {
-  return storage.weights > 0 ? 100.0 * static_cast<double>(kept_weights) /
-                                   static_cast<double>(storage.weights)
-                             : 0.0;
+  return storage.weights > 0
+             ? 100.0 * static_cast<double>(kept_weights) / static_cast<double>(storage.weights)
+             : 0.0;
 }
 
 std::map<std::string, uint64_t> CheckpointSummary::bytes_by_dtype() const {
@@ -206,7 +207,8 @@ CheckpointSummary summarize_checkpoint(const std::string& path) {
     read_llama2c(summary, path);
   } else {
     PTQ_CHECK_INPUT(fs::exists(path), path, " does not exist");
-    PTQ_THROW_INPUT(path, " is neither a model directory, a .safetensors file nor a llama2.c "
+    PTQ_THROW_INPUT(path,
+                    " is neither a model directory, a .safetensors file nor a llama2.c "
                     ".bin checkpoint");
   }
   for (const TensorSummary& tensor : summary.tensors) {

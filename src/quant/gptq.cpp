@@ -289,7 +289,8 @@ bool same_preparation(const GptqConfig& a, const GptqConfig& b) {
 }  // namespace
 
 PreparedHessian SharedPreparation::get(const at::Tensor& hessian, const GptqConfig& config) {
-  const bool reusable = _prepared && hessian.unsafeGetTensorImpl() == _hessian.unsafeGetTensorImpl() &&
+  const bool reusable = _prepared &&
+                        hessian.unsafeGetTensorImpl() == _hessian.unsafeGetTensorImpl() &&
                         hessian._version() == _version && same_preparation(config, _config);
   if (!reusable) {
     _prepared = prepare_hessian(hessian, config);

@@ -118,14 +118,13 @@ GptqPackedWeight pack_gptq(const QuantizedWeight& weight, int bits, CheckpointFo
   const at::Tensor zeros = weight.zeros.round().to(at::kInt);
   // v1: a zero point of 0 would be stored as -1 and read back as 2^bits, so it is not
   // representable.
-  PTQ_CHECK_INPUT(format != CheckpointFormat::GptqV1 || zeros.numel() == 0 ||
-                      zeros.min().item<int32_t>() >= 1,
-                  "a zero point of 0 cannot be stored in GPTQ v1 format (it stores zero - 1 and "
-                  "readers add 1 back); use a symmetric grid or --checkpoint-format gptq_v2");
+  PTQ_CHECK_INPUT(
+      format != CheckpointFormat::GptqV1 || zeros.numel() == 0 || zeros.min().item<int32_t>() >= 1,
+      "a zero point of 0 cannot be stored in GPTQ v1 format (it stores zero - 1 and "
+      "readers add 1 back); use a symmetric grid or --checkpoint-format gptq_v2");
   GptqPackedWeight packed;
   packed.qweight = pack_rows(pad_rows(weight.codes.t()), bits);
-  packed.qzeros =
-      pack_rows(pad_rows((zeros - zero_offset(format)).t()), bits).t().contiguous();
+  packed.qzeros = pack_rows(pad_rows((zeros - zero_offset(format)).t()), bits).t().contiguous();
   packed.scales = weight.scales.to(at::kHalf).contiguous();
   PTQ_CHECK_INPUT(packed.scales.isfinite().all().item<bool>(),
                   "scales beyond the fp16 range cannot be stored in GPTQ v1 format");

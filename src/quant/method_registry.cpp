@@ -7,8 +7,8 @@
 
 #include "methods/gptq/gptq_method.h"
 #include "methods/rtn/rtn_method.h"
-#include "methods/septq/septq_method.h"
 #include "methods/ruquant/ruquant_method.h"
+#include "methods/septq/septq_method.h"
 #include "ptq/common/error.h"
 #include "ptq/quant/method.h"
 

@@ -69,8 +69,8 @@ Activations resumed_activations(const model::CausalLM& lm,
   const at::Tensor& saved = options.first_inputs;
   PTQ_CHECK_INPUT(saved.defined() && saved.dim() == 3 && saved.size(0) == ids.size(0) &&
                       saved.size(1) == ids.size(1) && saved.size(2) == lm.config().hidden_size,
-                  "resumed calibration activations must be [", ids.size(0), ", ", ids.size(1),
-                  ", ", lm.config().hidden_size, "]");
+                  "resumed calibration activations must be [", ids.size(0), ", ", ids.size(1), ", ",
+                  lm.config().hidden_size, "]");
   result.fp16_activations = saved.scalar_type() == at::kHalf;
   return {saved.clone(at::MemoryFormat::Contiguous), at::empty_like(saved)};
 }
@@ -82,7 +82,9 @@ void report_resumed(Progress& progress, int64_t first_layer) {
   }
 }
 
-int64_t batch_size(const model::CausalLM& lm, int64_t nsamples, int64_t seqlen,
+int64_t batch_size(const model::CausalLM& lm,
+                   int64_t nsamples,
+                   int64_t seqlen,
                    const PipelineOptions& options) {
   if (options.batch_size > 0) return std::min(options.batch_size, nsamples);
   const model::ModelConfig& c = lm.config();
@@ -209,8 +211,8 @@ QuantizedLinear quantize_or_fall_back(const LayerContext& ctx,
   } catch (const InputError& e) {
     PTQ_THROW_INPUT(name, ": ", e.what());
   } catch (const std::runtime_error& e) {
-    spdlog::warn("{}: {} failed ({}); using {} for this linear", name, ctx.method.name(),
-                 e.what(), ctx.fallback.name());
+    spdlog::warn("{}: {} failed ({}); using {} for this linear", name, ctx.method.name(), e.what(),
+                 ctx.fallback.name());
     record.rtn_fallback = true;
     return ctx.fallback.quantize_linear(name, weight, stats);
   }
@@ -252,8 +254,7 @@ void refine_layer(const LayerContext& ctx,
                   const Activations& act,
                   std::map<std::string, QuantizedLinear>& held,
                   const LayerRecord& record) {
-  std::map<std::string, QuantizedLinear> refined =
-      ctx.method.refine_layer(
+  std::map<std::string, QuantizedLinear> refined = ctx.method.refine_layer(
       {ctx.lm, index, act.inputs, act.outputs, ctx.activations, ctx.attention});
   for (auto& [name, q] : refined) {
     ctx.lm.weight(name + ".weight").copy_(q.quantized.weight);
@@ -312,8 +313,8 @@ LayerRecord quantize_layer(const LayerContext& ctx,
     held[name] = q;
   };
   const LayerContext linear_ctx{
-      ctx.lm,          ctx.method,      ctx.fallback, refines ? hold : ctx.sink,
-      ctx.progress,    ctx.activations, ctx.attention, ctx.relative_error};
+      ctx.lm,       ctx.method,      ctx.fallback,  refines ? hold : ctx.sink,
+      ctx.progress, ctx.activations, ctx.attention, ctx.relative_error};
   for (const auto& group : linear_groups(ctx.lm, index, options.true_sequential)) {
     ctx.method.prepare_group({ctx.lm, index, group, act.inputs, run});
     const GroupHessians hessians = ctx.method.needs_hessian()
@@ -344,8 +345,14 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
   const auto start = Clock::now();
   PipelineResult result;
   Progress progress("quantize", lm.num_layers());
-  const LayerContext ctx{lm, method, method, sink, progress, options.activations,
-                         options.attention, /*relative_error=*/false};
+  const LayerContext ctx{lm,
+                         method,
+                         method,
+                         sink,
+                         progress,
+                         options.activations,
+                         options.attention,
+                         /*relative_error=*/false};
   report_resumed(progress, options.first_layer);
   for (int64_t i = options.first_layer; i < lm.num_layers(); ++i) {
     const auto layer_start = Clock::now();
@@ -412,8 +419,14 @@ PipelineResult quantize_model(model::CausalLM& lm,
                                             : embed_calibration(lm, ids, options, result);
   const int64_t batch = batch_size(lm, ids.size(0), ids.size(1), options);
   Progress progress("quantize", lm.num_layers());
-  const LayerContext ctx{lm, method, fallback, sink, progress, options.activations,
-                         options.attention, options.relative_error};
+  const LayerContext ctx{lm,
+                         method,
+                         fallback,
+                         sink,
+                         progress,
+                         options.activations,
+                         options.attention,
+                         options.relative_error};
   report_resumed(progress, options.first_layer);
   for (int64_t i = options.first_layer; i < lm.num_layers(); ++i) {
     check_not_stopped(options);

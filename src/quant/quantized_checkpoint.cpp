@@ -6,10 +6,10 @@
 #include <initializer_list>
 #include <utility>
 
+#include "io/read_file.h"
 #include "ptq/common/error.h"
 #include "ptq/io/checkpoint.h"
 #include "ptq/quant/gptq_packing.h"
-#include "io/read_file.h"
 #include "ptq/quant/outlier_store.h"
 
 namespace ptq::quant {

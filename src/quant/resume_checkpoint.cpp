@@ -35,8 +35,7 @@ constexpr const char* kMethodPrefix = "method.";
 
 std::string numbered(const char* stem, int64_t number) {
   char name[64];
-  std::snprintf(name, sizeof(name), "%s-%05lld.safetensors", stem,
-                static_cast<long long>(number));
+  std::snprintf(name, sizeof(name), "%s-%05lld.safetensors", stem, static_cast<long long>(number));
   return name;
 }
 
@@ -50,10 +49,14 @@ json file_entry(const fs::path& path) {
 json record_json(const LayerRecord& layer) {
   json linears = json::array();
   for (const LinearRecord& r : layer.linears) {
-    linears.push_back({{"name", r.name},          {"out_features", r.out_features},
-                       {"in_features", r.in_features}, {"loss", r.loss},
-                       {"relative_error", r.relative_error}, {"percdamp", r.percdamp},
-                       {"damp", r.damp},          {"seconds", r.seconds},
+    linears.push_back({{"name", r.name},
+                       {"out_features", r.out_features},
+                       {"in_features", r.in_features},
+                       {"loss", r.loss},
+                       {"relative_error", r.relative_error},
+                       {"percdamp", r.percdamp},
+                       {"damp", r.damp},
+                       {"seconds", r.seconds},
                        {"rtn_fallback", r.rtn_fallback}});
   }
   return {{"index", layer.index}, {"seconds", layer.seconds}, {"linears", linears}};
@@ -186,13 +189,13 @@ FinishedLayers ResumeCheckpoint::load() {
     for (const json& layer : manifest.at("layers")) {
       done.layers.push_back(layer_record(layer));
       const int64_t index = static_cast<int64_t>(done.layers.size()) - 1;
-      PTQ_CHECK_INPUT(done.layers.back().index == index && files.contains(layer_file(index)),
-                      path, ": layer ", index, " is not recorded in order");
+      PTQ_CHECK_INPUT(done.layers.back().index == index && files.contains(layer_file(index)), path,
+                      ": layer ", index, " is not recorded in order");
     }
     const std::string state = manifest.at("state").get<std::string>();
-    PTQ_CHECK_INPUT(state == state_file(static_cast<int64_t>(done.layers.size())) &&
-                        files.contains(state),
-                    path, ": its state file '", state, "' does not follow its last layer");
+    PTQ_CHECK_INPUT(
+        state == state_file(static_cast<int64_t>(done.layers.size())) && files.contains(state),
+        path, ": its state file '", state, "' does not follow its last layer");
     _manifest = manifest;
     verify_files();
     const io::SafetensorsReader reader(file(state).string());
@@ -226,10 +229,10 @@ void ResumeCheckpoint::verify_files() const {
     PTQ_CHECK_INPUT(bytes == expected, path.string(), " is truncated or altered: ", bytes,
                     " bytes where the checkpoint recorded ", expected, "; delete ", _dir.string(),
                     " to start over");
-    PTQ_CHECK_INPUT(io::hash_hex(io::hash_file(path.string())) ==
-                        entry.at("hash").get<std::string>(),
-                    path.string(), " is corrupted: its content hash differs from the one the ",
-                    "checkpoint recorded; delete ", _dir.string(), " to start over");
+    PTQ_CHECK_INPUT(
+        io::hash_hex(io::hash_file(path.string())) == entry.at("hash").get<std::string>(),
+        path.string(), " is corrupted: its content hash differs from the one the ",
+        "checkpoint recorded; delete ", _dir.string(), " to start over");
   }
 }
 
@@ -296,8 +299,8 @@ void ResumeCheckpoint::finish_layer(const LayerRecord& layer,
                                     const at::Tensor& next_inputs,
                                     const std::map<std::string, at::Tensor>& method_state) {
   if (_manifest.is_null()) start_fresh();
-  PTQ_CHECK_INPUT(layer.index == static_cast<int64_t>(_manifest.at("layers").size()),
-                  _dir.string(), ": layer ", layer.index, " finished out of order");
+  PTQ_CHECK_INPUT(layer.index == static_cast<int64_t>(_manifest.at("layers").size()), _dir.string(),
+                  ": layer ", layer.index, " finished out of order");
   try {
     commit_layer(layer, next_inputs, method_state);
   } catch (...) {

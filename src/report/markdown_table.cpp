@@ -46,8 +46,10 @@ struct Columns {
 };
 
 template <typename Value, typename Format>
-void push_cells(std::vector<std::string>& values, const std::map<std::string, Value>& by_key,
-                const std::vector<std::string>& keys, Format format) {
+void push_cells(std::vector<std::string>& values,
+                const std::map<std::string, Value>& by_key,
+                const std::vector<std::string>& keys,
+                Format format) {
   for (const std::string& key : keys) {
     const auto it = by_key.find(key);
     values.push_back(it == by_key.end() ? "-" : format(it->second));
@@ -56,13 +58,12 @@ void push_cells(std::vector<std::string>& values, const std::map<std::string, Va
 
 std::vector<std::string> row_cells(const RunRow& row, const Columns& columns) {
   const bool q = row.quantized();
-  std::vector<std::string> values = {
-      row.method,
-      std::to_string(row.bits),
-      q ? std::to_string(row.group_size) : "-",
-      q ? std::to_string(row.act_bits) : "-",
-      row.keep_percent ? general(*row.keep_percent) : "-",
-      fixed(row.bits_per_weight, 3)};
+  std::vector<std::string> values = {row.method,
+                                     std::to_string(row.bits),
+                                     q ? std::to_string(row.group_size) : "-",
+                                     q ? std::to_string(row.act_bits) : "-",
+                                     row.keep_percent ? general(*row.keep_percent) : "-",
+                                     fixed(row.bits_per_weight, 3)};
   push_cells(values, row.perplexity, columns.datasets, [](double v) { return fixed(v, 4); });
   for (const std::string& dataset : columns.kl_datasets) {
     push_cells(values, row.mean_kld, {dataset}, score_cell);
@@ -80,8 +81,8 @@ std::vector<std::string> row_cells(const RunRow& row, const Columns& columns) {
 
 std::string markdown_table(const std::vector<RunRow>& rows) {
   const Columns columns{datasets_of(rows), kl_datasets_of(rows), task_metrics_of(rows)};
-  std::vector<std::string> header = {"method", "bits", "group", "act bits", "keep %",
-                                     "bits/weight"};
+  std::vector<std::string> header = {"method",   "bits",   "group",
+                                     "act bits", "keep %", "bits/weight"};
   std::vector<std::string> align = {"---", "---:", "---:", "---:", "---:", "---:"};
   for (const std::string& dataset : columns.datasets) header.push_back("ppl " + dataset);
   for (const std::string& dataset : columns.kl_datasets) {

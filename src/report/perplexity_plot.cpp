@@ -93,19 +93,28 @@ std::string escape(const std::string& text) {
   std::string out;
   for (const char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
 }
 
 std::string text_at(double x, double y, const std::string& anchor, const std::string& text) {
-  return "<text x=\"" + number(x) + "\" y=\"" + number(y) + "\" text-anchor=\"" + anchor +
-         "\">" + escape(text) + "</text>\n";
+  return "<text x=\"" + number(x) + "\" y=\"" + number(y) + "\" text-anchor=\"" + anchor + "\">" +
+         escape(text) + "</text>\n";
 }
 
 std::string axes_svg(const Axis& x, const Axis& y, const std::string& dataset) {
@@ -131,8 +140,11 @@ std::string axes_svg(const Axis& x, const Axis& y, const std::string& dataset) {
   return svg;
 }
 
-std::string series_svg(const Axis& x, const Axis& y, const std::string& method,
-                       const std::vector<Point>& points, const char* color) {
+std::string series_svg(const Axis& x,
+                       const Axis& y,
+                       const std::string& method,
+                       const std::vector<Point>& points,
+                       const char* color) {
   std::string polyline = "<polyline fill=\"none\" stroke=\"" + std::string(color) + "\" points=\"";
   std::string circles;
   for (const Point& p : points) {
@@ -170,8 +182,8 @@ std::string perplexity_plot_svg(const std::vector<RunRow>& rows, const std::stri
       lines.push_back({row.method + " (" + std::to_string(row.bits) + " bits)", it->second});
     }
   }
-  PTQ_CHECK_INPUT(!series.empty(), "no quantized run in the reports has a perplexity on ",
-                  dataset, " to plot");
+  PTQ_CHECK_INPUT(!series.empty(), "no quantized run in the reports has a perplexity on ", dataset,
+                  " to plot");
   double min_bits = INFINITY, max_bits = -INFINITY, min_ppl = INFINITY, max_ppl = -INFINITY;
   for (auto& [method, points] : series) {
     std::sort(points.begin(), points.end(),
@@ -187,16 +199,18 @@ std::string perplexity_plot_svg(const std::vector<RunRow>& rows, const std::stri
     min_ppl = std::min(min_ppl, line.perplexity);
     max_ppl = std::max(max_ppl, line.perplexity);
   }
-  PTQ_CHECK_INPUT(std::isfinite(min_bits) && std::isfinite(max_bits) && min_ppl > 0 &&
-                      std::isfinite(max_ppl),
-                  "cannot plot perplexities in [", min_ppl, ", ", max_ppl, "] at [", min_bits,
-                  ", ", max_bits, "] bits per weight: they must be finite and positive");
+  PTQ_CHECK_INPUT(
+      std::isfinite(min_bits) && std::isfinite(max_bits) && min_ppl > 0 && std::isfinite(max_ppl),
+      "cannot plot perplexities in [", min_ppl, ", ", max_ppl, "] at [", min_bits, ", ", max_bits,
+      "] bits per weight: they must be finite and positive");
   const Axis x = bits_axis(min_bits, max_bits);
   const Axis y = perplexity_axis(min_ppl, max_ppl);
-  std::string svg = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" +
-                    number(kWidth, "%g") + "\" height=\"" + number(kHeight, "%g") +
-                    "\" viewBox=\"0 0 " + number(kWidth, "%g") + " " + number(kHeight, "%g") +
-                    "\" font-family=\"sans-serif\" font-size=\"12\">\n";
+  std::string svg =
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<svg xmlns=\"http://www.w3.org/2000/svg\" "
+      "width=\"" +
+      number(kWidth, "%g") + "\" height=\"" + number(kHeight, "%g") + "\" viewBox=\"0 0 " +
+      number(kWidth, "%g") + " " + number(kHeight, "%g") +
+      "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   svg += "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   svg += axes_svg(x, y, dataset);
   int index = 0;

@@ -76,9 +76,9 @@ void add_eval(RunRow& row, const json& report, const std::string& file) {
     PTQ_CHECK_INPUT(tasks.is_object(), file, ": \"tasks\" is not an object");
     for (const auto& [task, result] : tasks.items()) {
       const std::string metrics = "tasks." + task + ".metrics";
-      PTQ_CHECK_INPUT(result.is_object() && result.contains("metrics") &&
-                          result["metrics"].is_object(),
-                      file, ": the report has no \"", metrics, "\"");
+      PTQ_CHECK_INPUT(
+          result.is_object() && result.contains("metrics") && result["metrics"].is_object(), file,
+          ": the report has no \"", metrics, "\"");
       for (const auto& [name, value] : result["metrics"].items()) {
         if (name.size() > 7 && name.compare(name.size() - 7, 7, "_stderr") == 0) continue;
         row.task_metrics[task + " " + name] = score_at(report, metrics + "." + name, file);
@@ -110,9 +110,10 @@ RunRow quantize_row(const json& report, const std::string& file) {
   row.method = value_at<std::string>(report, "settings.method", file);
   row.bits = value_at<int>(report, "settings.wbits", file);
   row.group_size = value_at<int>(report, "settings.group_size", file);
-  row.act_bits = report["settings"].contains("abits") ? value_at<int>(report, "settings.abits", file)
-                                                      : 16;
-  if (row.method == "septq") row.keep_percent = value_at<double>(report, "settings.keep_percent", file);
+  row.act_bits =
+      report["settings"].contains("abits") ? value_at<int>(report, "settings.abits", file) : 16;
+  if (row.method == "septq")
+    row.keep_percent = value_at<double>(report, "settings.keep_percent", file);
   row.bits_per_weight = value_at<double>(report, "storage.bits_per_weight", file);
   row.quantize_seconds = value_at<double>(report, "quantize_seconds", file);
   row.model = value_at<std::string>(report, "settings.out", file);
@@ -143,7 +144,8 @@ RunRow checkpoint_row(const json& report, const std::string& file) {
     }
     return row;
   }
-  const auto bytes = value_at<std::map<std::string, double>>(report, "checkpoint.dtype_bytes", file);
+  const auto bytes =
+      value_at<std::map<std::string, double>>(report, "checkpoint.dtype_bytes", file);
   const auto parameters = value_at<double>(report, "checkpoint.parameters", file);
   PTQ_CHECK_INPUT(parameters > 0, file, ": \"checkpoint.parameters\" is not positive");
   double total = 0;

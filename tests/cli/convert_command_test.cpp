@@ -41,8 +41,8 @@ TEST(ConvertCommand, ExistingNonEmptyOutExitsTwo) {
   TempDir dir;
   fs::create_directory(dir / "m");
   write_file(dir / "m" / "keep.txt", "mine");
-  const CliResult result =
-      run_cli({"convert", "--from", "llama2c", stories_bin().string(), "--out", (dir / "m").string()});
+  const CliResult result = run_cli(
+      {"convert", "--from", "llama2c", stories_bin().string(), "--out", (dir / "m").string()});
   EXPECT_EQ(result.exit_code, 2);
   EXPECT_NE(result.err.find("not empty"), std::string::npos) << result.err;
   EXPECT_EQ(entries_in(dir / "m"), 1);

@@ -24,15 +24,16 @@ TEST(InspectCommand, Stories260KSummary) {
   // Layer 0's tensors stand for all 5 layers.
   EXPECT_NE(r.out.find("model.layers.0.mlp.down_proj.weight"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("model.layers.1."), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("  model.layers.0.mlp.down_proj.weight             F32   [64, 172]  x 5 layers\n"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("  model.layers.0.mlp.down_proj.weight             F32   [64, 172]  x 5 layers\n"),
+      std::string::npos)
       << r.out;
   EXPECT_EQ(r.out.find("quantization"), std::string::npos) << r.out;
 }
 
 TEST(InspectCommand, Llama2cBinJson) {
-  const CliResult r =
-      run_cli({"inspect", "--json", (stories_models() / "stories260K" / "stories260K.bin").string()});
+  const CliResult r = run_cli(
+      {"inspect", "--json", (stories_models() / "stories260K" / "stories260K.bin").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["format"], "llama2c");

@@ -24,8 +24,8 @@ class MalformedModel : public ::testing::Test {
     _source = shared_dir() / "models" / "stories260K-hf";
     _config = read_file(_source / "config.json");
     _weights = read_file(_source / "model.safetensors");
-    _eval = "tokens:" + (shared_dir() / "models" / "stories260K" /
-                         "samples-eval-64x512-seed2.i32").string();
+    _eval = "tokens:" +
+            (shared_dir() / "models" / "stories260K" / "samples-eval-64x512-seed2.i32").string();
   }
 
   // A model directory with the given config.json and model.safetensors bytes.
@@ -43,8 +43,8 @@ class MalformedModel : public ::testing::Test {
         run_cli({"eval", "--model", dir.string(), "--dataset", _eval, "--max-segments", "1"});
     EXPECT_EQ(result.exit_code, 2) << result.err;
     for (const auto& part : parts) {
-      EXPECT_NE(result.err.find(part), std::string::npos) << "'" << part << "' not in: "
-                                                          << result.err;
+      EXPECT_NE(result.err.find(part), std::string::npos)
+          << "'" << part << "' not in: " << result.err;
     }
   }
 
@@ -71,8 +71,8 @@ class MalformedModel : public ::testing::Test {
     const fs::path out = _temp / ("q" + std::to_string(_count++));
     const CliResult result = run_cli(
         {"quantize", "--model", dir.string(), "--method", method, "--wbits", "4", "--calib",
-         "tokens:" + (shared_dir() / "models" / "stories260K" /
-                      "samples-calib-128x512-seed1.i32").string(),
+         "tokens:" +
+             (shared_dir() / "models" / "stories260K" / "samples-calib-128x512-seed1.i32").string(),
          "--nsamples", "2", "--out", out.string()});
     EXPECT_EQ(result.exit_code, 2) << result.err;
     EXPECT_FALSE(fs::exists(out));
@@ -115,9 +115,8 @@ TEST_F(MalformedModel, HeaderLengthPastEndOfFile) {
 }
 
 TEST_F(MalformedModel, OverlappingOffsets) {
-  const std::string header =
-      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
+  const std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                             R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
   expect_rejected(model_dir(_config, safetensors_bytes(header, std::string(12, '\0'))),
                   {"model.safetensors", "overlap"});
 }
@@ -159,28 +158,28 @@ TEST_F(MalformedModel, ConfigDisagreesWithTheTensors) {
 }
 
 TEST_F(MalformedModel, NonFiniteWeightIsNamed) {
-  const fs::path dir = model_dir(_config, weights_with("model.layers.1.mlp.up_proj.weight",
-                                                       [](std::vector<float>& w) {
-                                                         w[10] = NAN;
-                                                         w[20] = INFINITY;
-                                                       }));
-  const std::vector<std::string> parts = {"model.layers.1.mlp.up_proj.weight",
-                                          "model.safetensors", "2 non-finite",
-                                          "flat index 10"};
+  const fs::path dir = model_dir(
+      _config, weights_with("model.layers.1.mlp.up_proj.weight", [](std::vector<float>& w) {
+        w[10] = NAN;
+        w[20] = INFINITY;
+      }));
+  const std::vector<std::string> parts = {"model.layers.1.mlp.up_proj.weight", "model.safetensors",
+                                          "2 non-finite", "flat index 10"};
   expect_rejected(dir, parts);
   for (const char* method : {"rtn", "gptq"}) {
     const CliResult result = quantize_rejected(dir, method);
-    for (const auto& part : parts) EXPECT_NE(result.err.find(part), std::string::npos) << result.err;
+    for (const auto& part : parts)
+      EXPECT_NE(result.err.find(part), std::string::npos) << result.err;
   }
 }
 
 // Finite weights whose activations overflow fp32: layer 1's norm scales its input by 1e20, so
 // the products q k^T (and the Hessian's x^T x) exceed 3.4e38.
 TEST_F(MalformedModel, OverflowingActivations) {
-  const fs::path dir = model_dir(_config, weights_with("model.layers.1.input_layernorm.weight",
-                                                       [](std::vector<float>& w) {
-                                                         for (float& x : w) x = 1e20F;
-                                                       }));
+  const fs::path dir = model_dir(
+      _config, weights_with("model.layers.1.input_layernorm.weight", [](std::vector<float>& w) {
+        for (float& x : w) x = 1e20F;
+      }));
   expect_rejected(dir, {"log-likelihood", "not finite"});
   const CliResult gptq = quantize_rejected(dir, "gptq");
   EXPECT_NE(gptq.err.find("model.layers.1.self_attn.q_proj: the Hessian has non-finite"),

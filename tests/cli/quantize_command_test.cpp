@@ -38,8 +38,10 @@ void expect_no_output(const TempDir& dir) {
 }
 
 // Exit 2, the message mentions `needle`, and nothing at or beside `out` is left behind.
-void expect_bad_input(const TempDir& tmp, const fs::path& out,
-                      const std::vector<std::string>& extra, const std::string& needle) {
+void expect_bad_input(const TempDir& tmp,
+                      const fs::path& out,
+                      const std::vector<std::string>& extra,
+                      const std::string& needle) {
   const CliResult r = run_cli(quantize_args(out, extra));
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
@@ -50,9 +52,9 @@ TEST(QuantizeCommand, WritesAGptqDirectoryAndReport) {
   TempDir tmp;
   const fs::path out = tmp / "out";
   const fs::path report = tmp / "report.json";
-  const CliResult r = run_cli(quantize_args(
-      out, {"--group-size", "32", "--report", report.string(), "--eval",
-            stories_tokens("samples-eval-64x512-seed2.i32")}));
+  const CliResult r =
+      run_cli(quantize_args(out, {"--group-size", "32", "--report", report.string(), "--eval",
+                                  stories_tokens("samples-eval-64x512-seed2.i32")}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(fs::exists(out / "config.json"));
   const auto json = nlohmann::json::parse(read_file(report));
@@ -75,9 +77,9 @@ TEST(QuantizeCommand, ActivationBitsAreStoredAndHonouredByEval) {
   TempDir tmp;
   const std::string eval_set = short_eval_set(tmp);
   const auto quantize = [&](const std::string& name, const std::string& abits) {
-    const CliResult r = run_cli(quantize_args(
-        tmp / name, {"--method", "rtn", "--abits", abits, "--act-clip", "0.9", "--weight-clip",
-                     "0.8", "--eval", eval_set}));
+    const CliResult r =
+        run_cli(quantize_args(tmp / name, {"--method", "rtn", "--abits", abits, "--act-clip", "0.9",
+                                           "--weight-clip", "0.8", "--eval", eval_set}));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return printed_perplexity(r.out);
   };
@@ -106,9 +108,9 @@ TEST(QuantizeCommand, AttentionQuantizationIsStoredAndHonouredByEval) {
   TempDir tmp;
   const std::string eval_set = short_eval_set(tmp);
   const auto quantize = [&](const std::string& name, std::vector<std::string> extra) {
-    std::vector<std::string> args = quantize_args(
-        tmp / name, {"--method", "rtn", "--abits", "4", "--act-clip", "0.9", "--weight-clip",
-                     "0.8", "--eval", eval_set});
+    std::vector<std::string> args =
+        quantize_args(tmp / name, {"--method", "rtn", "--abits", "4", "--act-clip", "0.9",
+                                   "--weight-clip", "0.8", "--eval", eval_set});
     args.insert(args.end(), extra.begin(), extra.end());
     const CliResult r = run_cli(args);
     EXPECT_EQ(r.exit_code, 0) << r.err;
@@ -167,9 +169,9 @@ TEST(QuantizeCommand, ReportsUnalignedWidthsLoadersAndZeroRefits) {
   for (const std::string format : {"gptq", "gptq_v2"}) {
     const fs::path out = tmp / format;
     const fs::path report = tmp / (format + ".json");
-    const CliResult r = run_cli(quantize_args(
-        out, {"--method", "rtn", "--wbits", "2", "--group-size", "32", "--checkpoint-format",
-              format, "--report", report.string()}));
+    const CliResult r =
+        run_cli(quantize_args(out, {"--method", "rtn", "--wbits", "2", "--group-size", "32",
+                                    "--checkpoint-format", format, "--report", report.string()}));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     EXPECT_NE(r.err.find("readable by ptq only: 15 linears"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("model.layers.4.mlp.down_proj"), std::string::npos) << r.err;
@@ -227,10 +229,10 @@ TEST(QuantizeCommand, RuquantStage2IsReadBackAndReproducible) {
   TempDir tmp;
   const std::string eval_set = short_eval_set(tmp);
   const auto quantize = [&](const std::string& name) {
-    const CliResult r = run_cli(quantize_args(
-        tmp / name, {"--method", "ruquant", "--abits", "4", "--act-clip", "0.9", "--weight-clip",
-                     "0.8", "--rotation-steps", "4", "--tune-epochs", "2", "--nsamples", "4",
-                     "--seed", "1", "--eval", eval_set}));
+    const CliResult r = run_cli(
+        quantize_args(tmp / name, {"--method", "ruquant", "--abits", "4", "--act-clip", "0.9",
+                                   "--weight-clip", "0.8", "--rotation-steps", "4", "--tune-epochs",
+                                   "2", "--nsamples", "4", "--seed", "1", "--eval", eval_set}));
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return printed_perplexity(r.out);
   };
@@ -293,8 +295,7 @@ TEST(QuantizeCommand, RejectsBadInputWithExitCode2) {
   expect_bad_input(tmp, out, {"--act-clip", "0"}, "--act-clip");
   expect_bad_input(tmp, out, {"--weight-clip", "1.5"}, "--weight-clip");
   expect_bad_input(tmp, out, {"--method", "ruquant", "--block-size", "1"}, "--block-size");
-  expect_bad_input(tmp, out, {"--method", "ruquant", "--weight-method", "awq"},
-                   "--weight-method");
+  expect_bad_input(tmp, out, {"--method", "ruquant", "--weight-method", "awq"}, "--weight-method");
   expect_bad_input(tmp, out,
                    {"--method", "ruquant", "--weight-method", "gptq", "--tune-epochs", "1"},
                    "--weight-method rtn");
@@ -455,8 +456,8 @@ class KillAndResume : public ::testing::TestWithParam<KillCase> {};
 // the stream's position for the bytes to agree.
 TEST_P(KillAndResume, WritesWhatAnUninterruptedRunWrites) {
   TempDir tmp;
-  std::vector<std::string> settings = {"--method", GetParam().method, "--nsamples", "4",
-                                       "--seed", "3"};
+  std::vector<std::string> settings = {"--method", GetParam().method, "--nsamples",
+                                       "4",        "--seed",          "3"};
   if (GetParam().method == "ruquant") settings.insert(settings.end(), {"--rotation-steps", "2"});
   const auto args = [&](const std::string& run) {
     std::vector<std::string> extra = settings;
@@ -482,10 +483,8 @@ TEST_P(KillAndResume, WritesWhatAnUninterruptedRunWrites) {
   // Layers 0 and 1 come from the checkpoint, not from quantizing them again.
   EXPECT_EQ(resumed.err.find("model.layers.0.self_attn.q_proj ["), std::string::npos)
       << resumed.err;
-  EXPECT_EQ(resumed.err.find("model.layers.1.mlp.down_proj ["), std::string::npos)
-      << resumed.err;
-  EXPECT_NE(resumed.err.find("model.layers.4.mlp.down_proj ["), std::string::npos)
-      << resumed.err;
+  EXPECT_EQ(resumed.err.find("model.layers.1.mlp.down_proj ["), std::string::npos) << resumed.err;
+  EXPECT_NE(resumed.err.find("model.layers.4.mlp.down_proj ["), std::string::npos) << resumed.err;
   EXPECT_FALSE(fs::exists(tmp / "resumed" / "out.work")) << "removed once the output is written";
 
   const auto expected = directory_files(tmp / "whole" / "out");
@@ -499,7 +498,8 @@ TEST_P(KillAndResume, WritesWhatAnUninterruptedRunWrites) {
             without_timings(nlohmann::json::parse(read_file(tmp / "whole.json"))));
 }
 
-INSTANTIATE_TEST_SUITE_P(QuantizeCommand, KillAndResume,
+INSTANTIATE_TEST_SUITE_P(QuantizeCommand,
+                         KillAndResume,
                          ::testing::Values(KillCase{"gptq", SIGKILL}, KillCase{"ruquant", SIGINT}),
                          [](const auto& info) {
                            return info.param.method +
@@ -512,8 +512,7 @@ TEST(QuantizeCommand, ResumeRefusesAnotherRunsCheckpoint) {
   TempDir tmp;
   const fs::path out = tmp / "out";
   const Interrupted run = run_until(quantize_args(out, {}), "quantize 1/5", SIGINT);
-  ASSERT_TRUE(run.signalled && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 130)
-      << run.err;
+  ASSERT_TRUE(run.signalled && WIFEXITED(run.status) && WEXITSTATUS(run.status) == 130) << run.err;
   const auto refused = [&](const std::vector<std::string>& extra, const std::string& needle,
                            bool resume = true) {
     auto args = one_thread(quantize_args(out, extra));
@@ -605,8 +604,8 @@ nlohmann::json report_settings(const fs::path& report) {
 // The recipe's values apply; the command line's --calib, --nsamples and --wbits win.
 TEST(QuantizeCommand, RecipeValuesUnlessTheCommandLineGivesThem) {
   TempDir tmp;
-  const CliResult r = run_cli(quantize_args(
-      tmp / "out", {"--config", recipe("gptq-w4g128.json"), "--report", (tmp / "a.json").string()}));
+  const CliResult r = run_cli(quantize_args(tmp / "out", {"--config", recipe("gptq-w4g128.json"),
+                                                          "--report", (tmp / "a.json").string()}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   nlohmann::json settings = report_settings(tmp / "a.json");
   EXPECT_EQ(settings.at("group_size"), 128);
@@ -614,9 +613,9 @@ TEST(QuantizeCommand, RecipeValuesUnlessTheCommandLineGivesThem) {
   EXPECT_EQ(settings.at("nsamples"), 8);  // quantize_args
   EXPECT_EQ(settings.at("calib"), stories_tokens("samples-calib-128x512-seed1.i32"));
 
-  const CliResult w3 = run_cli(quantize_args(
-      tmp / "out3", {"--config", recipe("rtn-w4g128.json"), "--wbits", "3", "--report",
-                     (tmp / "b.json").string()}));
+  const CliResult w3 =
+      run_cli(quantize_args(tmp / "out3", {"--config", recipe("rtn-w4g128.json"), "--wbits", "3",
+                                           "--report", (tmp / "b.json").string()}));
   ASSERT_EQ(w3.exit_code, 0) << w3.err;
   settings = report_settings(tmp / "b.json");
   EXPECT_EQ(settings.at("method"), "gptq");  // quantize_args gives --method gptq
@@ -627,7 +626,8 @@ TEST(QuantizeCommand, RecipeValuesUnlessTheCommandLineGivesThem) {
 TEST(QuantizeCommand, RecipeWithAnUnknownKeyIsRejected) {
   TempDir tmp;
   write_file(tmp / "typo.json", R"({"quantize": {"wbitz": 3}})");
-  const CliResult typo = run_cli(quantize_args(tmp / "out", {"--config", (tmp / "typo.json").string()}));
+  const CliResult typo =
+      run_cli(quantize_args(tmp / "out", {"--config", (tmp / "typo.json").string()}));
   EXPECT_EQ(typo.exit_code, 2) << typo.err;
   EXPECT_NE(typo.err.find("wbitz"), std::string::npos) << typo.err;
   write_file(tmp / "broken.json", R"({"quantize": {"wbits": )");
@@ -654,10 +654,10 @@ class EveryRecipe : public ::testing::TestWithParam<std::string> {};
 TEST_P(EveryRecipe, QuantizesStories260K) {
   TempDir tmp;
   const std::string path = recipe(GetParam());
-  const CliResult r = run_cli(
-      {"quantize", "--config", path, "--model", stories_hf(), "--calib",
-       stories_tokens("samples-calib-128x512-seed1.i32"), "--nsamples", "2", "--seqlen", "64",
-       "--out", (tmp / "out").string(), "--report", (tmp / "report.json").string()});
+  const CliResult r =
+      run_cli({"quantize", "--config", path, "--model", stories_hf(), "--calib",
+               stories_tokens("samples-calib-128x512-seed1.i32"), "--nsamples", "2", "--seqlen",
+               "64", "--out", (tmp / "out").string(), "--report", (tmp / "report.json").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json settings = report_settings(tmp / "report.json");
   // Named: a range-for over a temporary's member would outlive the temporary (ASan found it).
@@ -669,7 +669,9 @@ TEST_P(EveryRecipe, QuantizesStories260K) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Configs, EveryRecipe, ::testing::ValuesIn(recipe_names()),
+INSTANTIATE_TEST_SUITE_P(Configs,
+                         EveryRecipe,
+                         ::testing::ValuesIn(recipe_names()),
                          [](const auto& info) {
                            std::string name = info.param.substr(0, info.param.size() - 5);
                            std::replace(name.begin(), name.end(), '-', '_');

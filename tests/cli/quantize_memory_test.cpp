@@ -18,12 +18,12 @@ namespace ptq::test {
 namespace {
 namespace fs = std::filesystem;
 
-std::vector<std::string> quantize_args(const fs::path& model, const fs::path& tokens,
+std::vector<std::string> quantize_args(const fs::path& model,
+                                       const fs::path& tokens,
                                        const fs::path& out) {
-  return {"--threads", "1", "--progress", "none", "quantize", "--model", model.string(),
-          "--method", "gptq", "--wbits", "4", "--calib", "tokens:" + tokens.string(),
-          "--nsamples", std::to_string(kLimitTestRows), "--seqlen",
-          std::to_string(kLimitTestSeqlen),
+  return {"--threads", "1", "--progress", "none", "quantize", "--model", model.string(), "--method",
+          "gptq", "--wbits", "4", "--calib", "tokens:" + tokens.string(), "--nsamples",
+          std::to_string(kLimitTestRows), "--seqlen", std::to_string(kLimitTestSeqlen),
           // The writer buffers one shard: keep it small next to the limit.
           "--max-shard-size", "8MiB", "--out", out.string()};
 }
@@ -54,9 +54,10 @@ TEST(QuantizeMemory, GptqStreamsAModelThreeTimesLargerThanTheMemoryLimit) {
   std::printf("[ quantize memory ] layer weights %.0f MB, limit %.0f MB (%s)\n",
               mebibytes_of(setup.layers_bytes), mebibytes_of(limit),
               cgroup_used ? "cgroup v1 memory.limit_in_bytes" : "no writable cgroup");
-  std::printf("[ quantize memory ] peak RSS: 4 layers %.0f MB, 48 layers %.0f MB; cgroup peak %.0f MB\n",
-              mebibytes_of(baseline.max_rss_bytes), mebibytes_of(streamed.max_rss_bytes),
-              mebibytes_of(cgroup_peak));
+  std::printf(
+      "[ quantize memory ] peak RSS: 4 layers %.0f MB, 48 layers %.0f MB; cgroup peak %.0f MB\n",
+      mebibytes_of(baseline.max_rss_bytes), mebibytes_of(streamed.max_rss_bytes),
+      mebibytes_of(cgroup_peak));
 
   ASSERT_EQ(streamed.exit_code, 0) << streamed.err;
   const std::string index = read_file(tmp / "q48" / "model.safetensors.index.json");

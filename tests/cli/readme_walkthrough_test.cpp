@@ -118,10 +118,10 @@ std::string replaced(std::string in, const std::string& text, const std::string&
 // Runs `command` with bash (pipefail: a failing ptq before "| tail" fails the step) in `dir`,
 // "build/ptq" being the ptq under test, one thread; its stdout.
 std::string run_shell(const fs::path& dir, const std::string& command, const fs::path& log) {
-  const std::string script = "cd '" + dir.string() + "' && " +
-                             replaced(command, "build/ptq", PTQ_CLI_PATH);
-  const std::string line = "PTQ_THREADS=1 bash -o pipefail -c '" +
-                           replaced(script, "'", "'\\''") + "' 2>>'" + log.string() + "'";
+  const std::string script =
+      "cd '" + dir.string() + "' && " + replaced(command, "build/ptq", PTQ_CLI_PATH);
+  const std::string line = "PTQ_THREADS=1 bash -o pipefail -c '" + replaced(script, "'", "'\\''") +
+                           "' 2>>'" + log.string() + "'";
   FILE* pipe = popen(line.c_str(), "r");
   if (!pipe) return "";
   std::string out;
@@ -133,7 +133,8 @@ std::string run_shell(const fs::path& dir, const std::string& command, const fs:
 }
 
 TEST(ReadmeWalkthrough, EveryCommandRunsAndPrintsWhatTheReadmeShows) {
-  const std::vector<Step> steps = walkthrough_steps(read_file(fs::path(PTQ_SOURCE_DIR) / "README.md"));
+  const std::vector<Step> steps =
+      walkthrough_steps(read_file(fs::path(PTQ_SOURCE_DIR) / "README.md"));
   // inspect -> quantize -> eval -> report, each shown with its output.
   std::string all;
   int shown = 0;

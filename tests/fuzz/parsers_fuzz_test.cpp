@@ -57,8 +57,12 @@ class Mutator {
 
   void mutate_once(std::string& data, size_t hot) {
     static const std::vector<std::string> tokens = {
-        "0", "-1", "4294967296", "18446744073709551615", "1e308", "NaN", "\"", "{", "}", "[",
-        "]", ",", ":", "\\", "\\u0000", "null", "true", "\"F64\"", "\"I8\"", "\"BOOL\"", "\xff"};
+        "0",     "-1",      "4294967296", "18446744073709551615",
+        "1e308", "NaN",     "\"",         "{",
+        "}",     "[",       "]",          ",",
+        ":",     "\\",      "\\u0000",    "null",
+        "true",  "\"F64\"", "\"I8\"",     "\"BOOL\"",
+        "\xff"};
     const size_t at = position(data, hot);
     switch (_rng() % 7) {
       case 0:  // flip a bit
@@ -130,8 +134,11 @@ int64_t rss_growth(const std::function<void()>& parse) {
 
 // Runs `parse` on `iterations()` mutants of the seeds (written to `path` each time), after
 // checking that every seed itself parses (or the mutants would test nothing past the error).
-Outcome fuzz(const std::string& target, const std::vector<std::string>& seeds, size_t hot,
-             const fs::path& path, const std::function<void()>& parse) {
+Outcome fuzz(const std::string& target,
+             const std::vector<std::string>& seeds,
+             size_t hot,
+             const fs::path& path,
+             const std::function<void()>& parse) {
   for (const std::string& seed : seeds) {
     write_file(path, seed);
     try {
@@ -221,9 +228,8 @@ TEST(ParserFuzz, TokenizerJson) {
   TempDir tmp;
   const std::vector<std::string> seeds = {metaspace_tokenizer_json().dump(2),
                                           byte_level_tokenizer_json().dump(2)};
-  fuzz("tokenizer.json", seeds, 0, tmp / "tokenizer.json", [&] {
-    tokenizer::load_tokenizer(tmp.path().string())->encode("ab c\n\u00e9");
-  });
+  fuzz("tokenizer.json", seeds, 0, tmp / "tokenizer.json",
+       [&] { tokenizer::load_tokenizer(tmp.path().string())->encode("ab c\n\u00e9"); });
 }
 
 TEST(ParserFuzz, JsonLines) {

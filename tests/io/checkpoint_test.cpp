@@ -132,8 +132,7 @@ TEST(Checkpoint, ShardedPytorchModelBin) {
 TEST(Checkpoint, SafetensorsPreferredOverPytorchModelBin) {
   TempDir dir;
   write_safetensors(dir / "model.safetensors", {{"x", at::ones({2})}});
-  std::filesystem::copy_file(fixtures_dir() / "torch_bin" / "views.bin",
-                             dir / "pytorch_model.bin");
+  std::filesystem::copy_file(fixtures_dir() / "torch_bin" / "views.bin", dir / "pytorch_model.bin");
   EXPECT_EQ(Checkpoint(dir.path().string()).names(), std::vector<std::string>{"x"});
   std::filesystem::remove(dir / "model.safetensors");
   EXPECT_TRUE(Checkpoint(dir.path().string()).contains("transposed"));

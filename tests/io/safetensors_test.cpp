@@ -156,9 +156,7 @@ class SafetensorsMalformed : public ::testing::Test {
 
 const std::string kFourFloats(16, '\0');
 
-TEST_F(SafetensorsMalformed, FileShorterThanEightBytes) {
-  expect_rejected("abc", {"3 bytes"});
-}
+TEST_F(SafetensorsMalformed, FileShorterThanEightBytes) { expect_rejected("abc", {"3 bytes"}); }
 
 TEST_F(SafetensorsMalformed, HeaderLengthPastEndOfFile) {
   std::string bytes = safetensors_bytes("{}", "");
@@ -200,9 +198,8 @@ TEST_F(SafetensorsMalformed, OffsetsPastDataSection) {
 }
 
 TEST_F(SafetensorsMalformed, OverlappingOffsets) {
-  const std::string header =
-      R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
+  const std::string header = R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+                             R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})";
   expect_rejected(safetensors_bytes(header, std::string(12, '\0')), {"'a'", "'b'", "overlaps"});
 }
 
@@ -219,9 +216,8 @@ TEST_F(SafetensorsMalformed, BeginAfterEnd) {
 }
 
 TEST_F(SafetensorsMalformed, GapBetweenTensors) {
-  const std::string header =
-      R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
-      R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})";
+  const std::string header = R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},)"
+                             R"("b":{"dtype":"F32","shape":[2],"data_offsets":[8,16]}})";
   expect_rejected(safetensors_bytes(header, kFourFloats), {"'b'", "[4,8)"});
 }
 

@@ -21,7 +21,8 @@ TEST(Methods, RegistryListsBuiltinsAndRejectsUnknownNames) {
     create_method("awq", {});
     FAIL() << "expected InputError";
   } catch (const InputError& e) {
-    EXPECT_NE(std::string(e.what()).find("gptq, rtn, ruquant, septq"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("gptq, rtn, ruquant, septq"), std::string::npos)
+        << e.what();
   }
 }
 

@@ -15,8 +15,11 @@ namespace {
 
 // softmax(cap(q k^T * scale) + mask) v in fp64 with k/v repeated per query-head group; scale
 // 1/sqrt(hd) and no cap unless given, cap(s) = softcap * tanh(s / softcap).
-at::Tensor naive_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                           int64_t offset, std::optional<int64_t> window,
+at::Tensor naive_attention(const at::Tensor& q,
+                           const at::Tensor& k,
+                           const at::Tensor& v,
+                           int64_t offset,
+                           std::optional<int64_t> window,
                            const AttentionScores& scoring = {}) {
   const int64_t group = q.size(1) / k.size(1);
   const at::Tensor q64 = q.to(at::kDouble);
@@ -35,7 +38,10 @@ at::Tensor naive_attention(const at::Tensor& q, const at::Tensor& k, const at::T
 }
 
 // Random q [B, heads, T, hd] after `prefix` cached positions, k/v over prefix + T positions.
-void expect_matches_naive(int64_t queries, int64_t heads, int64_t kv_heads, int64_t prefix,
+void expect_matches_naive(int64_t queries,
+                          int64_t heads,
+                          int64_t kv_heads,
+                          int64_t prefix,
                           std::optional<int64_t> window) {
   at::manual_seed(queries * 31 + heads * 7 + prefix);
   const int64_t batch = 2, dim = 32;
@@ -54,21 +60,15 @@ TEST(AttentionTest, MatchesNaiveBelowBlockSize) { expect_matches_naive(100, 4, 4
 TEST(AttentionTest, MatchesNaiveAtBlockSize) { expect_matches_naive(256, 4, 4, 0, {}); }
 TEST(AttentionTest, MatchesNaiveAboveBlockSize) { expect_matches_naive(600, 2, 2, 0, {}); }
 
-TEST(AttentionTest, MatchesNaiveWithGroupedQueryHeads) {
-  expect_matches_naive(300, 8, 2, 0, {});
-}
+TEST(AttentionTest, MatchesNaiveWithGroupedQueryHeads) { expect_matches_naive(300, 8, 2, 0, {}); }
 
 // Queries attend to every cached key and causally to the new ones.
 TEST(AttentionTest, MatchesNaiveWithCachedPrefix) { expect_matches_naive(300, 4, 2, 70, {}); }
 TEST(AttentionTest, MatchesNaiveForSingleStepDecode) { expect_matches_naive(1, 4, 2, 500, {}); }
 
 // Windows shorter than a block, longer than one and spanning a cached prefix.
-TEST(AttentionTest, MatchesNaiveWithShortSlidingWindow) {
-  expect_matches_naive(600, 4, 2, 0, 40);
-}
-TEST(AttentionTest, MatchesNaiveWithLongSlidingWindow) {
-  expect_matches_naive(600, 4, 4, 0, 300);
-}
+TEST(AttentionTest, MatchesNaiveWithShortSlidingWindow) { expect_matches_naive(600, 4, 2, 0, 40); }
+TEST(AttentionTest, MatchesNaiveWithLongSlidingWindow) { expect_matches_naive(600, 4, 4, 0, 300); }
 TEST(AttentionTest, MatchesNaiveWithSlidingWindowAndCache) {
   expect_matches_naive(300, 4, 2, 450, 200);
 }

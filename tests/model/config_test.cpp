@@ -48,11 +48,11 @@ TEST(ConfigTest, UnknownArchitectureListsTheSupportedOnes) {
 }
 
 TEST(ConfigTest, SupportedArchitecturesAreSorted) {
-  EXPECT_EQ(supported_architectures(),
-            (std::vector<std::string>{"GPTNeoXForCausalLM", "Gemma2ForCausalLM",
-                                      "Gemma3ForCausalLM", "LlamaForCausalLM",
-                                      "MistralForCausalLM", "OPTForCausalLM", "Phi3ForCausalLM",
-                                      "Qwen2ForCausalLM", "Qwen3ForCausalLM"}));
+  EXPECT_EQ(
+      supported_architectures(),
+      (std::vector<std::string>{"GPTNeoXForCausalLM", "Gemma2ForCausalLM", "Gemma3ForCausalLM",
+                                "LlamaForCausalLM", "MistralForCausalLM", "OPTForCausalLM",
+                                "Phi3ForCausalLM", "Qwen2ForCausalLM", "Qwen3ForCausalLM"}));
 }
 
 TEST(ConfigTest, WrongTypeNamesTheKey) {
@@ -87,8 +87,7 @@ TEST(ConfigTest, UnknownRopeTypeListsTheSupportedOnes) {
 TEST(ConfigTest, RopeScalingNeedsItsTypesKeys) {
   nlohmann::json json = fixture_config("llama3");
   json["rope_scaling"].erase("low_freq_factor");
-  EXPECT_NE(load_error(json).find("rope_scaling: missing key 'low_freq_factor'"),
-            std::string::npos)
+  EXPECT_NE(load_error(json).find("rope_scaling: missing key 'low_freq_factor'"), std::string::npos)
       << load_error(json);
   json = fixture_config("llama_linear");
   json["rope_scaling"].erase("factor");

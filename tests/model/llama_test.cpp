@@ -39,9 +39,7 @@ TEST(LlamaTest, LinearRopeScalingMatchesReference) { expect_matches_reference("l
 
 // rope_scaling dynamic (factor 3) with 12 positions past max_position_embeddings 8, so the
 // base grows with the length.
-TEST(LlamaTest, DynamicRopeScalingMatchesReference) {
-  expect_matches_reference("llama_dynamic");
-}
+TEST(LlamaTest, DynamicRopeScalingMatchesReference) { expect_matches_reference("llama_dynamic"); }
 
 // rope_scaling yarn (factor 4 over 256 original positions): interpolated, ramped and kept
 // frequencies, and cos/sin times 0.1 ln 4 + 1.
@@ -73,9 +71,7 @@ void expect_llama3_round_trip(const std::vector<std::string>& method_args) {
 
 TEST(LlamaTest, Llama3GptqW4RoundTrip) { expect_llama3_round_trip(test::gptq_w4_args()); }
 TEST(LlamaTest, Llama3SeptqW3RoundTrip) { expect_llama3_round_trip(test::septq_w3_args()); }
-TEST(LlamaTest, Llama3RuquantW4A4RoundTrip) {
-  expect_llama3_round_trip(test::ruquant_w4a4_args());
-}
+TEST(LlamaTest, Llama3RuquantW4A4RoundTrip) { expect_llama3_round_trip(test::ruquant_w4a4_args()); }
 
 TEST(LlamaTest, ConfigCarriesFamilyDifferences) {
   const auto qwen2 = load_causal_lm(test::fixture_model("qwen2"));

@@ -18,10 +18,10 @@ namespace ptq::test {
 // Every fixture directory make_fixtures.py writes.
 inline const std::vector<std::string>& model_fixtures() {
   static const std::vector<std::string> names = {
-      "gemma2",       "gemma3",        "gemma3_scaled", "gpt_neox",    "gpt_neox_sequential", "llama",
-      "llama3",       "llama_dynamic", "llama_linear", "llama_sharded",      "llama_yarn",
-      "mistral",      "opt",           "opt_post_ln", "opt_project",         "phi3",
-      "qwen2",        "qwen2_window",  "qwen3"};
+      "gemma2",     "gemma3",  "gemma3_scaled", "gpt_neox",     "gpt_neox_sequential",
+      "llama",      "llama3",  "llama_dynamic", "llama_linear", "llama_sharded",
+      "llama_yarn", "mistral", "opt",           "opt_post_ln",  "opt_project",
+      "phi3",       "qwen2",   "qwen2_window",  "qwen3"};
   return names;
 }
 

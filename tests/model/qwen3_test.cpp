@@ -30,8 +30,7 @@ TEST(Qwen3Test, MatchesReference) { test::expect_matches_reference("qwen3"); }
 TEST(Qwen3Test, QkNormsAreLayerNormRowsOfQwen3Only) {
   const auto qwen3 = load_causal_lm(test::fixture_model("qwen3"));
   for (const char* norm : {"self_attn.q_norm.weight", "self_attn.k_norm.weight"}) {
-    EXPECT_EQ(qwen3->weight(std::string("model.layers.1.") + norm).sizes(),
-              at::IntArrayRef({16}))
+    EXPECT_EQ(qwen3->weight(std::string("model.layers.1.") + norm).sizes(), at::IntArrayRef({16}))
         << norm;
   }
   const std::vector<LayerLinear> linears = qwen3->layer_linears(1);

@@ -48,8 +48,7 @@ TEST(RotaryEmbedding, Llama3KeepsInterpolatesAndDividesTheThreeBands) {
   const double s = (64 / (10 * M_PI) - 1) / 3;
   expect_inv_freq(RotaryEmbedding(rope_config(25.0, llama3), 4).inv_freq(12),
                   {1.0, (1 - s) * 0.2 / 8 + s * 0.2});
-  expect_inv_freq(RotaryEmbedding(rope_config(10000.0, llama3), 4).inv_freq(12),
-                  {1.0, 0.01 / 8});
+  expect_inv_freq(RotaryEmbedding(rope_config(10000.0, llama3), 4).inv_freq(12), {1.0, 0.01 / 8});
 }
 
 // Up to max_position_embeddings (8) the plain frequencies; at length 16 with factor 2 the base

@@ -2,7 +2,8 @@
 // `ptq quantize --eval` of a fixture model, then `ptq eval` of the directory it wrote: the
 // perplexity printed for the in-memory quantized model must be reproduced from the files, and
 // every quantized linear must be stored under its own Hugging Face name. The per-family tests
-// (phi3_test.cpp, llama_test.cpp, qwen3_test.cpp, gemma_test.cpp) run it with gptq, septq and ruquant.
+// (phi3_test.cpp, llama_test.cpp, qwen3_test.cpp, gemma_test.cpp) run it with gptq, septq and
+// ruquant.
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -57,8 +58,8 @@ inline void expect_quantize_eval_round_trip(const std::string& fixture,
   const CliResult e =
       run_cli({"--threads", "1", "eval", "--model", out.string(), "--dataset", tokens});
   ASSERT_EQ(e.exit_code, 0) << e.err;
-  std::printf("[ %-12s ] %s %s: perplexity %.4f in memory, %.4f from the files\n",
-              fixture.c_str(), method_args.at(1).c_str(), method_args.at(3).c_str(), in_memory,
+  std::printf("[ %-12s ] %s %s: perplexity %.4f in memory, %.4f from the files\n", fixture.c_str(),
+              method_args.at(1).c_str(), method_args.at(3).c_str(), in_memory,
               printed_perplexity(e.out));
   EXPECT_NEAR(printed_perplexity(e.out), in_memory, 1e-4 * in_memory);
   const io::Checkpoint written(out.string());
@@ -72,14 +73,14 @@ inline const std::vector<std::string>& gptq_w4_args() {
   return args;
 }
 inline const std::vector<std::string>& septq_w3_args() {
-  static const std::vector<std::string> args = {"--method", "septq", "--wbits", "3",
-                                                "--keep-percent", "2"};
+  static const std::vector<std::string> args = {"--method", "septq",          "--wbits",
+                                                "3",        "--keep-percent", "2"};
   return args;
 }
 inline const std::vector<std::string>& ruquant_w4a4_args() {
-  static const std::vector<std::string> args = {
-      "--method", "ruquant", "--wbits", "4", "--abits", "4", "--block-size", "16",
-      "--rotation-steps", "4"};
+  static const std::vector<std::string> args = {"--method",         "ruquant", "--wbits",      "4",
+                                                "--abits",          "4",       "--block-size", "16",
+                                                "--rotation-steps", "4"};
   return args;
 }
 

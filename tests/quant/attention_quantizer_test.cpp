@@ -27,8 +27,9 @@ double sylvester_entry(int64_t i, int64_t j, int64_t n) {
 }
 
 TEST(AttentionQuantizer, HadamardIsSylvesterAndOrthogonal) {
-  const at::Tensor h4 = at::tensor({1, 1, 1, 1, 1, -1, 1, -1, 1, 1, -1, -1, 1, -1, -1, 1},
-                                   at::kFloat).view({4, 4}) / 2;
+  const at::Tensor h4 =
+      at::tensor({1, 1, 1, 1, 1, -1, 1, -1, 1, 1, -1, -1, 1, -1, -1, 1}, at::kFloat).view({4, 4}) /
+      2;
   EXPECT_TRUE(at::allclose(hadamard_matrix(4), h4, 0, 1e-7)) << hadamard_matrix(4);
   for (const int64_t n : {1, 2, 8, 64, 128}) {
     const at::Tensor h = hadamard_matrix(n);
@@ -50,7 +51,7 @@ TEST(AttentionQuantizer, BlockIsTheLargestPowerOfTwoDividingHeadDim) {
   EXPECT_EQ(hadamard_block_size(24), 8);  // the mistral fixture
   EXPECT_EQ(hadamard_block_size(8), 8);   // stories260K
   EXPECT_EQ(hadamard_block_size(12), 4);
-  EXPECT_EQ(hadamard_block_size(7), 1);   // odd: the identity
+  EXPECT_EQ(hadamard_block_size(7), 1);  // odd: the identity
 }
 
 TEST(AttentionQuantizer, BlockHadamardKeepsQKTransposeInFullPrecision) {
@@ -59,8 +60,8 @@ TEST(AttentionQuantizer, BlockHadamardKeepsQKTransposeInFullPrecision) {
   const at::Tensor k = at::randn({2, 3, 7, 24});
   const at::Tensor h = hadamard_matrix(hadamard_block_size(24));
   const at::Tensor qh = apply_blocks(q, h), kh = apply_blocks(k, h);
-  EXPECT_TRUE(at::allclose(at::matmul(qh, kh.transpose(-1, -2)),
-                           at::matmul(q, k.transpose(-1, -2)), 0, 1e-5));
+  EXPECT_TRUE(at::allclose(at::matmul(qh, kh.transpose(-1, -2)), at::matmul(q, k.transpose(-1, -2)),
+                           0, 1e-5));
   // ... while changing Q and K themselves (it is not the identity).
   EXPECT_GT((qh - q).abs().max().item<double>(), 0.1);
 }
@@ -115,7 +116,8 @@ std::vector<double> hadamard_blocks(const std::vector<double>& x, int64_t block)
   std::vector<double> out(x.size(), 0.0);
   for (size_t start = 0; start < x.size(); start += block)
     for (int64_t j = 0; j < block; ++j)
-      for (int64_t i = 0; i < block; ++i) out[start + j] += x[start + i] * sylvester_entry(i, j, block);
+      for (int64_t i = 0; i < block; ++i)
+        out[start + j] += x[start + i] * sylvester_entry(i, j, block);
   return out;
 }
 
@@ -220,7 +222,8 @@ TEST(AttentionQuantizerHook, CacheHoldsQuantizedKeysAndValues) {
     EXPECT_GT(test::relative_max_diff(full, plain), 1e-3);
     model::KVCache cache;
     std::vector<at::Tensor> steps = {lm->forward(ids.narrow(1, 0, 3), &cache)};
-    for (int64_t t = 3; t < ids.size(1); ++t) steps.push_back(lm->forward(ids.narrow(1, t, 1), &cache));
+    for (int64_t t = 3; t < ids.size(1); ++t)
+      steps.push_back(lm->forward(ids.narrow(1, t, 1), &cache));
     EXPECT_LT(test::relative_max_diff(at::cat(steps, 1), full), 1e-5);
     for (const at::Tensor& cached : {cache.keys.back(), cache.values.back()}) {
       const at::Tensor rows = cached.reshape({-1, cached.size(-1)});

@@ -108,12 +108,11 @@ fs::path write_quantized(const fs::path& out) {
   QuantizedCheckpointWriter writer(stories_hf().string(), out.string(), format, 1ull << 30);
   for (int64_t layer = 0; layer < lm->num_layers(); ++layer) {
     for (const std::string& module : lm->linear_names(layer)) {
-      writer.add_quantized_linear(module, quantize_rtn(lm->weight(module + ".weight"), quantizer, 32),
-                                  {});
+      writer.add_quantized_linear(module,
+                                  quantize_rtn(lm->weight(module + ".weight"), quantizer, 32), {});
     }
   }
-  writer.add_tensor("model.layers.0.self_attn.q_proj.outlier_idx",
-                    at::arange(41, at::kInt) * 3);
+  writer.add_tensor("model.layers.0.self_attn.q_proj.outlier_idx", at::arange(41, at::kInt) * 3);
   writer.add_tensor("model.layers.0.self_attn.q_proj.outlier_val", at::ones({41}, at::kHalf));
   writer.finish();
   return out;
@@ -150,10 +149,9 @@ TEST(CheckpointSummary, QuantizedDirectoryEffectiveBitsAndSizes) {
   // Tensor bytes per layer: qweight int32 [ceil(K/32) 3, N] 1536 + 2 * 768 + 1536 + 2 * 4128 +
   // 4608 = 17472; qzeros int32 [G, ceil(N/32) 3] 48 + 2 * 24 + 48 + 3 * 144 = 576; g_idx
   // 4 * 556 = 2224; scales fp16 2 * 1456 = 2912; the norms stay f32, 2 * 64 * 4 = 512.
-  const std::map<std::string, uint64_t> bytes = {
-      {"I32", 5 * (17472 + 576 + 2224) + 41 * 4},
-      {"F16", 5 * 2912 + 41 * 2},
-      {"F32", 5 * 512 + 512 * 64 * 4 + 64 * 4}};
+  const std::map<std::string, uint64_t> bytes = {{"I32", 5 * (17472 + 576 + 2224) + 41 * 4},
+                                                 {"F16", 5 * 2912 + 41 * 2},
+                                                 {"F32", 5 * 512 + 512 * 64 * 4 + 64 * 4}};
   EXPECT_EQ(s.bytes_by_dtype(), bytes);
   // One file: 8 bytes of header length, the header, the data.
   ASSERT_EQ(s.files.size(), 1u);

@@ -85,17 +85,17 @@ TEST(Packing, V2StoresTheZeroPointItself) {
     EXPECT_THROW(pack_gptq(q, bits, CheckpointFormat::GptqV1), InputError);
     const GptqPackedWeight v2 = pack_gptq(q, bits, CheckpointFormat::GptqV2);
     EXPECT_TRUE(at::equal(unpack_rows(v2.qzeros.t(), bits, 64).t(), q.zeros.to(at::kInt)));
-    EXPECT_TRUE(at::equal(dequantize_gptq(v2, bits, CheckpointFormat::GptqV2),
-                          expected_dequantized(q)));
+    EXPECT_TRUE(
+        at::equal(dequantize_gptq(v2, bits, CheckpointFormat::GptqV2), expected_dequantized(q)));
     const at::Tensor misread = dequantize_gptq(v2, bits, CheckpointFormat::GptqV1);
-    const at::Tensor scales = q.scales.to(at::kHalf).to(at::kFloat)
-                                  .index_select(0, q.g_idx.to(at::kLong)).t();
+    const at::Tensor scales =
+        q.scales.to(at::kHalf).to(at::kFloat).index_select(0, q.g_idx.to(at::kLong)).t();
     EXPECT_TRUE(at::allclose(expected_dequantized(q) - misread, scales, 0, 1e-6));
     q.zeros[0].fill_(1);
     const GptqPackedWeight v1 = pack_gptq(q, bits, CheckpointFormat::GptqV1);
-    EXPECT_TRUE(at::equal(unpack_rows(v1.qzeros.t(), bits, 64).t() + 1,
-                          unpack_rows(pack_gptq(q, bits, CheckpointFormat::GptqV2).qzeros.t(),
-                                      bits, 64).t()));
+    EXPECT_TRUE(at::equal(
+        unpack_rows(v1.qzeros.t(), bits, 64).t() + 1,
+        unpack_rows(pack_gptq(q, bits, CheckpointFormat::GptqV2).qzeros.t(), bits, 64).t()));
   }
   EXPECT_EQ(parse_checkpoint_format("gptq_v2", "test"), CheckpointFormat::GptqV2);
   EXPECT_STREQ(checkpoint_format_name(CheckpointFormat::GptqV1), "gptq");

@@ -30,24 +30,36 @@ TEST(LoaderSupport, GptqV1AndV2AtLoaderBitWidths) {
   for (int bits : {2, 3, 4, 8}) {
     SCOPED_TRACE(testing::Message() << bits << " bits");
     EXPECT_EQ(verdicts(traits(bits, true, CheckpointFormat::GptqV1)),
-              (Verdicts{{"AutoGPTQ", "loads"}, {"GPTQModel", "loads"}, {"Transformers", "loads"},
-                        {"vLLM", "loads"}, {"ptq", "loads"}}));
+              (Verdicts{{"AutoGPTQ", "loads"},
+                        {"GPTQModel", "loads"},
+                        {"Transformers", "loads"},
+                        {"vLLM", "loads"},
+                        {"ptq", "loads"}}));
     // GPTQModel accepts asymmetric v1 only from itself.
     EXPECT_EQ(verdicts(traits(bits, false, CheckpointFormat::GptqV1)),
-              (Verdicts{{"AutoGPTQ", "loads"}, {"GPTQModel", "refuses"},
-                        {"Transformers", "loads"}, {"vLLM", "loads"}, {"ptq", "loads"}}));
+              (Verdicts{{"AutoGPTQ", "loads"},
+                        {"GPTQModel", "refuses"},
+                        {"Transformers", "loads"},
+                        {"vLLM", "loads"},
+                        {"ptq", "loads"}}));
     // AutoGPTQ knows no v2 and adds v1's + 1 to every zero.
     for (bool sym : {false, true}) {
       EXPECT_EQ(verdicts(traits(bits, sym, CheckpointFormat::GptqV2)),
-                (Verdicts{{"AutoGPTQ", "misreads"}, {"GPTQModel", "loads"},
-                          {"Transformers", "loads"}, {"vLLM", "loads"}, {"ptq", "loads"}}));
+                (Verdicts{{"AutoGPTQ", "misreads"},
+                          {"GPTQModel", "loads"},
+                          {"Transformers", "loads"},
+                          {"vLLM", "loads"},
+                          {"ptq", "loads"}}));
     }
   }
 }
 
 TEST(LoaderSupport, OnlyPtqReadsItsOwnWidthsAndBits) {
-  const Verdicts ptq_only = {{"AutoGPTQ", "refuses"}, {"GPTQModel", "refuses"},
-                             {"Transformers", "refuses"}, {"vLLM", "refuses"}, {"ptq", "loads"}};
+  const Verdicts ptq_only = {{"AutoGPTQ", "refuses"},
+                             {"GPTQModel", "refuses"},
+                             {"Transformers", "refuses"},
+                             {"vLLM", "refuses"},
+                             {"ptq", "loads"}};
   for (int bits : {5, 6, 7}) {
     EXPECT_EQ(verdicts(traits(bits, true, CheckpointFormat::GptqV1)), ptq_only) << bits;
   }
@@ -65,9 +77,11 @@ TEST(LoaderSupport, OnlyPtqReadsItsOwnWidthsAndBits) {
 TEST(LoaderSupport, SideTensorsAreServedByPtqOnly) {
   CheckpointTraits septq = traits(3, true, CheckpointFormat::GptqV1);
   septq.side_tensors = true;
-  EXPECT_EQ(verdicts(septq),
-            (Verdicts{{"AutoGPTQ", "misreads"}, {"GPTQModel", "misreads"},
-                      {"Transformers", "misreads"}, {"vLLM", "refuses"}, {"ptq", "loads"}}));
+  EXPECT_EQ(verdicts(septq), (Verdicts{{"AutoGPTQ", "misreads"},
+                                       {"GPTQModel", "misreads"},
+                                       {"Transformers", "misreads"},
+                                       {"vLLM", "refuses"},
+                                       {"ptq", "loads"}}));
   CheckpointTraits activations = traits(4, true, CheckpointFormat::GptqV1);
   activations.format.activations = {4, 1.0};
   EXPECT_EQ(verdicts(activations).at("vLLM"), "misreads");

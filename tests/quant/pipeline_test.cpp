@@ -13,9 +13,9 @@
 
 #include "io/io_test_helpers.h"
 #include "model/model_test_utils.h"
-#include "quant/quant_test_helpers.h"
 #include "ptq/data/dataset.h"
 #include "ptq/eval/perplexity.h"
+#include "quant/quant_test_helpers.h"
 
 namespace ptq::quant {
 namespace {
@@ -239,8 +239,7 @@ TEST(Pipeline, StopsBetweenLinearsWhenInterrupted) {
   const auto sink = [&](const std::string&, const QuantizedLinear&) {
     if (++quantized == 2) stop = true;
   };
-  EXPECT_THROW(quantize_model(*lm, random_ids(*lm, 2, 8), *rtn, *rtn, options, sink),
-               Interrupted);
+  EXPECT_THROW(quantize_model(*lm, random_ids(*lm, 2, 8), *rtn, *rtn, options, sink), Interrupted);
   EXPECT_EQ(quantized, 2);
 }
 
@@ -268,8 +267,10 @@ double quantized_perplexity(const std::string& method, const MethodOptions& opti
   const auto lm = model::load_causal_lm((dir / "stories260K-hf").string());
   const data::TokenRows calib =
       data::load_token_rows((dir / "stories260K" / "samples-calib-128x512-seed1.i32"), 512);
-  const at::Tensor ids = at::from_blob(const_cast<int32_t*>(calib.ids.data()), {calib.rows, 512},
-                                       at::kInt).slice(0, 0, kCalibSamples).to(at::kLong);
+  const at::Tensor ids =
+      at::from_blob(const_cast<int32_t*>(calib.ids.data()), {calib.rows, 512}, at::kInt)
+          .slice(0, 0, kCalibSamples)
+          .to(at::kLong);
   const auto quantizer = create_method(method, options);
   const auto rtn = create_method("rtn", options);
   quantize_model(*lm, ids, *quantizer, *rtn, {}, nullptr);

@@ -170,10 +170,9 @@ void expect_unquantized_copied(const io::Checkpoint& source,
 // Source files copied verbatim; returns how many the source had.
 int expect_tokenizer_files_copied(const fs::path& source, const fs::path& out) {
   int copied = 0;
-  for (const char* name :
-       {"tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json",
-        "vocab.json", "merges.txt", "generation_config.json", "added_tokens.json",
-        "qwen.tiktoken"}) {
+  for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json",
+                           "special_tokens_map.json", "vocab.json", "merges.txt",
+                           "generation_config.json", "added_tokens.json", "qwen.tiktoken"}) {
     if (!fs::exists(source / name)) continue;
     ++copied;
     EXPECT_EQ(test::read_file(out / name), test::read_file(source / name)) << name;
@@ -438,8 +437,9 @@ TEST(QuantizedCheckpointConfig, AttentionQuantizerRoundTripsAndIsOffWhenAbsent) 
             std::string::npos);
   nlohmann::json bad_transform = written;
   bad_transform["meta"]["attn_qk_transform"] = "random_rotation";
-  EXPECT_NE(input_error_of([&] { parse_quantization_config(bad_transform, "bad"); })
-                .find("attn_qk_transform"),
+  EXPECT_NE(input_error_of([&] {
+              parse_quantization_config(bad_transform, "bad");
+            }).find("attn_qk_transform"),
             std::string::npos);
 }
 

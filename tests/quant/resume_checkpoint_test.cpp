@@ -57,7 +57,8 @@ void write_two_layers(quant::ResumeCheckpoint& checkpoint) {
   quant::QuantizedLinear with_extra = linear(10);
   with_extra.extra_tensors["input_smooth"] = at::tensor({0.5f, 2.0f, 4.0f});
   checkpoint.add_linear("model.layers.0.mlp.down_proj", with_extra);
-  checkpoint.finish_layer(record(0), at::full({2, 4, 3}, 1.5f), {{"generator", at::ones({5}, at::kByte)}});
+  checkpoint.finish_layer(record(0), at::full({2, 4, 3}, 1.5f),
+                          {{"generator", at::ones({5}, at::kByte)}});
   checkpoint.add_linear("model.layers.1.mlp.down_proj", linear(20));
   checkpoint.finish_layer(record(1), at::arange(24, at::kHalf).reshape({2, 4, 3}),
                           {{"generator", at::full({5}, 9, at::kByte)}});
@@ -184,8 +185,7 @@ TEST(ResumeCheckpoint, LockIsExclusiveAndAnUncommittedFolderIsRemoved) {
       second.lock();
       ADD_FAILURE() << "a second lock was granted";
     } catch (const InputError& e) {
-      EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(::getpid())),
-                std::string::npos)
+      EXPECT_NE(std::string(e.what()).find("pid " + std::to_string(::getpid())), std::string::npos)
           << e.what();
     }
   }

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "ptq/common/error.h"
-#include "quant/quant_test_helpers.h"
 #include "ptq/quant/gptq_packing.h"
+#include "quant/quant_test_helpers.h"
 
 namespace ptq::quant {
 namespace {
@@ -180,8 +180,7 @@ TEST(Quantizer, MseSearchEqualsTheUnfusedLoop) {
       QuantParams candidate;
       candidate.scale = (xmax * p - xmin * p) / quantizer.maxq();
       candidate.zero = at::round(-(xmin * p) / candidate.scale);
-      const at::Tensor err =
-          (quantizer.quantize(x, candidate) - x).abs_().pow_(c.norm).sum(1);
+      const at::Tensor err = (quantizer.quantize(x, candidate) - x).abs_().pow_(c.norm).sum(1);
       const at::Tensor better = err < best;
       best = at::where(better, err, best);
       want.scale = at::where(better, candidate.scale, want.scale);
@@ -251,8 +250,8 @@ TEST(Quantizer, Fp16ScalesAreRepresentable) {
 }
 
 // round_half_even against std::nearbyint (default rounding mode) bit for bit, sign of zero
-// included, NaN as NaN: a sweep over the whole float range (every 4099th bit pattern, both signs), every
-// half-integer tie and its neighbours around the 2^22..2^24 boundaries where the trick's sum
+// included, NaN as NaN: a sweep over the whole float range (every 4099th bit pattern, both signs),
+// every half-integer tie and its neighbours around the 2^22..2^24 boundaries where the trick's sum
 // changes spacing, and the special values.
 TEST(Quantizer, RoundHalfEvenIsNearbyint) {
   const auto bits = [](float x) {
@@ -286,9 +285,10 @@ TEST(Quantizer, RoundHalfEvenIsNearbyint) {
       for (int step = 0; step < 128; ++step, x = std::nextafter(x, 1e30f)) expect_same(sign * x);
     }
   }
-  for (float x : {0.0f, -0.0f, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 1e-45f, -1e-45f,
-                  std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
-                  std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
+  for (float x :
+       {0.0f, -0.0f, 0.5f, -0.5f, 1.5f, 2.5f, -2.5f, 1e-45f, -1e-45f,
+        std::numeric_limits<float>::max(), -std::numeric_limits<float>::max(),
+        std::numeric_limits<float>::infinity(), -std::numeric_limits<float>::infinity()}) {
     expect_same(x);
   }
   EXPECT_TRUE(std::isnan(round_half_even(std::numeric_limits<float>::quiet_NaN())));

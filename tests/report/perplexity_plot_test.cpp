@@ -83,10 +83,9 @@ TEST(PerplexityPlot, LinearAxisPointsAtTheirCoordinates) {
       {row("fp", 32, 15.68), row("gptq", 4.6, 16.5), row("septq", 3.98, 18.25)}, "eval");
   const ParsedSvg parsed = parse_svg(svg);
   ASSERT_EQ(parsed.error, "");
-  EXPECT_EQ(parsed.points,
-            (std::vector<std::string>{"gptq 390.00 227.50", "septq 266.00 96.25"}));
+  EXPECT_EQ(parsed.points, (std::vector<std::string>{"gptq 390.00 227.50", "septq 266.00 96.25"}));
   EXPECT_EQ(parsed.references, (std::vector<std::string>{"289.00"}));
-  EXPECT_EQ(parsed.ticks, 3 + 5);  // x 3, 4, 5; y 15..19
+  EXPECT_EQ(parsed.ticks, 3 + 5);                          // x 3, 4, 5; y 15..19
   EXPECT_NE(svg.find(">gptq</text>"), std::string::npos);  // legend
   EXPECT_NE(svg.find(">fp (32 bits) 15.68</text>"), std::string::npos);
 }
@@ -96,8 +95,7 @@ TEST(PerplexityPlot, LinearAxisPointsAtTheirCoordinates) {
 //   py(400) = 340 - (log10 400 - 1) / 2 * 300 = 340 - 1.60206 * 150 = 99.69
 //   px(2.2) = 70 + 0.2 / 2 * 400 = 110,  px(3.5) = 70 + 1.5 / 2 * 400 = 370; in bits order
 TEST(PerplexityPlot, LogAxisForALargeSpread) {
-  const std::string svg =
-      perplexity_plot_svg({row("rtn", 3.5, 20), row("rtn", 2.2, 400)}, "eval");
+  const std::string svg = perplexity_plot_svg({row("rtn", 3.5, 20), row("rtn", 2.2, 400)}, "eval");
   const ParsedSvg parsed = parse_svg(svg);
   ASSERT_EQ(parsed.error, "");
   EXPECT_EQ(parsed.points, (std::vector<std::string>{"rtn 110.00 99.69", "rtn 370.00 294.85"}));

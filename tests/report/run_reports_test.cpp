@@ -42,8 +42,8 @@ TEST(RunReports, MergesEvalReportsIntoTheirQuantizeRunAndOrdersRows) {
   EXPECT_EQ(rows[0].bits, 32);  // 400 bytes for 100 parameters
   EXPECT_DOUBLE_EQ(rows[0].bits_per_weight, 32.0);
   EXPECT_EQ(rows[1].method, "gptq");
-  EXPECT_EQ(rows[1].perplexity, (std::map<std::string, double>{{"samples-eval", 16.5},
-                                                               {"wikitext2", 30.25}}));
+  EXPECT_EQ(rows[1].perplexity,
+            (std::map<std::string, double>{{"samples-eval", 16.5}, {"wikitext2", 30.25}}));
   EXPECT_EQ(rows[1].reports, (std::vector<std::string>{"b-gptq.json", "c-eval.json"}));
   EXPECT_EQ(rows[2].method, "septq");
   EXPECT_EQ(rows[2].keep_percent, 1.0);
@@ -55,8 +55,12 @@ TEST(RunReports, EvalReportOfAQuantizedCheckpointAlone) {
   test::TempDir tmp;
   json e = eval_report("/w/rtn", "c4", 40.0);
   e["checkpoint"] = {{"quantization",
-                      {{"method", "rtn"}, {"bits", 2}, {"group_size", 32}, {"act_bits", 8},
-                       {"bits_per_weight", 3.25}, {"method_fields", json::object()}}}};
+                      {{"method", "rtn"},
+                       {"bits", 2},
+                       {"group_size", 32},
+                       {"act_bits", 8},
+                       {"bits_per_weight", 3.25},
+                       {"method_fields", json::object()}}}};
   write_json(tmp / "e.json", e);
   const std::vector<RunRow> rows = read_run_reports({(tmp / "e.json").string()});
   ASSERT_EQ(rows.size(), 1u);
@@ -75,24 +79,32 @@ TEST(RunReports, TaskAndKlReportsAddTheirScoresToTheRowOfTheirModel) {
   write_json(tmp / "b-tasks.json",
              json{{"config", {{"model", "/w/gptq-w4"}}},
                   {"tasks",
-                   {{"piqa", {{"metrics", {{"acc", 0.625}, {"acc_stderr", 0.01},
-                                           {"acc_norm", 0.5}, {"acc_norm_stderr", nullptr}}}}},
+                   {{"piqa",
+                     {{"metrics",
+                       {{"acc", 0.625},
+                        {"acc_stderr", 0.01},
+                        {"acc_norm", 0.5},
+                        {"acc_norm_stderr", nullptr}}}}},
                     {"lambada_openai", {{"metrics", {{"perplexity", 40.5}}}}}}}});
   write_json(tmp / "c-kl.json",
              json{{"config", {{"model", "/w/gptq-w4"}, {"dataset", "wikitext2"}}},
-                  {"kl_divergence", {{"mean_kld", 1.25}, {"mean_kld_stderr", 0.02},
-                                     {"top1_agreement", 0.75}, {"top1_agreement_stderr", 0.001}}}});
+                  {"kl_divergence",
+                   {{"mean_kld", 1.25},
+                    {"mean_kld_stderr", 0.02},
+                    {"top1_agreement", 0.75},
+                    {"top1_agreement_stderr", 0.001}}}});
   const std::vector<RunRow> rows = read_run_reports({tmp.path().string()});
   ASSERT_EQ(rows.size(), 1u);
-  EXPECT_EQ(rows[0].task_metrics, (std::map<std::string, Score>{
-                                      {"lambada_openai perplexity", {40.5, std::nullopt}},
-                                      {"piqa acc", {0.625, 0.01}},
-                                      {"piqa acc_norm", {0.5, std::nullopt}}}));
+  EXPECT_EQ(rows[0].task_metrics,
+            (std::map<std::string, Score>{{"lambada_openai perplexity", {40.5, std::nullopt}},
+                                          {"piqa acc", {0.625, 0.01}},
+                                          {"piqa acc_norm", {0.5, std::nullopt}}}));
   EXPECT_EQ(rows[0].mean_kld, (std::map<std::string, Score>{{"wikitext2", {1.25, 0.02}}}));
   EXPECT_EQ(rows[0].top1_agreement, (std::map<std::string, Score>{{"wikitext2", {0.75, 0.001}}}));
-  EXPECT_EQ(rows[0].reports, (std::vector<std::string>{"a-gptq.json", "b-tasks.json", "c-kl.json"}));
-  EXPECT_EQ(task_metrics_of(rows), (std::vector<std::string>{"lambada_openai perplexity", "piqa acc",
-                                                             "piqa acc_norm"}));
+  EXPECT_EQ(rows[0].reports,
+            (std::vector<std::string>{"a-gptq.json", "b-tasks.json", "c-kl.json"}));
+  EXPECT_EQ(task_metrics_of(rows),
+            (std::vector<std::string>{"lambada_openai perplexity", "piqa acc", "piqa acc_norm"}));
   EXPECT_EQ(kl_datasets_of(rows), std::vector<std::string>{"wikitext2"});
   EXPECT_TRUE(datasets_of(rows) == std::vector<std::string>{"samples-eval"});
 
@@ -105,7 +117,8 @@ TEST(RunReports, TaskAndKlReportsAddTheirScoresToTheRowOfTheirModel) {
   ASSERT_EQ(both.size(), 2u);
   EXPECT_EQ(both[0].method, "fp");
   EXPECT_EQ(both[0].bits, 16);
-  EXPECT_EQ(both[0].task_metrics, (std::map<std::string, Score>{{"boolq acc", {0.5, std::nullopt}}}));
+  EXPECT_EQ(both[0].task_metrics,
+            (std::map<std::string, Score>{{"boolq acc", {0.5, std::nullopt}}}));
 
   json no_metrics{{"config", {{"model", "/w/gptq-w4"}}}, {"tasks", {{"piqa", {{"acc", 1}}}}}};
   write_json(tmp / "e-bad.json", no_metrics);
@@ -140,8 +153,8 @@ TEST(RunReports, BadReportsNameTheFileAndKey) {
   EXPECT_TRUE(mentions(input_error([&] { read_run_reports({(tmp / "none.json").string()}); }),
                        "none.json"));
   test::TempDir empty;
-  EXPECT_TRUE(mentions(input_error([&] { read_run_reports({empty.path().string()}); }),
-                       "no report"));
+  EXPECT_TRUE(
+      mentions(input_error([&] { read_run_reports({empty.path().string()}); }), "no report"));
 }
 
 }  // namespace

@@ -80,13 +80,12 @@ inline nlohmann::json byte_level_tokenizer_json() {
   vocab["He"] = 256;
   vocab["ll"] = 257;
   vocab[space + "w"] = 258;
-  return {{"added_tokens", {{{"id", 259}, {"content", "<|endoftext|>"}, {"special", true}}}},
-          {"normalizer", nullptr},
-          {"pre_tokenizer",
-           {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
-          {"post_processor", {{"type", "ByteLevel"}}},
-          {"model",
-           {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"H e", "l l", space + " w"}}}}};
+  return {
+      {"added_tokens", {{{"id", 259}, {"content", "<|endoftext|>"}, {"special", true}}}},
+      {"normalizer", nullptr},
+      {"pre_tokenizer", {{"type", "ByteLevel"}, {"add_prefix_space", false}, {"use_regex", true}}},
+      {"post_processor", {{"type", "ByteLevel"}}},
+      {"model", {{"type", "BPE"}, {"vocab", vocab}, {"merges", {"H e", "l l", space + " w"}}}}};
 }
 
 }  // namespace ptq::test

@@ -48,7 +48,7 @@ std::string concat(const Args&... args) {
 
 #define PTQ_THROW_INPUT(...) throw ::ptq::InputError(::ptq::detail::concat(__VA_ARGS__))
 #define PTQ_THROW_RUNTIME(...) throw ::std::runtime_error(::ptq::detail::concat(__VA_ARGS__))
-#define PTQ_CHECK_INPUT(cond, ...) \
-  do {                             \
+#define PTQ_CHECK_INPUT(cond, ...)             \
+  do {                                         \
     if (!(cond)) PTQ_THROW_INPUT(__VA_ARGS__); \
   } while (0)

@@ -27,11 +27,8 @@ ProgressStyle progress_style();
 // "task [#####-----]  50%  3/6  0:12 < 0:12": the bar for `done` of `total` steps after
 // `elapsed` seconds, the remaining time extrapolated from the mean time per step so far ("?"
 // before the first step).
-std::string render_progress_bar(const std::string& task,
-                                int64_t done,
-                                int64_t total,
-                                double elapsed_seconds,
-                                int bar_width);
+std::string render_progress_bar(
+    const std::string& task, int64_t done, int64_t total, double elapsed_seconds, int bar_width);
 
 // m:ss below an hour, h:mm:ss above.
 std::string format_duration(double seconds);

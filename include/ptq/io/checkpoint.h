@@ -53,9 +53,9 @@ class Checkpoint {
   const TensorFile& reader_for(const std::string& file) const;
 
   std::string _dir;
-  std::string _index_file;  // the index read, if the weights are sharded
+  std::string _index_file;                         // the index read, if the weights are sharded
   std::map<std::string, std::string> _weight_map;  // tensor name -> shard path
-  mutable std::mutex _readers_mutex;  // guards the lazy opening of shards
+  mutable std::mutex _readers_mutex;               // guards the lazy opening of shards
   mutable std::map<std::string, std::unique_ptr<TensorFile>> _readers;  // by shard path
 };
 

@@ -32,11 +32,8 @@ struct CalibrationOptions {
 // Start positions of datautils.py's text windows: random.seed(seed), then nsamples times
 // randint(0, tokens - seqlen - 1). Throws InputError (naming `source`) when
 // tokens < seqlen + 1.
-std::vector<int64_t> text_window_starts(int64_t tokens,
-                                        int64_t seqlen,
-                                        int64_t nsamples,
-                                        int64_t seed,
-                                        const std::string& source);
+std::vector<int64_t> text_window_starts(
+    int64_t tokens, int64_t seqlen, int64_t nsamples, int64_t seed, const std::string& source);
 
 // Windows of one token stream, [nsamples, seqlen] int64.
 at::Tensor sample_text_windows(const std::vector<int32_t>& ids,

@@ -26,7 +26,7 @@ enum class LoaderVerdict {
 struct LoaderSupport {
   std::string loader;  // "AutoGPTQ", "GPTQModel", "Transformers", "vLLM", "ptq"
   LoaderVerdict verdict = LoaderVerdict::Loads;
-  std::string why;     // the reason, or the versions it depends on; empty when plain
+  std::string why;  // the reason, or the versions it depends on; empty when plain
 };
 
 // What decides whether a loader reads a checkpoint.

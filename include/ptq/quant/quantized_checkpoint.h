@@ -80,8 +80,8 @@ std::optional<OutlierStore> load_outlier_store(const io::Checkpoint& checkpoint,
                                                const std::string& module);
 
 // fp32 [N, K] weight of the quantized linear `module` (its .qweight, .qzeros, .scales and
-// .g_idx), exactly as readers of `format` dequantize it, with its sparse side store (.outlier_idx and
-// .outlier_val, outlier_store.h) written over it when the checkpoint holds one. Throws
+// .g_idx), exactly as readers of `format` dequantize it, with its sparse side store (.outlier_idx
+// and .outlier_val, outlier_store.h) written over it when the checkpoint holds one. Throws
 // InputError naming the module and the checkpoint for a missing or ill-typed tensor, or shapes
 // that do not fit together.
 at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,

@@ -103,8 +103,8 @@ class ResumeCheckpoint {
   std::filesystem::path _out;
   std::filesystem::path _dir;
   nlohmann::json _identity;
-  nlohmann::json _manifest;  // checkpoint.json as last committed; null before the first
-  io::SafetensorsWriter _layer;     // the linears of the layer being quantized
+  nlohmann::json _manifest;      // checkpoint.json as last committed; null before the first
+  io::SafetensorsWriter _layer;  // the linears of the layer being quantized
   nlohmann::json _modules = nlohmann::json::array();  // their names and extra suffixes
   int _lock_fd = -1;                                  // the lock file while lock() holds it
   bool _created_dir = false;                          // lock() created the work folder

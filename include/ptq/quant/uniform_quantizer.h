@@ -99,11 +99,11 @@ class UniformQuantizer {
 // A quantized weight W [N out, K in] with one grid per (group, output row); group g covers the
 // input columns with g_idx == g.
 struct QuantizedWeight {
-  at::Tensor weight;  // fp32 [N, K], the dequantized (fake-quantized) weight
-  at::Tensor codes;   // uint8 [N, K]
-  at::Tensor scales;  // fp32 [G, N]
-  at::Tensor zeros;   // fp32 [G, N], integer-valued
-  at::Tensor g_idx;   // int32 [K]
+  at::Tensor weight;         // fp32 [N, K], the dequantized (fake-quantized) weight
+  at::Tensor codes;          // uint8 [N, K]
+  at::Tensor scales;         // fp32 [G, N]
+  at::Tensor zeros;          // fp32 [G, N], integer-valued
+  at::Tensor g_idx;          // int32 [K]
   int64_t refit_groups = 0;  // (group, row) grids whose zero gptq_v1_zero moved from 0 to 1
 };
 

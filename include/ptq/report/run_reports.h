@@ -28,14 +28,15 @@ struct Score {
 };
 
 struct RunRow {
-  std::string method;            // rtn, gptq, septq, ruquant, ...; "fp" when not quantized
-  int bits = 0;                  // weight bits; a full-precision row: its stored bits per weight
-  int group_size = -1;           // -1: per output channel
-  int act_bits = 16;             // 16: activations not quantized
-  std::optional<double> keep_percent;  // septq only
-  double bits_per_weight = 0;    // effective (quantized linears, storage_bits.h)
+  std::string method;   // rtn, gptq, septq, ruquant, ...; "fp" when not quantized
+  int bits = 0;         // weight bits; a full-precision row: its stored bits per weight
+  int group_size = -1;  // -1: per output channel
+  int act_bits = 16;    // 16: activations not quantized
+  std::optional<double> keep_percent;        // septq only
+  double bits_per_weight = 0;                // effective (quantized linears, storage_bits.h)
   std::map<std::string, double> perplexity;  // by data set label (dataset_label)
-  std::map<std::string, Score> task_metrics;  // by "task metric": "piqa acc", "lambada_openai perplexity"
+  std::map<std::string, Score>
+      task_metrics;  // by "task metric": "piqa acc", "lambada_openai perplexity"
   std::map<std::string, Score> mean_kld;        // KL(base || this) per token, by data set label
   std::map<std::string, Score> top1_agreement;  // fraction of same top tokens, by data set label
   std::optional<double> quantize_seconds;

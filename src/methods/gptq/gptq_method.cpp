@@ -33,7 +33,8 @@ class GptqMethod : public quant::QuantMethod {
   quant::QuantizedLinear quantize_linear(const std::string& /*module*/,
                                          const at::Tensor& weight,
                                          const quant::LinearStats& stats) const override {
-    quant::GptqResult result = quant::gptq_quantize(weight, prepared_hessian(stats, _config), _config);
+    quant::GptqResult result =
+        quant::gptq_quantize(weight, prepared_hessian(stats, _config), _config);
     quant::QuantizedLinear out;
     out.quantized = std::move(result.quantized);
     out.loss = result.loss;

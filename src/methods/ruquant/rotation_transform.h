@@ -22,8 +22,8 @@ struct RotationSettings {
 // ||c - target||, the length of the reflection vector before it is normalised (stage 2 trains
 // the vector at that scale, as the authors' omg).
 double add_rotations(const at::Tensor& x,
-                   const RotationSettings& settings,
-                   at::Generator& gen,
-                   quant::InputTransform& transform);
+                     const RotationSettings& settings,
+                     at::Generator& gen,
+                     quant::InputTransform& transform);
 
 }  // namespace ptq::methods::ruquant

@@ -1,7 +1,7 @@
 // The ruquant method through the layer-by-layer pipeline: its transforms leave every fixture
 // family's full-precision logits unchanged (LLaMA, Llama 3, Qwen2, Qwen3, OPT, GPT-NeoX, Phi-3,
-// Gemma 2/3 and stories260K), every stored transform is orthogonal after smoothing, the seed fixes the
-// bits, and impossible rotation blocks are clear errors. Stage 2 (--tune-epochs): the tuned
+// Gemma 2/3 and stories260K), every stored transform is orthogonal after smoothing, the seed fixes
+// the bits, and impossible rotation blocks are clear errors. Stage 2 (--tune-epochs): the tuned
 // reflections are still exact orthogonal transforms of the network, tuning lowers the quantized
 // layers' output error on held-out text, the model is left without autograd state, and
 // settings stage 2 cannot honour are clear errors.
@@ -113,9 +113,8 @@ void expect_equivalent(const std::string& fixture, bool smooth_only) {
 }
 
 TEST(Ruquant, FullPrecisionLogitsUnchangedOnEveryFamily) {
-  for (const std::string fixture :
-       {"llama", "qwen2", "mistral", "opt", "gpt_neox", "phi3", "llama3", "qwen3", "gemma2",
-        "gemma3"}) {
+  for (const std::string fixture : {"llama", "qwen2", "mistral", "opt", "gpt_neox", "phi3",
+                                    "llama3", "qwen3", "gemma2", "gemma3"}) {
     expect_equivalent(fixture, false);
     expect_equivalent(fixture, true);
   }
