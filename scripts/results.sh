@@ -2,7 +2,7 @@
 # Regenerates docs/results.md: RTN, GPTQ and SEPTQ on stories260K over bits x group size, each
 # run through `ptq quantize --report --eval`, and each SEPTQ run exported as a plain GPTQ
 # checkpoint (`ptq export --merge-outliers`) and evaluated again (calibration: the 128 x 512 calib token rows; eval:
-# all 64 x 512 eval rows, full precision 15.68007 per shared/models/stories260K/SOURCE.md).
+# all 64 x 512 eval rows, full precision 15.68007 per docs/test-data.md).
 # Effective bits per weight come from each report's "storage" (ptq/quant/storage_bits.h).
 #
 #   scripts/results.sh [PTQ_BINARY]   (default build/ptq; PTQ_SHARED_DIR overrides ../shared;
@@ -88,7 +88,7 @@ lines = [
     "(`shared/models/stories260K-hf`, 5 layers, linears 64 and 172 wide). Calibration: all 128",
     "rows of `samples-calib-128x512-seed1.i32`; perplexity: all 64 x 512 rows of",
     "`samples-eval-64x512-seed2.i32` (full precision **15.68007**; the excess over it is",
-    "KL(full precision || quantized) per token, see SOURCE.md). Settings otherwise the GPTQ",
+    "KL(full precision || quantized) per token, see docs/test-data.md). Settings otherwise the GPTQ",
     "reference defaults: asymmetric min-max grid, damp 0.01, block 128, no act-order,",
     "true-sequential (LLaMA default). Group -1 = per channel. `gptq+mse` is GPTQ with the",
     "MSE-searched clipping SEPTQ uses (norm 2.4, grid 100, maxshrink 0.8); `septq 1%` keeps the",

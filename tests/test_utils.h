@@ -10,7 +10,7 @@
 
 namespace ptq::test {
 
-// ../shared beside the checkout (models/, data/, notes/), as CI lays it out.
+// ../shared beside the checkout (models/, data/), as CI lays it out.
 std::filesystem::path shared_dir();
 // Random Hugging Face checkpoints written by tests/reference/make_fixtures.py.
 std::filesystem::path fixtures_dir();

@@ -1,5 +1,5 @@
 // ptq quantize: layer-by-layer post-training quantization of a Hugging Face model into a GPTQ
-// v1 directory (gptq-format.md), with a JSON report of what happened to every linear.
+// v1 directory (docs/format.md), with a JSON report of what happened to every linear.
 
 #include <ATen/Parallel.h>
 #include <sys/resource.h>

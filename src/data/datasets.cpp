@@ -37,7 +37,7 @@ std::vector<std::string_view> lines_with_newline(std::string_view bytes) {
 }
 
 // Hugging Face's wikitext rows are the file's lines, '\n' kept, with blank lines (" \n" in
-// the file) as "" (shared/data/wikitext-2-raw/SOURCE.md).
+// the file) as "" (docs/test-data.md).
 Corpus wikitext2(const std::string& path) {
   Corpus corpus{{}, "\n\n", path};
   const std::string bytes = io::read_file_bytes(path);

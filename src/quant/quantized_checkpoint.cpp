@@ -43,7 +43,7 @@ T read_key(const json& object,
   }
 }
 
-// An absent key means `expected` (gptq-format.md: no quant_method or checkpoint_format is
+// An absent key means `expected` (docs/format.md: no quant_method or checkpoint_format is
 // what older AutoGPTQ writers emit, and loaders take it as v1 "gptq").
 void require_value(const json& config,
                    std::initializer_list<const char*> keys,
@@ -166,7 +166,7 @@ QuantizationFormat parse_quantization_config(const json& config, const std::stri
                   ": \"group_size\" must be -1 or positive, got ", format.group_size);
   format.sym = read_key(config, {"sym"}, format.sym, top);
   format.desc_act = read_key(config, {"desc_act"}, format.desc_act, top);
-  // GPTQModel keeps these under "meta" (gptq-format.md); AutoGPTQ at the top level.
+  // GPTQModel keeps these under "meta" (docs/format.md); AutoGPTQ at the top level.
   format.static_groups =
       read_key(config, {"static_groups"},
                read_key(meta, {"static_groups"}, format.static_groups, in_meta), top);
@@ -204,7 +204,7 @@ QuantizationFormat parse_quantization_config(const json& config, const std::stri
 }
 
 std::optional<QuantizationFormat> find_quantization_format(const std::string& dir) {
-  // The order loaders search (gptq-format.md): the model's config first.
+  // The order loaders search (docs/format.md): the model's config first.
   for (const char* name : {"config.json", "quantize_config.json", "quant_config.json"}) {
     const fs::path path = fs::path(dir) / name;
     if (!fs::exists(path)) continue;

@@ -90,7 +90,7 @@ void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
                                                      const at::Tensor& bias) {
   check_source_shape(module, weight);
   const GptqPackedWeight packed = pack_gptq(weight, _format.bits, _format.checkpoint_format);
-  // The original weight is not stored (gptq-format.md); the bias is, in fp16. A quantized
+  // The original weight is not stored (docs/format.md); the bias is, in fp16. A quantized
   // source's packed tensors are replaced by the ones stored here (same names).
   _replaced.insert(module + ".weight");
   add_to_shard(module + ".qweight", packed.qweight);
@@ -181,9 +181,9 @@ void QuantizedCheckpointWriter::write_configs() const {
   const nlohmann::json quantization = quantization_config_json(_format);
   nlohmann::json config = _source_config;
   config["quantization_config"] = quantization;
-  config["torch_dtype"] = "float16";  // exllama/fp16 kernels gate on it (gptq-format.md)
+  config["torch_dtype"] = "float16";  // exllama/fp16 kernels gate on it (docs/format.md)
   write_json_file((_staged->path() / "config.json").string(), config);
-  // For older loaders that read only quantize_config.json (gptq-format.md).
+  // For older loaders that read only quantize_config.json (docs/format.md).
   write_json_file((_staged->path() / "quantize_config.json").string(), quantization);
 }
 

@@ -11,7 +11,7 @@ namespace ptq::test {
 namespace {
 namespace fs = std::filesystem;
 
-// ../shared/models/stories260K/SOURCE.md: an independent implementation's value on the eval
+// docs/test-data.md: an independent implementation's value on the eval
 // set, every 512-token row one segment.
 constexpr double kReferencePerplexity = 15.68007;
 constexpr double kReferenceMeanNll = 2.752390;

@@ -12,7 +12,7 @@ namespace ptq::test {
 namespace {
 namespace fs = std::filesystem;
 
-// ../shared/models/stories260K/SOURCE.md: greedy continuation of BOS by a reference
+// docs/test-data.md: greedy continuation of BOS by a reference
 // implementation that matches llama2.c's run.c token for token.
 const std::vector<int32_t> kReferenceGreedy = {
     1,   461, 461, 401, 401, 401, 461, 378, 455, 473, 456, 435, 299, 362, 409, 283, 264, 283, 452,

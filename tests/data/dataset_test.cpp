@@ -47,7 +47,7 @@ void write_gzip(const fs::path& path, const std::string& bytes) {
   gzclose(file);
 }
 
-// shared/data/wikitext-2-raw/SOURCE.md: "\n\n".join(HF test rows).
+// docs/test-data.md: "\n\n".join(HF test rows).
 TEST_F(DatasetTest, WikiText2IsTheGptqString) {
   const std::string text = load_text("wikitext2");
   EXPECT_EQ(text.size(), 1296370u);
@@ -61,7 +61,7 @@ TEST_F(DatasetTest, WikiText2IsTheGptqString) {
   EXPECT_EQ(non_empty, 2891u);
 }
 
-// shared/data/ptb/SOURCE.md: one stripped sentence per line; ptb = validation joined with
+// docs/test-data.md: one stripped sentence per line; ptb = validation joined with
 // "\n\n", ptb-new = test joined with " ".
 TEST_F(DatasetTest, PtbSentences) {
   const std::vector<std::string> valid = load_documents("ptb");
@@ -74,7 +74,7 @@ TEST_F(DatasetTest, PtbSentences) {
   EXPECT_EQ(load_text("ptb-new").rfind(test_rows[0] + " " + test_rows[1], 0), 0u);
 }
 
-// shared/data/c4/SOURCE.md: 1,000 documents, 2,189,457 characters of text.
+// docs/test-data.md: 1,000 documents, 2,189,457 characters of text.
 TEST_F(DatasetTest, C4TrainShardDocuments) {
   const std::vector<std::string> docs = load_documents("c4");
   ASSERT_EQ(docs.size(), 1000u);

@@ -100,7 +100,8 @@ TEST(KlBaseLogits, RtnMeanKldIsTheLogPerplexityRatioWithinItsStandardError) {
   EXPECT_EQ(kl.at("tokens").get<int64_t>(), 64 * 511);
   EXPECT_NEAR(kl.at("mean_kld").get<double>(), kl.at("ln_ppl_ratio").get<double>(),
               kl.at("mean_kld_stderr").get<double>());
-  EXPECT_NEAR(kl.at("base_perplexity").get<double>(), 15.68007, 5e-5);  // SOURCE.md's FP value
+  EXPECT_NEAR(kl.at("base_perplexity").get<double>(), 15.68007,
+              5e-5);  // docs/test-data.md's FP value
 }
 
 // A top-k file: the coarsened KLD is below the full one, everything else is exact.

@@ -103,7 +103,7 @@ TEST(LlamaTest, Stories260KNllMatchesPythonReference) {
   const double mean = nll.mean().item<double>();
   // tests/reference/stories260k_nll.py SHARED_DIR 4: HF LLaMA equations in fp64 over the
   // first 4 rows (4 x 511 targets). The same script over all 64 rows prints 2.752390418,
-  // SOURCE.md's reference mean NLL.
+  // docs/test-data.md's reference mean NLL.
   const double expected = 3.078582459;
   std::printf("[ stories260K         ] mean NLL %.9f, fp64 reference %.9f\n", mean, expected);
   EXPECT_NEAR(mean, expected, 1e-5);

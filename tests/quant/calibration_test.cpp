@@ -56,7 +56,7 @@ TEST(Calibration, TokenRowsAreTheFirstRows) {
       (test::shared_dir() / "models" / "stories260K" / "samples-calib-128x512-seed1.i32").string();
   const at::Tensor ids = load_calibration({"tokens:" + path, 3, 512, 0}, "");
   ASSERT_EQ(ids.sizes(), (std::vector<int64_t>{3, 512}));
-  EXPECT_EQ(ids[0][0].item<int64_t>(), 1);  // each row starts with BOS (SOURCE.md)
+  EXPECT_EQ(ids[0][0].item<int64_t>(), 1);  // each row starts with BOS (docs/test-data.md)
   EXPECT_THROW(load_calibration({"tokens:" + path, 129, 512, 0}, ""), InputError);
 }
 

@@ -132,7 +132,8 @@ TEST(Packing, PadsWidthsNotMultipleOf32) {
 }
 
 TEST(Packing, StoresZeroMinusOne) {
-  // Symmetric 4-bit: zero 8 is stored as 7 -> 0x77777777 (gptq-format.md, zero offset quirk).
+  // Symmetric 4-bit: zero 8 is stored as 7 -> 0x77777777 (docs/format.md, "Zero points: v1 and
+  // v2").
   QuantizedWeight q = random_quantized(32, 32, -1, 4);
   q.zeros.fill_(8);
   const GptqPackedWeight packed = pack_gptq(q, 4);

@@ -259,7 +259,7 @@ TEST(Pipeline, RejectsActivationsThatOverflowTheirBuffer) {
 }
 
 // Acceptance (issue 4): stories260K, calibration on its calib token set, perplexity on all 64
-// rows of its eval set (full precision 15.68007, SOURCE.md).
+// rows of its eval set (full precision 15.68007, docs/test-data.md).
 constexpr int64_t kCalibSamples = 16;  // of 128 rows, to keep the test short at 2 cores
 
 double quantized_perplexity(const std::string& method, const MethodOptions& options) {

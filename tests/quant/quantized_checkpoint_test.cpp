@@ -54,7 +54,7 @@ struct QuantizedRun {
 // Quantizes every linear of `source` with RTN, writes `out`, and applies the same weights (and
 // the fp16-rounded biases the checkpoint stores) to the in-memory model. The quantizer's default
 // fp16_scales makes every scale fp16-representable: the checkpoint stores scales in fp16
-// (gptq-format.md), so only then are the in-memory weights exactly what v1 readers dequantize.
+// (docs/format.md), so only then are the in-memory weights exactly what v1 readers dequantize.
 QuantizedRun quantize_and_write(const std::string& source,
                                 const fs::path& out,
                                 const QuantizationFormat& format,

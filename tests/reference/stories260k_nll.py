@@ -6,7 +6,7 @@
 Reads SHARED_DIR/models/stories260K-hf (LLaMA layout, F32) and the first ROWS rows (default 4;
 64 = the whole set) of SHARED_DIR/models/stories260K/samples-eval-64x512-seed2.i32 (int32 LE,
 rows of 512), runs make_fixtures.llama_forward (the HF LLaMA equations in fp64) and prints the
-mean NLL over the 511 shifted targets of every row. With ROWS=64 it must print SOURCE.md's
+mean NLL over the 511 shifted targets of every row. With ROWS=64 it must print docs/test-data.md's
 2.752390; the 4-row value is hard-coded in tests/model/llama_test.cpp.
 """
 import json

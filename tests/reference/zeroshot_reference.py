@@ -12,7 +12,7 @@ SHARED_DIR/data/zeroshot (ARC and HellaSwag: of OUT_DIR/zeroshot_user_tasks, rec
 here in those datasets' original formats) with every request's loglikelihood and greedy flag,
 and the task's acc (and acc_norm) per example.
 
-Written from the rules in the data's README.md / SOURCE.md (lm_eval/api/task.py construct_requests,
+Written from the rules in docs/zeroshot.md (lm_eval/api/task.py construct_requests,
 lm_eval/api/model.py _encode_pair, lm_eval/models/huggingface.py _loglikelihood_tokens, the task
 yaml files), not from ptq: the prompts, the pair encoding and the scoring are re-derived here, the
 GPT-2 tokenizer is a from-scratch byte-level BPE (bytes_to_unicode + the GPT-2 pre-tokenizer

@@ -83,7 +83,7 @@ TEST(BpeByteLevel, TokenizerConfigAddsBos) {
   EXPECT_EQ(tokenizer->encode_raw("Hello world"), (std::vector<int32_t>{15496, 995}));
 }
 
-// The acceptance anchor (shared/data/wikitext-2-raw/SOURCE.md): 287,644 GPT-2 tokens for the
+// The acceptance anchor (docs/test-data.md): 287,644 GPT-2 tokens for the
 // GPTQ wikitext2 string, 287,645 with OPT's BOS.
 TEST(BpeByteLevel, WikiText2AnchorCounts) {
   test::use_shared_data_dir();

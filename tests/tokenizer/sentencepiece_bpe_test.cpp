@@ -79,7 +79,7 @@ TEST(SentencePieceBpe, TokenizerConfigOverridesBos) {
   EXPECT_EQ(tokenizer->encode("Hello world"), (std::vector<int32_t>{15043, 3186}));
 }
 
-// The anchor of shared/models/llama2-tokenizer/SOURCE.md (341,468 + BOS), also
+// The anchor of docs/test-data.md (341,468 + BOS), also
 // python3-sentencepiece's count.
 TEST(SentencePieceBpe, WikiText2AnchorCounts) {
   test::use_shared_data_dir();

@@ -24,8 +24,9 @@ const char* const kMistralV7 = "mistral_instruct_tokenizer_241114.model.v7";
 
 fs::path reference(const std::string& name) { return test::fixtures_dir() / "tokenizers" / name; }
 
-// mistral-common's fixtures (tests/data/samples/no_tools/tokens_v1/v2/v3.json and
-// tests/test_tokenize_v1.py). The regular pieces of v7 are v2/v3's, id for id.
+// mistral-common's fixtures (in that repository: tokens_v1/v2/v3.json under
+// tests/data/samples/no_tools, and its test_tokenize_v1.py). The regular pieces of v7 are
+// v2/v3's, id for id.
 TEST(SentencePieceModel, MistralMatchesMistralCommonIds) {
   const std::string question = "What's the result of 5 + 5?";
   const auto v1 = load_tokenizer(mistral(kMistralV1));

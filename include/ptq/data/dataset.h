@@ -36,7 +36,7 @@ std::string token_spec_path(const std::string& spec);
 //   ptb        PTB validation sentences, joined with "\n\n" (GPTQ's ptb)
 //   ptb-new    PTB test sentences, joined with " " (GPTQ's ptb-new)
 //   c4         the shipped C4 train-shard documents, joined with " " (c4-new style; the C4
-//              validation shard is not available, see shared/data/c4/SOURCE.md)
+//              validation shard is not available, see docs/test-data.md)
 //   PATH       *.jsonl, *.jsonl.gz, *.json.gz: JSON lines with a "text" field, joined with
 //              "\n\n"; any other file: its bytes, as one document
 // Returns the one string the protocol tokenizes. Throws InputError naming the file for an

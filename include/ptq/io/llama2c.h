@@ -8,8 +8,8 @@
 // vocab_size, max_seq_len) followed by fp32 tensors in a fixed order; a negative vocab_size
 // means the classifier is not shared with the embedding and is stored last. The rows of wq
 // and wk are permuted per head from llama2.c's interleaved RoPE pairs to HF's rotate-half
-// layout; the stored RoPE tables are dropped (HF recomputes them). See SOURCE.md in the
-// shared reference data's models/stories260K and models/stories260K-hf.
+// layout; the stored RoPE tables are dropped (HF recomputes them). docs/test-data.md describes
+// the stories260K checkpoint this was written for.
 //
 // The whole model is held in memory once while writing (SafetensorsWriter copies).
 

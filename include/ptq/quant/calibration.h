@@ -1,6 +1,6 @@
 #pragma once
 // Calibration samples: nsamples windows of seqlen token ids, drawn exactly as the GPTQ
-// reference's datautils.py does (eval-protocol.md), with ptq::quant::PythonRandom standing in
+// reference's datautils.py does (docs/eval-protocol.md), with ptq::quant::PythonRandom standing in
 // for CPython's random so the same seed gives the same windows:
 //
 //   CalibrationOptions options{"wikitext2", 128, 2048, 0};

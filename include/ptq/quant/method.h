@@ -45,7 +45,7 @@ struct QuantizedLinear {
 };
 
 // The settings shared by the built-in methods; defaults are the GPTQ reference's
-// (eval-protocol.md: asym, per-channel, min-max, percdamp .01, blocksize 128).
+// (docs/eval-protocol.md: asym, per-channel, min-max, percdamp .01, blocksize 128).
 struct MethodOptions {
   QuantizerConfig quantizer;
   int group_size = -1;

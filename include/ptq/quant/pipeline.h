@@ -1,6 +1,6 @@
 #pragma once
 // Layer-by-layer post-training quantization of a causal LM, as the GPTQ reference's
-// llama_sequential / opt_sequential do (eval-protocol.md):
+// llama_sequential / opt_sequential do (docs/eval-protocol.md):
 //
 //   hidden = embed(calibration ids)
 //   for each decoder layer: collect what the method needs from each linear's inputs,

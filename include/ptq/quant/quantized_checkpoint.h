@@ -48,7 +48,7 @@ struct QuantizationFormat {
 // "quant_method": "ptq" so that no loader reads them as GPTQ (docs/format.md).
 bool gptq_loader_bits(int bits);
 
-// The "MINIMAL SAFE SET" of gptq-format.md, written both as config.json
+// The minimal set loaders need (docs/format.md), written both as config.json
 // ["quantization_config"] and as quantize_config.json; `method` and `method_fields` go to
 // "meta" next to "quantizer": ["ptq:<version>"]. "quant_method" is "gptq", or "ptq" for bits
 // outside gptq_loader_bits; "checkpoint_format" names format.checkpoint_format.
@@ -90,7 +90,7 @@ at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
                                    CheckpointFormat format = CheckpointFormat::GptqV1);
 
 // Model loading's hooks. A GPTQ directory stores a quantized linear `<module>` without its
-// `<module>.weight` (gptq-format.md); these recognise `weight_name` ("<module>.weight") as such
+// `<module>.weight` (docs/format.md); these recognise `weight_name` ("<module>.weight") as such
 // a linear when the checkpoint lacks it but holds `<module>.qweight` and its directory has a
 // quantization config (read per call: a few kB per quantized linear, nothing otherwise).
 //

@@ -1,6 +1,6 @@
 #pragma once
 // ruquant: weight-and-activation quantization after smoothing and RUQuant's stage 1 rotations
-// (../shared/papers/ruquant.txt). Per group of linears sharing an input (q/k/v, gate/up, o,
+// (Liu et al.'s RUQuant paper). Per group of linears sharing an input (q/k/v, gate/up, o,
 // down): SmoothQuant scales from the calibration activations, then block Householder/Givens
 // rotations, a zigzag permutation and a global Householder reflection computed on the mean
 // calibration input; the transform is folded into the weights and applied to the input at run
