@@ -16,6 +16,7 @@
 #include "ptq/common/logging.h"
 #include "ptq/common/memory.h"
 #include "ptq/common/report.h"
+#include "ptq/common/timing.h"
 #include "ptq/data/dataset.h"
 #include "ptq/eval/kl_divergence.h"
 #include "ptq/eval/perplexity.h"
@@ -56,10 +57,6 @@ struct Timings {
   double data = 0.0;
   double eval = 0.0;
 };
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 int64_t checked_seqlen(int64_t seqlen, const model::ModelConfig& config) {
   const int64_t positions = config.max_position_embeddings;

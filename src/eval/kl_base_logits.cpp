@@ -11,16 +11,13 @@
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/progress.h"
+#include "ptq/common/timing.h"
 #include "ptq/eval/kl_divergence.h"
 #include "ptq/eval/logits_file.h"
 #include "ptq/eval/perplexity.h"
 
 namespace ptq::eval {
 namespace {
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
 
 // The header this run's rows and model call for.
 LogitsFileHeader run_header(const model::CausalLM& lm,

@@ -13,6 +13,7 @@
 #include "ptq/common/logging.h"
 #include "ptq/common/memory.h"
 #include "ptq/common/progress.h"
+#include "ptq/common/timing.h"
 #include "ptq/model/architecture.h"
 #include "ptq/model/streamed_layer.h"
 #include "ptq/model/tensor_table.h"
@@ -21,10 +22,6 @@ namespace ptq::eval {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 // int32 ids -> [segments, seqlen] int64, the index type embedding lookups take.
 at::Tensor segment_tensor(const std::vector<int32_t>& ids, int64_t segments, int64_t seqlen) {

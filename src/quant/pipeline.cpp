@@ -12,6 +12,7 @@
 #include "ptq/common/heap.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/progress.h"
+#include "ptq/common/timing.h"
 #include "ptq/quant/attention_quantizer.h"
 #include "ptq/quant/gptq.h"
 #include "ptq/quant/relative_error.h"
@@ -24,10 +25,6 @@ using Clock = std::chrono::steady_clock;
 // A batch's attention scores and MLP activations: small enough to stay in cache-friendly
 // allocations (large batches measured slower on stories260K), large enough for GEMMs.
 constexpr int64_t kBatchBytes = int64_t{32} << 20;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 void check_not_stopped(const PipelineOptions& options) {
   if (options.stop != nullptr && options.stop->load()) throw Interrupted();
