@@ -115,7 +115,7 @@ TEST(ZeroShotMetrics, AccuracyStderrIsSampleStderrOfMean) {
   EXPECT_NEAR(result.metrics.at("acc_stderr"), std::sqrt(var / 3.0), 1e-12);
 }
 
-TEST(ZeroShotTasks, UnknownTaskAndMissingFilesAreInputErrors) {
+TEST(ZeroShotTaskFiles, UnknownTaskAndMissingFilesAreInputErrors) {
   const auto lm = model::load_causal_lm((fixtures_dir() / "zeroshot_gpt2").string());
   const auto tokenizer = tokenizer::load_tokenizer((fixtures_dir() / "zeroshot_gpt2").string());
   eval::ZeroShotOptions options;

@@ -1,0 +1,96 @@
+# CTest labels of the C++ tests (README.md, "Tests"):
+#   unit   no Python fixtures, no ../shared data, no ptq binary: `ctest -L unit` runs in
+#          seconds on a fresh build. One ctest test per folder (unit_<folder>) runs that
+#          folder's unit suites in one process, so libtorch is loaded a few times, not per test.
+#   model  reads the fixtures tests/reference/ generates or ../shared models and data.
+#   cli    runs the ptq binary end to end (tests/cli/).
+#   slow   the tests that take over ~10 s, in addition to model or cli.
+# A suite belongs to one file; the files below are the unit ones, every other file under tests/
+# is model, except tests/cli/.
+
+set(PTQ_UNIT_TEST_SOURCES
+  common/error_test.cpp common/printable_test.cpp common/progress_test.cpp
+  eval/generate_test.cpp eval/perplexity_test.cpp eval/streamed_perplexity_test.cpp
+  eval/zeroshot_tasks_test.cpp
+  io/restricted_unpickler_test.cpp io/safetensors_test.cpp
+  methods/methods_test.cpp methods/septq_test.cpp
+  model/attention_test.cpp model/rotary_test.cpp model/streamed_layer_test.cpp
+  quant/activation_quantizer_test.cpp quant/gptq_test.cpp quant/loader_support_test.cpp
+  quant/outlier_export_test.cpp quant/outlier_merge_test.cpp quant/python_random_test.cpp
+  quant/relative_error_test.cpp quant/resume_checkpoint_test.cpp quant/storage_bits_test.cpp
+  quant/uniform_quantizer_test.cpp
+  report/markdown_table_test.cpp report/perplexity_plot_test.cpp report/run_reports_test.cpp
+  tokenizer/byte_level_test.cpp tokenizer/pair_merge_test.cpp tokenizer/regex_splitter_test.cpp)
+
+# Over ~10 s each (model or cli besides).
+set(PTQ_SLOW_MODEL_TESTS
+  Pipeline/SeptqBeatsGptqOnStories260K.*
+  RuquantStage2.TuningLowersTheLayerOutputErrorOnStories260K
+  KlBaseLogits.RtnMeanKldIsTheLogPerplexityRatioWithinItsStandardError
+  LazyLoadingTest.StreamsModelThreeTimesLargerThanMemoryLimit)
+set(PTQ_SLOW_CLI_TESTS
+  QuantizeMemory.GptqStreamsAModelThreeTimesLargerThanTheMemoryLimit
+  EvalMemory.StreamsAModelThreeTimesLargerThanTheMemoryLimit
+  ReadmeWalkthrough.*
+  QuantizeCommand.RuquantCheckpointReproducesTheInMemoryModel
+  QuantizeCommand.RuquantStage2IsReadBackAndReproducible
+  QuantizeCommand.WritesAGptqDirectoryAndReport
+  QuantizeCommand.RejectsBadInputWithExitCode2
+  QuantizeCommand.AttentionQuantizationIsStoredAndHonouredByEval
+  QuantizeCommand.RecipeValuesUnlessTheCommandLineGivesThem
+  QuantizeCommand.ResumeRefusesAnotherRunsCheckpoint
+  QuantizeCommand.ActivationBitsAreStoredAndHonouredByEval
+  EvalCommand.ConvertedStories260KMatchesReferencePerplexity
+  EvalCommand.HuggingFaceStories260KMatchesReferencePerplexity
+  InputFaults.SecondRunToTheSameOutputIsRefusedNamingTheFirst
+  InputFaults.ResumeRemovesTheStagingOfAKilledRun)
+
+# The gtest filter of every suite the test files `sources` (relative to tests/) define:
+# "Suite.*" and "*/Suite.*" (the second for TEST_P instantiations).
+function(ptq_suites_filter out)
+  set(patterns)
+  foreach(source IN LISTS ARGN)
+    file(STRINGS ${CMAKE_CURRENT_SOURCE_DIR}/${source} lines
+      REGEX "^(TEST|TEST_F|TEST_P|TYPED_TEST)\\( *[A-Za-z0-9_]+")
+    foreach(line IN LISTS lines)
+      string(REGEX REPLACE "^[A-Z_]+\\( *([A-Za-z0-9_]+).*" "\\1" suite "${line}")
+      list(APPEND patterns "${suite}.*" "*/${suite}.*")
+    endforeach()
+  endforeach()
+  list(REMOVE_DUPLICATES patterns)
+  string(JOIN ":" filter ${patterns})
+  set(${out} "${filter}" PARENT_SCOPE)
+endfunction()
+
+# unit_<folder>: one process per folder of unit tests.
+set(PTQ_UNIT_FOLDERS ${PTQ_UNIT_TEST_SOURCES})
+list(TRANSFORM PTQ_UNIT_FOLDERS REPLACE "/.*" "")
+list(REMOVE_DUPLICATES PTQ_UNIT_FOLDERS)
+foreach(folder IN LISTS PTQ_UNIT_FOLDERS)
+  set(sources ${PTQ_UNIT_TEST_SOURCES})
+  list(FILTER sources INCLUDE REGEX "^${folder}/")
+  ptq_suites_filter(filter ${sources})
+  add_test(NAME unit_${folder} COMMAND ptq_tests --gtest_filter=${filter})
+  set_tests_properties(unit_${folder} PROPERTIES LABELS unit TIMEOUT 120)
+endforeach()
+
+ptq_suites_filter(PTQ_UNIT_FILTER ${PTQ_UNIT_TEST_SOURCES})
+file(GLOB PTQ_CLI_TEST_SOURCES RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
+  ${CMAKE_CURRENT_SOURCE_DIR}/cli/*_test.cpp)
+ptq_suites_filter(PTQ_CLI_FILTER ${PTQ_CLI_TEST_SOURCES})
+string(JOIN ":" PTQ_SLOW_MODEL_FILTER ${PTQ_SLOW_MODEL_TESTS})
+string(JOIN ":" PTQ_SLOW_CLI_FILTER ${PTQ_SLOW_CLI_TESTS})
+
+include(GoogleTest)
+gtest_discover_tests(ptq_tests DISCOVERY_TIMEOUT 120
+  TEST_FILTER "*-${PTQ_UNIT_FILTER}:${PTQ_CLI_FILTER}:${PTQ_SLOW_MODEL_FILTER}"
+  PROPERTIES LABELS model TIMEOUT 300 FIXTURES_REQUIRED reference_fixtures)
+gtest_discover_tests(ptq_tests DISCOVERY_TIMEOUT 120
+  TEST_FILTER "${PTQ_SLOW_MODEL_FILTER}"
+  PROPERTIES LABELS "model;slow" TIMEOUT 300 FIXTURES_REQUIRED reference_fixtures)
+gtest_discover_tests(ptq_tests DISCOVERY_TIMEOUT 120
+  TEST_FILTER "${PTQ_CLI_FILTER}-${PTQ_SLOW_CLI_FILTER}"
+  PROPERTIES LABELS cli TIMEOUT 300 FIXTURES_REQUIRED reference_fixtures)
+gtest_discover_tests(ptq_tests DISCOVERY_TIMEOUT 120
+  TEST_FILTER "${PTQ_SLOW_CLI_FILTER}"
+  PROPERTIES LABELS "cli;slow" TIMEOUT 300 FIXTURES_REQUIRED reference_fixtures)
