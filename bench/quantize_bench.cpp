@@ -45,7 +45,7 @@
 #include "ptq/common/heap.h"
 #include "ptq/common/logging.h"
 #include "ptq/data/dataset.h"
-#include "ptq/quant/pipeline.h"
+#include "ptq/pipeline/pipeline.h"
 #include "random_llama.h"
 
 namespace {

@@ -22,7 +22,7 @@
 
 #include "bench_helpers.h"
 #include "ptq/common/logging.h"
-#include "ptq/quant/pipeline.h"
+#include "ptq/pipeline/pipeline.h"
 #include "random_llama.h"
 
 namespace {

@@ -19,8 +19,8 @@
 #include "methods/septq/global_mask.h"
 #include "methods/septq/importance.h"
 #include "ptq/common/logging.h"
+#include "ptq/methods/method.h"
 #include "ptq/quant/gptq.h"
-#include "ptq/quant/method.h"
 
 namespace {
 

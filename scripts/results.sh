@@ -3,7 +3,7 @@
 # run through `ptq quantize --report --eval`, and each SEPTQ run exported as a plain GPTQ
 # checkpoint (`ptq export --merge-outliers`) and evaluated again (calibration: the 128 x 512 calib token rows; eval:
 # all 64 x 512 eval rows, full precision 15.68007 per docs/test-data.md).
-# Effective bits per weight come from each report's "storage" (ptq/quant/storage_bits.h).
+# Effective bits per weight come from each report's "storage" (ptq/format/storage_bits.h).
 #
 #   scripts/results.sh [PTQ_BINARY]   (default build/ptq; PTQ_SHARED_DIR overrides ../shared;
 #                                      PTQ_THREADS sets ptq --threads, default 1: on a shared

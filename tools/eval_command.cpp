@@ -20,9 +20,9 @@
 #include "ptq/data/dataset.h"
 #include "ptq/eval/kl_divergence.h"
 #include "ptq/eval/perplexity.h"
+#include "ptq/format/checkpoint_summary.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/model/config.h"
-#include "ptq/quant/checkpoint_summary.h"
 #include "ptq/tokenizer/tokenizer.h"
 #include "zeroshot_eval.h"
 

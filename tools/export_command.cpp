@@ -3,7 +3,7 @@
 //   ptq export --merge-outliers --model out/septq-w3 --out out/septq-w3-gptq
 //
 // --merge-outliers: the nearest plain GPTQ checkpoint of a SEPTQ one (docs/format.md,
-// "SEPTQ: sparse full-precision weights"; src/quant/outlier_export.cpp).
+// "SEPTQ: sparse full-precision weights"; src/format/outlier_export.cpp).
 
 #include <memory>
 #include <string>
@@ -13,7 +13,7 @@
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
 #include "ptq/common/printable.h"
-#include "ptq/quant/outlier_export.h"
+#include "ptq/format/outlier_export.h"
 #include "shard_size.h"
 
 namespace ptq::cli {

@@ -10,8 +10,8 @@
 #include "command.h"
 #include "ptq/common/error.h"
 #include "ptq/common/printable.h"
-#include "ptq/quant/checkpoint_summary.h"
-#include "ptq/quant/loader_support.h"
+#include "ptq/format/checkpoint_summary.h"
+#include "ptq/format/loader_support.h"
 
 namespace ptq::cli {
 namespace {

@@ -3,7 +3,7 @@
 // `ptq quantize` and `ptq export`: the format and quant_method, one line per loader (a warning
 // unless it loads), and the linears whose widths only ptq reads.
 
-#include "ptq/quant/loader_support.h"
+#include "ptq/format/loader_support.h"
 
 namespace ptq::cli {
 

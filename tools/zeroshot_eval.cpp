@@ -11,8 +11,8 @@
 #include "ptq/common/error.h"
 #include "ptq/common/report.h"
 #include "ptq/eval/zeroshot.h"
+#include "ptq/format/checkpoint_summary.h"
 #include "ptq/model/causal_lm.h"
-#include "ptq/quant/checkpoint_summary.h"
 #include "ptq/tokenizer/tokenizer.h"
 
 namespace ptq::cli {

@@ -9,11 +9,11 @@
 #include <string_view>
 
 #include "ptq/common/error.h"
+#include "ptq/format/linear_inputs.h"
+#include "ptq/format/quantized_checkpoint.h"
 #include "ptq/io/checkpoint.h"
 #include "ptq/io/dtype.h"
 #include "ptq/model/architecture.h"
-#include "ptq/quant/linear_inputs.h"
-#include "ptq/quant/quantized_checkpoint.h"
 
 namespace ptq::model {
 namespace {

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 
 #include "ptq/common/error.h"
+#include "ptq/methods/method.h"
 #include "ptq/quant/gptq.h"
-#include "ptq/quant/method.h"
 #include "quant/quant_test_helpers.h"
 
 namespace ptq::quant {

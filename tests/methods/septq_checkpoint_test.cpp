@@ -9,12 +9,12 @@
 
 #include "methods/septq/global_mask.h"
 #include "model/model_test_utils.h"
+#include "ptq/format/gptq_packing.h"
+#include "ptq/format/outlier_store.h"
+#include "ptq/format/quantized_checkpoint.h"
+#include "ptq/format/quantized_checkpoint_writer.h"
 #include "ptq/io/checkpoint.h"
-#include "ptq/quant/gptq_packing.h"
-#include "ptq/quant/outlier_store.h"
-#include "ptq/quant/pipeline.h"
-#include "ptq/quant/quantized_checkpoint.h"
-#include "ptq/quant/quantized_checkpoint_writer.h"
+#include "ptq/pipeline/pipeline.h"
 #include "quant/quant_test_helpers.h"
 #include "test_utils.h"
 

@@ -11,9 +11,9 @@
 #include "methods/septq/global_mask.h"
 #include "methods/septq/importance.h"
 #include "ptq/common/error.h"
+#include "ptq/format/outlier_store.h"
+#include "ptq/methods/method.h"
 #include "ptq/quant/gptq.h"
-#include "ptq/quant/method.h"
-#include "ptq/quant/outlier_store.h"
 #include "quant/quant_test_helpers.h"
 
 namespace ptq::methods::septq {

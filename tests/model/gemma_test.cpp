@@ -14,7 +14,7 @@
 #include "ptq/model/causal_lm.h"
 #include "ptq/model/config.h"
 #include "ptq/model/tensor_table.h"
-#include "ptq/quant/pipeline.h"
+#include "ptq/pipeline/pipeline.h"
 #include "test_utils.h"
 
 namespace ptq::model {

@@ -14,7 +14,7 @@
 #include "ptq/common/error.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/model/config.h"
-#include "ptq/quant/pipeline.h"
+#include "ptq/pipeline/pipeline.h"
 #include "test_utils.h"
 
 namespace ptq::model {

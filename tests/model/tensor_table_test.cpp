@@ -17,7 +17,7 @@
 #include "ptq/io/checkpoint.h"
 #include "ptq/model/architecture.h"
 #include "ptq/model/causal_lm.h"
-#include "ptq/quant/pipeline.h"
+#include "ptq/pipeline/pipeline.h"
 
 namespace ptq::model {
 namespace {

@@ -5,8 +5,8 @@
 
 #include <vector>
 
+#include "ptq/methods/method.h"
 #include "ptq/quant/gptq.h"
-#include "ptq/quant/method.h"
 
 namespace ptq::quant::test_helpers {
 

@@ -6,7 +6,7 @@
 
 #include <vector>
 
-#include "ptq/quant/outlier_store.h"
+#include "ptq/format/outlier_store.h"
 #include "ptq/quant/uniform_quantizer.h"
 #include "quant/quant_test_helpers.h"
 

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "ptq/common/error.h"
-#include "ptq/quant/gptq_packing.h"
+#include "ptq/format/gptq_packing.h"
 #include "quant/quant_test_helpers.h"
 
 namespace ptq::quant {

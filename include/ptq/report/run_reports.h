@@ -8,7 +8,7 @@
 // lexically normal paths) adds its numbers to that run's row: a perplexity, zero-shot task
 // metrics (`ptq eval --tasks`) or the KL divergence to a base model (`--kl-base`,
 // `--kl-base-logits`); the other eval reports get a row of their own from the checkpoint
-// settings `ptq eval` records ("checkpoint", see ptq/quant/checkpoint_summary.h).
+// settings `ptq eval` records ("checkpoint", see ptq/format/checkpoint_summary.h).
 
 #include <map>
 #include <optional>

@@ -3,8 +3,8 @@
 
 #include <memory>
 
+#include "ptq/methods/method.h"
 #include "ptq/quant/gptq.h"
-#include "ptq/quant/method.h"
 
 namespace ptq::methods {
 

@@ -15,8 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "ptq/methods/method.h"
 #include "ptq/quant/input_transform.h"
-#include "ptq/quant/method.h"
 
 namespace ptq::methods::ruquant {
 

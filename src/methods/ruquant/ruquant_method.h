@@ -11,7 +11,7 @@
 
 #include <memory>
 
-#include "ptq/quant/method.h"
+#include "ptq/methods/method.h"
 
 namespace ptq::methods {
 

@@ -6,8 +6,8 @@
 #include "methods/septq/global_mask.h"
 #include "methods/septq/importance.h"
 #include "ptq/common/error.h"
+#include "ptq/format/outlier_store.h"
 #include "ptq/quant/gptq.h"
-#include "ptq/quant/outlier_store.h"
 
 namespace ptq::methods {
 namespace {

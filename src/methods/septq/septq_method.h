@@ -16,7 +16,7 @@
 
 #include <memory>
 
-#include "ptq/quant/method.h"
+#include "ptq/methods/method.h"
 
 namespace ptq::methods {
 

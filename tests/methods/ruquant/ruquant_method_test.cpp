@@ -17,8 +17,8 @@
 #include "model/model_test_utils.h"
 #include "ptq/common/error.h"
 #include "ptq/data/dataset.h"
+#include "ptq/pipeline/pipeline.h"
 #include "ptq/quant/input_transform.h"
-#include "ptq/quant/pipeline.h"
 #include "quant/quant_test_helpers.h"
 
 namespace ptq::quant {
