@@ -428,7 +428,8 @@ int run_quantize(QuantizeOptions options) {
   pipeline.attention = attention_config(options);
   const auto output = [&](const std::string& module, const quant::QuantizedLinear& linear) {
     write_linear(writer, *lm, module, linear);
-    storage.push_back(quant::storage_bits(linear, options.method_options.quantizer.bits));
+    storage.push_back(quant::storage_bits(linear.quantized, linear.extra_tensors,
+                                          options.method_options.quantizer.bits));
     refits.push_back(linear.quantized.refit_groups);
     spdlog::info("{}: {:.4f} effective bits per weight", module, storage.back().per_weight());
   };

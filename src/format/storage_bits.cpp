@@ -23,13 +23,14 @@ StorageBits storage_bits(const StoredLinearSizes& sizes, int bits) {
   return s;
 }
 
-StorageBits storage_bits(const QuantizedLinear& linear, int bits) {
-  const QuantizedWeight& q = linear.quantized;
+StorageBits storage_bits(const QuantizedWeight& weight,
+                         const std::map<std::string, at::Tensor>& extra_tensors,
+                         int bits) {
   StoredLinearSizes sizes;
-  sizes.weights = q.codes.numel();
-  sizes.scales = q.scales.numel();
-  sizes.g_idx = q.g_idx.numel();
-  for (const auto& entry : linear.extra_tensors) {
+  sizes.weights = weight.codes.numel();
+  sizes.scales = weight.scales.numel();
+  sizes.g_idx = weight.g_idx.numel();
+  for (const auto& entry : extra_tensors) {
     sizes.extra_bytes += static_cast<int64_t>(entry.second.nbytes());
   }
   return storage_bits(sizes, bits);

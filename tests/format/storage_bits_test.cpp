@@ -3,6 +3,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <map>
+#include <string>
+
 namespace ptq::quant {
 namespace {
 
@@ -10,14 +13,14 @@ namespace {
 // codes 32 * 3 = 96, grids 2 * 4 * (16 + 3) = 152, g_idx 8 * 32 = 256, side store
 // 2 * (32 + 16) = 96; 600 bits over 32 weights.
 TEST(StorageBits, CountsCodesGridsGroupIndexAndSideStore) {
-  QuantizedLinear q;
-  q.quantized.codes = at::zeros({4, 8}, at::kByte);
-  q.quantized.scales = at::ones({2, 4});
-  q.quantized.zeros = at::ones({2, 4});
-  q.quantized.g_idx = at::zeros({8}, at::kInt);
-  q.extra_tensors["outlier_idx"] = at::zeros({2}, at::kInt);
-  q.extra_tensors["outlier_val"] = at::zeros({2}, at::kHalf);
-  const StorageBits s = storage_bits(q, 3);
+  QuantizedWeight q;
+  q.codes = at::zeros({4, 8}, at::kByte);
+  q.scales = at::ones({2, 4});
+  q.zeros = at::ones({2, 4});
+  q.g_idx = at::zeros({8}, at::kInt);
+  const std::map<std::string, at::Tensor> side_store{{"outlier_idx", at::zeros({2}, at::kInt)},
+                                                     {"outlier_val", at::zeros({2}, at::kHalf)}};
+  const StorageBits s = storage_bits(q, side_store, 3);
   EXPECT_EQ(s.weights, 32);
   EXPECT_EQ(s.codes, 96);
   EXPECT_EQ(s.grids, 152);

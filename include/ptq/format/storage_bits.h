@@ -9,9 +9,13 @@
 //
 // Packing padding (toy widths) is not counted; embeddings and norms are not quantized linears.
 
-#include <cstdint>
+#include <ATen/core/Tensor.h>
 
-#include "ptq/methods/method.h"
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "ptq/quant/uniform_quantizer.h"
 
 namespace ptq::quant {
 
@@ -37,7 +41,11 @@ struct StoredLinearSizes {
 };
 
 StorageBits storage_bits(const StoredLinearSizes& sizes, int bits);
-// The storage of `linear` quantized at `bits` bits.
-StorageBits storage_bits(const QuantizedLinear& linear, int bits);
+// The storage of a linear quantized to `weight` at `bits` bits, with the method's
+// `extra_tensors` (QuantizedLinear's fields; taken apart so that the format does not depend on
+// the method interface).
+StorageBits storage_bits(const QuantizedWeight& weight,
+                         const std::map<std::string, at::Tensor>& extra_tensors,
+                         int bits);
 
 }  // namespace ptq::quant
