@@ -503,7 +503,7 @@ Command add_quantize_command(CLI::App& parent) {
   CLI::App& app = *command.app;
   quant::MethodOptions& m = options->method_options;
   app.add_option("--model", options->model, "Hugging Face model directory")->required();
-  app.add_option("--method", options->method, "rtn | gptq | septq | ruquant")
+  app.add_option("--method", options->method, "Quantization method:\n" + quant::method_help())
       ->capture_default_str();
   app.add_option("--wbits", m.quantizer.bits,
                  "Weight bits, 2 to 8 (5, 6 and 7 are read back only by ptq)")

@@ -1,5 +1,5 @@
-// The registry of quantization methods: one factory per name, filled once by
-// register_builtin_methods(). A new method is a folder under src/methods/ plus one line here.
+// The registry of quantization methods: one entry (name, description, factory) per method in
+// builtin_methods(). A new method is a folder under src/methods/ plus one entry here.
 
 #include <algorithm>
 #include <map>
@@ -15,19 +15,33 @@
 namespace ptq::quant {
 namespace {
 
-using Registry = std::map<std::string, MethodFactory>;
+// A method of the registry: the name --method takes, one line saying what it does (for
+// --help), and its factory.
+struct MethodEntry {
+  std::string name;
+  std::string description;
+  MethodFactory create;
+};
 
-void register_builtin_methods(Registry& registry) {
-  registry["rtn"] = methods::make_rtn_method;
-  registry["gptq"] = methods::make_gptq_method;
-  registry["septq"] = methods::make_septq_method;
-  registry["ruquant"] = methods::make_ruquant_method;
+using Registry = std::map<std::string, MethodEntry>;
+
+const std::vector<MethodEntry>& builtin_methods() {
+  static const std::vector<MethodEntry> entries = {
+      {"rtn", "round to nearest on the weight grid, no calibration", methods::make_rtn_method},
+      {"gptq", "GPTQ: quantize column by column, compensating with the calibration Hessian",
+       methods::make_gptq_method},
+      {"septq", "GPTQ with MSE grids that keeps the most important weights in fp16",
+       methods::make_septq_method},
+      {"ruquant", "smoothing and rotations of each linear's input, then --weight-method",
+       methods::make_ruquant_method},
+  };
+  return entries;
 }
 
 const Registry& registry() {
   static const Registry methods = [] {
     Registry r;
-    register_builtin_methods(r);
+    for (const MethodEntry& entry : builtin_methods()) r.emplace(entry.name, entry);
     return r;
   }();
   return methods;
@@ -45,13 +59,21 @@ std::unique_ptr<QuantMethod> create_method(const std::string& name, const Method
   const auto it = registry().find(name);
   PTQ_CHECK_INPUT(it != registry().end(), "unknown quantization method '", name,
                   "'; available: ", joined_names());
-  return it->second(options);
+  return it->second.create(options);
 }
 
 std::vector<std::string> method_names() {
   std::vector<std::string> names;
   for (const auto& entry : registry()) names.push_back(entry.first);
   return names;
+}
+
+std::string method_help() {
+  std::ostringstream out;
+  for (const auto& entry : registry()) {
+    out << (out.tellp() > 0 ? "\n" : "") << entry.first << ": " << entry.second.description;
+  }
+  return out.str();
 }
 
 }  // namespace ptq::quant

@@ -18,6 +18,7 @@
 #include <sstream>
 
 #include "cli/stories260k_runs.h"
+#include "ptq/methods/method.h"
 #include "test_utils.h"
 
 namespace ptq::test {
@@ -46,6 +47,20 @@ void expect_bad_input(const TempDir& tmp,
   EXPECT_EQ(r.exit_code, 2) << r.err;
   EXPECT_NE(r.err.find(needle), std::string::npos) << r.err;
   expect_no_output(tmp);
+}
+
+// --method's help is the registry's: every method's line of method_help().
+TEST(QuantizeCommand, MethodHelpListsEveryRegisteredMethod) {
+  const CliResult r = run_cli({"quantize", "--help"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::istringstream lines(quant::method_help());
+  std::string line;
+  int described = 0;
+  while (std::getline(lines, line)) {
+    EXPECT_NE(r.out.find(line), std::string::npos) << line << "\n" << r.out;
+    ++described;
+  }
+  EXPECT_EQ(described, static_cast<int>(quant::method_names().size()));
 }
 
 TEST(QuantizeCommand, WritesAGptqDirectoryAndReport) {

@@ -4,6 +4,9 @@
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
+#include <sstream>
+#include <string>
+
 #include "ptq/common/error.h"
 #include "ptq/methods/method.h"
 #include "ptq/quant/gptq.h"
@@ -24,6 +27,18 @@ TEST(Methods, RegistryListsBuiltinsAndRejectsUnknownNames) {
     EXPECT_NE(std::string(e.what()).find("gptq, rtn, ruquant, septq"), std::string::npos)
         << e.what();
   }
+}
+
+// One "name: description" line per registered method, in method_names() order.
+TEST(Methods, HelpHasOneDescribedLinePerMethod) {
+  std::istringstream lines(method_help());
+  std::string line;
+  for (const std::string& name : method_names()) {
+    ASSERT_TRUE(std::getline(lines, line)) << "no line for " << name;
+    EXPECT_EQ(line.rfind(name + ": ", 0), 0u) << line;
+    EXPECT_GT(line.size(), name.size() + 12) << "no description: " << line;
+  }
+  EXPECT_FALSE(std::getline(lines, line)) << "a line for no method: " << line;
 }
 
 TEST(Methods, RtnEqualsGroupwiseUniformQuantizer) {

@@ -1,7 +1,7 @@
 #pragma once
 // A quantization method: what it needs from calibration, how it quantizes one linear layer,
 // and what it adds to the checkpoint's quantization_config. Methods live in src/methods/<name>/
-// and register in register_builtin_methods() (src/methods/method_registry.cpp):
+// and register in builtin_methods() (src/methods/method_registry.cpp):
 //
 //   MethodOptions options;
 //   options.quantizer.bits = 4;
@@ -144,5 +144,7 @@ using MethodFactory = std::function<std::unique_ptr<QuantMethod>(const MethodOpt
 std::unique_ptr<QuantMethod> create_method(const std::string& name, const MethodOptions& options);
 // Registered names, sorted.
 std::vector<std::string> method_names();
+// One "name: description" line per registered method, sorted by name.
+std::string method_help();
 
 }  // namespace ptq::quant
