@@ -45,22 +45,44 @@ set(PTQ_SLOW_CLI_TESTS
   InputFaults.SecondRunToTheSameOutputIsRefusedNamingTheFirst
   InputFaults.ResumeRemovesTheStagingOfAKilledRun)
 
-# The gtest filter of every suite the test files `sources` (relative to tests/) define:
-# "Suite.*" and "*/Suite.*" (the second for TEST_P instantiations).
-function(ptq_suites_filter out)
-  set(patterns)
+# The suites the test files `sources` (relative to tests/) define.
+function(ptq_suites out)
+  set(suites)
   foreach(source IN LISTS ARGN)
     file(STRINGS ${CMAKE_CURRENT_SOURCE_DIR}/${source} lines
       REGEX "^(TEST|TEST_F|TEST_P|TYPED_TEST)\\( *[A-Za-z0-9_]+")
     foreach(line IN LISTS lines)
       string(REGEX REPLACE "^[A-Z_]+\\( *([A-Za-z0-9_]+).*" "\\1" suite "${line}")
-      list(APPEND patterns "${suite}.*" "*/${suite}.*")
+      list(APPEND suites ${suite})
     endforeach()
   endforeach()
-  list(REMOVE_DUPLICATES patterns)
+  list(REMOVE_DUPLICATES suites)
+  set(${out} ${suites} PARENT_SCOPE)
+endfunction()
+
+# The gtest filter of those suites: "Suite.*" and "*/Suite.*" (TEST_P instantiations).
+function(ptq_suites_filter out)
+  ptq_suites(suites ${ARGN})
+  set(patterns)
+  foreach(suite IN LISTS suites)
+    list(APPEND patterns "${suite}.*" "*/${suite}.*")
+  endforeach()
   string(JOIN ":" filter ${patterns})
   set(${out} "${filter}" PARENT_SCOPE)
 endfunction()
+
+# A unit suite must not also be defined by a file that needs fixtures: it would run without them.
+file(GLOB_RECURSE PTQ_OTHER_TEST_SOURCES RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
+  ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
+list(REMOVE_ITEM PTQ_OTHER_TEST_SOURCES ${PTQ_UNIT_TEST_SOURCES})
+ptq_suites(PTQ_UNIT_SUITES ${PTQ_UNIT_TEST_SOURCES})
+ptq_suites(PTQ_OTHER_SUITES ${PTQ_OTHER_TEST_SOURCES})
+foreach(suite IN LISTS PTQ_UNIT_SUITES)
+  if(suite IN_LIST PTQ_OTHER_SUITES)
+    message(FATAL_ERROR "test suite ${suite} is defined in a unit test file "
+      "(tests/test_labels.cmake) and in another test file: give one of them another name")
+  endif()
+endforeach()
 
 # unit_<folder>: one process per folder of unit tests.
 set(PTQ_UNIT_FOLDERS ${PTQ_UNIT_TEST_SOURCES})
