@@ -74,24 +74,22 @@ TEST(AttentionQuantizer, SixteenBitsLeavesAttentionAlone) {
 // Training through the quantizers (RUQuant stage 2): with the straight-through estimator a
 // token's entries other than its min and max (which set its grid) pass the gradient of the
 // identity, 1 for sum(quant(v)) (StraightThroughGradientByHand in activation_quantizer_test.cpp
-// derives the rest); the queries' gradient reaches q through the block Hadamard. Plain rounding
-// passes a gradient only through each token's grid (its min and max entries; round() has a zero
-// gradient), which would leave q/k/v's reflections almost untrained.
+// derives the rest). Plain rounding passes a gradient only through each token's grid (its min
+// and max entries; round() has a zero gradient), which would leave q/k/v's reflections almost
+// untrained.
 TEST(AttentionQuantizer, StraightThroughRoundingPassesTheGradient) {
   at::manual_seed(6);
   for (const Rounding rounding : {Rounding::StraightThrough, Rounding::Plain}) {
     const model::AttentionInputs maps = attention_quantizer({4, 1.0}, 8, rounding);
-    const at::Tensor q = at::randn({1, 1, 3, 8}).requires_grad_();
     const at::Tensor v = at::randn({1, 1, 3, 8}).requires_grad_();
-    (maps.query(q).sum() + maps.value(v).sum()).backward();
-    const at::Tensor v_values = v.detach();
+    maps.value(v).sum().backward();
+    const at::Tensor values = v.detach();
     const at::Tensor inner =
-        v_values.ne(v_values.amax(-1, true)).logical_and(v_values.ne(v_values.amin(-1, true)));
+        values.ne(values.amax(-1, true)).logical_and(values.ne(values.amin(-1, true)));
     const at::Tensor inner_grad = v.grad().masked_select(inner);
-    const at::Tensor nonzero_per_token = q.grad().ne(0).sum(-1);
+    ASSERT_EQ(inner_grad.numel(), 3 * 6);
     if (rounding == Rounding::StraightThrough) {
       EXPECT_TRUE(at::allclose(inner_grad, at::ones_like(inner_grad), 0, 0)) << v.grad();
-      EXPECT_EQ(nonzero_per_token.min().item<int64_t>(), 8) << q.grad();
     } else {
       EXPECT_EQ(inner_grad.ne(0).sum().item<int64_t>(), 0) << v.grad();
     }
