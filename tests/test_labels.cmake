@@ -1,7 +1,6 @@
 # CTest labels of the C++ tests (README.md, "Tests"):
 #   unit   no Python fixtures, no ../shared data, no ptq binary: `ctest -L unit` runs in
-#          seconds on a fresh build. One ctest test per folder (unit_<folder>) runs that
-#          folder's unit suites in one process, so libtorch is loaded a few times, not per test.
+#          seconds on a fresh build.
 #   model  reads the fixtures tests/reference/ generates or ../shared models and data.
 #   cli    runs the ptq binary end to end (tests/cli/).
 #   slow   the tests that take over ~10 s, in addition to model or cli.
@@ -60,17 +59,6 @@ function(ptq_suites out)
   set(${out} ${suites} PARENT_SCOPE)
 endfunction()
 
-# The gtest filter of those suites: "Suite.*" and "*/Suite.*" (TEST_P instantiations).
-function(ptq_suites_filter out)
-  ptq_suites(suites ${ARGN})
-  set(patterns)
-  foreach(suite IN LISTS suites)
-    list(APPEND patterns "${suite}.*" "*/${suite}.*")
-  endforeach()
-  string(JOIN ":" filter ${patterns})
-  set(${out} "${filter}" PARENT_SCOPE)
-endfunction()
-
 # A unit suite must not also be defined by a file that needs fixtures: it would run without them.
 file(GLOB_RECURSE PTQ_OTHER_TEST_SOURCES RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
   ${CMAKE_CURRENT_SOURCE_DIR}/*_test.cpp)
@@ -84,35 +72,9 @@ foreach(suite IN LISTS PTQ_UNIT_SUITES)
   endif()
 endforeach()
 
-# unit_<folder>: one process per folder of unit tests.
-set(PTQ_UNIT_FOLDERS ${PTQ_UNIT_TEST_SOURCES})
-list(TRANSFORM PTQ_UNIT_FOLDERS REPLACE "/.*" "")
-list(REMOVE_DUPLICATES PTQ_UNIT_FOLDERS)
-foreach(folder IN LISTS PTQ_UNIT_FOLDERS)
-  set(sources ${PTQ_UNIT_TEST_SOURCES})
-  list(FILTER sources INCLUDE REGEX "^${folder}/")
-  ptq_suites_filter(filter ${sources})
-  add_test(NAME unit_${folder} COMMAND ptq_tests --gtest_filter=${filter})
-  set_tests_properties(unit_${folder} PROPERTIES LABELS unit TIMEOUT 120)
-endforeach()
-
-ptq_suites_filter(PTQ_UNIT_FILTER ${PTQ_UNIT_TEST_SOURCES})
+# What tests/cmake/PtqTestGroups.cmake labels by: unit and cli suites, and the slow cases
+# (patterns "Suite.Case", "Suite.*"; "Prefix/Suite" for TEST_P instantiations).
 file(GLOB PTQ_CLI_TEST_SOURCES RELATIVE ${CMAKE_CURRENT_SOURCE_DIR}
   ${CMAKE_CURRENT_SOURCE_DIR}/cli/*_test.cpp)
-ptq_suites_filter(PTQ_CLI_FILTER ${PTQ_CLI_TEST_SOURCES})
-string(JOIN ":" PTQ_SLOW_MODEL_FILTER ${PTQ_SLOW_MODEL_TESTS})
-string(JOIN ":" PTQ_SLOW_CLI_FILTER ${PTQ_SLOW_CLI_TESTS})
-
-include(GoogleTest)
-gtest_discover_tests(ptq_tests DISCOVERY_TIMEOUT 120
-  TEST_FILTER "*-${PTQ_UNIT_FILTER}:${PTQ_CLI_FILTER}:${PTQ_SLOW_MODEL_FILTER}"
-  PROPERTIES LABELS model TIMEOUT 300 FIXTURES_REQUIRED reference_fixtures)
-gtest_discover_tests(ptq_tests DISCOVERY_TIMEOUT 120
-  TEST_FILTER "${PTQ_SLOW_MODEL_FILTER}"
-  PROPERTIES LABELS "model;slow" TIMEOUT 300 FIXTURES_REQUIRED reference_fixtures)
-gtest_discover_tests(ptq_tests DISCOVERY_TIMEOUT 120
-  TEST_FILTER "${PTQ_CLI_FILTER}-${PTQ_SLOW_CLI_FILTER}"
-  PROPERTIES LABELS cli TIMEOUT 300 FIXTURES_REQUIRED reference_fixtures)
-gtest_discover_tests(ptq_tests DISCOVERY_TIMEOUT 120
-  TEST_FILTER "${PTQ_SLOW_CLI_FILTER}"
-  PROPERTIES LABELS "cli;slow" TIMEOUT 300 FIXTURES_REQUIRED reference_fixtures)
+ptq_suites(PTQ_CLI_SUITES ${PTQ_CLI_TEST_SOURCES})
+set(PTQ_SLOW_TESTS ${PTQ_SLOW_MODEL_TESTS} ${PTQ_SLOW_CLI_TESTS})

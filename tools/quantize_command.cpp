@@ -214,7 +214,10 @@ nlohmann::json layers_json(const quant::PipelineResult& result,
       linears.push_back(linear_json(linear, storage.at(next), refits.at(next)));
       ++next;
     }
-    layers.push_back({{"index", layer.index}, {"seconds", layer.seconds}, {"linears", linears}});
+    nlohmann::json entry = {
+        {"index", layer.index}, {"seconds", layer.seconds}, {"linears", linears}};
+    if (!layer.refinement.is_null()) entry["refinement"] = layer.refinement;
+    layers.push_back(std::move(entry));
   }
   return layers;
 }

@@ -34,6 +34,9 @@ void check_not_stopped(const PipelineOptions& options) {
 struct Activations {
   at::Tensor inputs;   // [nsamples, seqlen, hidden]
   at::Tensor outputs;  // same shape and dtype
+  // Refining methods only: the full-precision model's inputs to the current layer (the
+  // reference stream), from which the layer's refinement targets come; same shape and dtype.
+  at::Tensor reference;
 };
 
 Activations embed_calibration(const model::CausalLM& lm,
@@ -250,10 +253,11 @@ void refine_layer(const LayerContext& ctx,
                   int64_t index,
                   const Activations& act,
                   std::map<std::string, QuantizedLinear>& held,
-                  const LayerRecord& record) {
-  std::map<std::string, QuantizedLinear> refined = ctx.method.refine_layer(
+                  LayerRecord& record) {
+  RefinedLayer refined = ctx.method.refine_layer(
       {ctx.lm, index, act.inputs, act.outputs, ctx.activations, ctx.attention});
-  for (auto& [name, q] : refined) {
+  record.refinement = std::move(refined.summary);
+  for (auto& [name, q] : refined.linears) {
     ctx.lm.weight(name + ".weight").copy_(q.quantized.weight);
     held.at(name) = std::move(q);
   }
@@ -301,10 +305,11 @@ LayerRecord quantize_layer(const LayerContext& ctx,
   const auto run = [&](const at::Tensor& hidden, const model::LinearInputObserver& observer) {
     run_layer(ctx.lm, index, hidden, at::Tensor(), batch, &observer);
   };
-  // A refining method's targets: the full-precision layer on the same (quantized-stream)
-  // inputs, in the spare buffer, which the layer's outputs overwrite afterwards.
+  // A refining method's targets: the full-precision layer on the reference stream (the
+  // full-precision model's own inputs, as the RUQuant/OmniQuant authors' fp_inps), in the spare
+  // buffer; they are the next layer's reference, and the layer's outputs overwrite the buffer.
   const bool refines = ctx.method.refines_layers();
-  if (refines) run_layer(ctx.lm, index, act.inputs, act.outputs, batch, nullptr);
+  if (refines) run_layer(ctx.lm, index, act.reference, act.outputs, batch, nullptr);
   std::map<std::string, QuantizedLinear> held;
   const QuantizedLinearSink hold = [&](const std::string& name, const QuantizedLinear& q) {
     held[name] = q;
@@ -323,7 +328,10 @@ LayerRecord quantize_layer(const LayerContext& ctx,
     }
     quantize_attention_after(ctx, index, group);
   }
-  if (refines) refine_layer(ctx, index, act, held, record);
+  if (refines) {
+    refine_layer(ctx, index, act, held, record);
+    act.reference.copy_(act.outputs);
+  }
   run_layer(ctx.lm, index, act.inputs, act.outputs, batch, nullptr);
   std::swap(act.inputs, act.outputs);
   record.seconds = seconds_since(start);
@@ -414,6 +422,14 @@ PipelineResult quantize_model(model::CausalLM& lm,
   if (!method.needs_calibration()) return quantize_without_data(lm, method, options, sink);
   Activations act = options.first_layer > 0 ? resumed_activations(lm, ids, options, result)
                                             : embed_calibration(lm, ids, options, result);
+  if (method.refines_layers()) {
+    // A checkpoint holds the quantized stream only; the reference would need the full-precision
+    // layers before first_layer run again.
+    PTQ_CHECK_INPUT(options.first_layer == 0, "cannot resume at layer ", options.first_layer, ": ",
+                    method.name(), " refines each layer against the full-precision model's ",
+                    "own activations, which a checkpoint does not keep; start the run again");
+    act.reference = act.inputs.clone();
+  }
   const int64_t batch = batch_size(lm, ids.size(0), ids.size(1), options);
   Progress progress("quantize", lm.num_layers());
   const LayerContext ctx{lm,

@@ -59,13 +59,16 @@ json record_json(const LayerRecord& layer) {
                        {"seconds", r.seconds},
                        {"rtn_fallback", r.rtn_fallback}});
   }
-  return {{"index", layer.index}, {"seconds", layer.seconds}, {"linears", linears}};
+  json record = {{"index", layer.index}, {"seconds", layer.seconds}, {"linears", linears}};
+  if (!layer.refinement.is_null()) record["refinement"] = layer.refinement;
+  return record;
 }
 
 LayerRecord layer_record(const json& j) {
   LayerRecord layer;
   layer.index = j.at("index").get<int64_t>();
   layer.seconds = j.at("seconds").get<double>();
+  layer.refinement = j.value("refinement", json());
   for (const json& l : j.at("linears")) {
     LinearRecord r;
     r.name = l.at("name").get<std::string>();

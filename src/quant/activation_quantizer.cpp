@@ -19,7 +19,13 @@ void check_activation_quantizer(const ActivationQuantizerConfig& config) {
                   config.clip);
 }
 
-at::Tensor fake_quantize_per_token(const at::Tensor& x, const ActivationQuantizerConfig& config) {
+namespace {
+
+// fake_quantize_per_token with `round` for round().
+template <typename Round>
+at::Tensor fake_quantize_per_token_with(const at::Tensor& x,
+                                        const ActivationQuantizerConfig& config,
+                                        Round round) {
   if (!config.enabled()) return x;
   const double maxq = static_cast<double>((1 << config.bits) - 1);
   // Unlike the weight grids (quant.py), the range need not contain 0: quantizer.py takes the
@@ -28,19 +34,23 @@ at::Tensor fake_quantize_per_token(const at::Tensor& x, const ActivationQuantize
   const at::Tensor xmax = x.amax(-1, /*keepdim=*/true) * config.clip;
   const at::Tensor scale = ((xmax - xmin) / maxq).clamp_min(kMinScale);
   const at::Tensor zero = at::round(-xmin / scale);
-  const at::Tensor codes = (at::round(x / scale) + zero).clamp_(0, maxq);
+  const at::Tensor codes = (round(x / scale) + zero).clamp_(0, maxq);
   return (codes - zero) * scale;
 }
 
-at::Tensor straight_through(const at::Tensor& x, const at::Tensor& rounded) {
-  return x + (rounded - x).detach();
+}  // namespace
+
+at::Tensor fake_quantize_per_token(const at::Tensor& x, const ActivationQuantizerConfig& config) {
+  return fake_quantize_per_token_with(x, config, [](const at::Tensor& t) { return at::round(t); });
 }
+
+at::Tensor round_straight_through(const at::Tensor& x) { return x + (at::round(x) - x).detach(); }
 
 std::function<at::Tensor(const at::Tensor&)> per_token_quantizer(
     const ActivationQuantizerConfig& config, Rounding rounding) {
   if (rounding == Rounding::StraightThrough) {
     return [config](const at::Tensor& x) {
-      return straight_through(x, fake_quantize_per_token(x.detach(), config));
+      return fake_quantize_per_token_with(x, config, round_straight_through);
     };
   }
   return [config](const at::Tensor& x) { return fake_quantize_per_token(x, config); };

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "ptq/common/error.h"
+#include "ptq/quant/activation_quantizer.h"
 
 namespace ptq::quant {
 namespace {
@@ -158,6 +159,15 @@ at::Tensor UniformQuantizer::quantize(const at::Tensor& x, const QuantParams& pa
   for_each_code(x, params, static_cast<float>(maxq()),
                 [&](int64_t r, int64_t c, float value, float) { op[r * cols + c] = value; });
   return out;
+}
+
+at::Tensor UniformQuantizer::fake_quantize_round_ste(const at::Tensor& x) const {
+  const auto [xmin, xmax] = min_max_range(x);
+  const at::Tensor scale = ((xmax - xmin) / maxq()).unsqueeze(1);
+  const at::Tensor zero = _config.sym ? at::full_like(scale, (maxq() + 1) / 2.0)
+                                      : at::round(-xmin.unsqueeze(1) / scale);
+  const at::Tensor codes = (round_straight_through(x / scale) + zero).clamp(0, maxq());
+  return (codes - zero) * scale;
 }
 
 at::Tensor UniformQuantizer::codes(const at::Tensor& x, const QuantParams& params) const {

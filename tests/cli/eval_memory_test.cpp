@@ -52,7 +52,7 @@ double in_memory_perplexity(const ModelLargerThanLimit& setup) {
   return eval::evaluate_rows(*lm, rows, {}).perplexity;
 }
 
-TEST(EvalMemory, StreamsAModelThreeTimesLargerThanTheMemoryLimit) {
+PTQ_MEMORY_LIMIT_TEST(EvalMemory, StreamsAModelThreeTimesLargerThanTheMemoryLimit) {
   TempDir tmp;
   const ModelLargerThanLimit setup = write_model_larger_than_limit(tmp.path());
   const int64_t limit = setup.limit_bytes;

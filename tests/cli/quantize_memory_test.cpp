@@ -28,7 +28,7 @@ std::vector<std::string> quantize_args(const fs::path& model,
           "--max-shard-size", "8MiB", "--out", out.string()};
 }
 
-TEST(QuantizeMemory, GptqStreamsAModelThreeTimesLargerThanTheMemoryLimit) {
+PTQ_MEMORY_LIMIT_TEST(QuantizeMemory, GptqStreamsAModelThreeTimesLargerThanTheMemoryLimit) {
   TempDir tmp;
   const ModelLargerThanLimit setup = write_model_larger_than_limit(tmp.path());
   const int64_t limit = setup.limit_bytes;

@@ -161,7 +161,7 @@ double mb(int64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 // ~600 MB of fp32 layer weights streamed under a limit of a third of them: the lazy run
 // must finish, the eager load of the same checkpoint must not. Without a writable cgroup
 // the same bound is checked against the children's peak RSS instead.
-TEST(LazyLoadingTest, StreamsModelThreeTimesLargerThanMemoryLimit) {
+PTQ_MEMORY_LIMIT_TEST(LazyLoadingTest, StreamsModelThreeTimesLargerThanMemoryLimit) {
   const LlamaShape shape{/*hidden=*/1024, /*intermediate=*/2816, /*layers=*/12, /*vocab=*/256,
                          /*heads=*/16};
   test::TempDir dir;

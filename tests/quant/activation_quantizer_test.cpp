@@ -29,6 +29,33 @@ TEST(ActivationQuantizer, ClipShrinksEachTokensRange) {
   EXPECT_TRUE(at::allclose(q, matrix({{-2.0f / 3, 2.0f / 3, 4.0f / 3}}), 0, 1e-6)) << q;
 }
 
+// The gradient of sum(q(x)) with Rounding::StraightThrough (round_ste), by hand. With
+// q_i = (clamp(round(x_i / s) + z) - z) s, z = round(-xmin / s) (no gradient) and s from the
+// token's min and max: an entry the clamp keeps contributes dx_i + ds (round(x_i / s) - x_i / s),
+// a clamped one (code_i - z) ds; ds/dx is nonzero only at the min and max entries.
+TEST(ActivationQuantizer, StraightThroughGradientByHand) {
+  const auto gradient = [](const at::Tensor& x, const ActivationQuantizerConfig& config) {
+    const at::Tensor leaf = x.clone().requires_grad_();
+    per_token_quantizer(config, Rounding::StraightThrough)(leaf).sum().backward();
+    return leaf.grad();
+  };
+  // [0, 1.2, 3] at 2 bits: s = (3 - 0) / 3 = 1, z = 0, codes [0, 1, 3] (none clamped); the
+  // rounding residuals sum to round(1.2) - 1.2 = -0.2 and ds/dx = [-1/3, 0, 1/3]:
+  // gradient [1 + 0.2 / 3, 1, 1 - 0.2 / 3].
+  const at::Tensor g1 = gradient(matrix({{0, 1.2f, 3}}), {2, 1.0});
+  EXPECT_TRUE(at::allclose(g1, matrix({{1 + 0.2f / 3, 1, 1 - 0.2f / 3}}), 0, 1e-6)) << g1;
+  // [-1, 0.5, 3] clipped by 0.5 (ClipShrinksEachTokensRange): s = 0.5 (3 + 1) / 3 = 2/3,
+  // ds/dx = [-1/6, 0, 1/6], z = 1; the ends are clamped (codes 0 and 3: no direct gradient),
+  // the middle is kept (code 2). Sum over i: (0 - 1) + (round(0.75) - 0.75) + (3 - 1) = 1.25:
+  // gradient [-1.25 / 6, 1, 1.25 / 6].
+  const at::Tensor g2 = gradient(matrix({{-1, 0.5, 3}}), {2, 0.5});
+  EXPECT_TRUE(at::allclose(g2, matrix({{-1.25f / 6, 1, 1.25f / 6}}), 0, 1e-6)) << g2;
+  // Plain rounding: round() passes nothing, so the middle entry gets no gradient.
+  const at::Tensor leaf = matrix({{0, 1.2f, 3}}).requires_grad_();
+  per_token_quantizer({2, 1.0}, Rounding::Plain)(leaf).sum().backward();
+  EXPECT_EQ(leaf.grad()[0][1].item<float>(), 0) << leaf.grad();
+}
+
 TEST(ActivationQuantizer, ConstantTokenAndLeadingDimensions) {
   // A constant token has range 0: the 1e-5 floor on the scale keeps it (nearly) exact.
   const at::Tensor constant = fake_quantize_per_token(at::full({1, 2, 4}, 2.0f), {4, 1.0});

@@ -71,26 +71,27 @@ TEST(AttentionQuantizer, SixteenBitsLeavesAttentionAlone) {
   EXPECT_FALSE(maps.query || maps.key || maps.value);
 }
 
-// Training through the quantizers (RUQuant stage 2): with the straight-through estimator the
-// gradient of sum(quant(q H)) is that of sum(q H), ones @ H^T per block. Plain rounding passes
-// a gradient only through each token's grid (its min and max entries; round() has a zero
-// gradient), which would leave q/k/v's reflections almost untrained.
-TEST(AttentionQuantizer, StraightThroughRoundingPassesTheHadamardsGradient) {
+// Training through the quantizers (RUQuant stage 2): with the straight-through estimator a
+// token's entries other than its min and max (which set its grid) pass the gradient of the
+// identity, 1 for sum(quant(v)) (StraightThroughGradientByHand in activation_quantizer_test.cpp
+// derives the rest). Plain rounding passes a gradient only through each token's grid (its min
+// and max entries; round() has a zero gradient), which would leave q/k/v's reflections almost
+// untrained.
+TEST(AttentionQuantizer, StraightThroughRoundingPassesTheGradient) {
   at::manual_seed(6);
-  const at::Tensor h = hadamard_matrix(8);
-  const at::Tensor expected = at::matmul(at::ones({1, 8}), h.t()).expand({3, 8});
   for (const Rounding rounding : {Rounding::StraightThrough, Rounding::Plain}) {
     const model::AttentionInputs maps = attention_quantizer({4, 1.0}, 8, rounding);
-    const at::Tensor q = at::randn({1, 1, 3, 8}).requires_grad_();
     const at::Tensor v = at::randn({1, 1, 3, 8}).requires_grad_();
-    (maps.query(q).sum() + maps.value(v).sum()).backward();
+    maps.value(v).sum().backward();
+    const at::Tensor values = v.detach();
+    const at::Tensor inner =
+        values.ne(values.amax(-1, true)).logical_and(values.ne(values.amin(-1, true)));
+    const at::Tensor inner_grad = v.grad().masked_select(inner);
+    ASSERT_EQ(inner_grad.numel(), 3 * 6);
     if (rounding == Rounding::StraightThrough) {
-      EXPECT_TRUE(at::allclose(q.grad()[0][0], expected, 0, 1e-6)) << q.grad();
-      EXPECT_TRUE(at::allclose(v.grad(), at::ones_like(v), 0, 0)) << v.grad();
+      EXPECT_TRUE(at::allclose(inner_grad, at::ones_like(inner_grad), 0, 0)) << v.grad();
     } else {
-      EXPECT_FALSE(at::allclose(q.grad()[0][0], expected, 0, 1e-3)) << q.grad();
-      const at::Tensor nonzero_per_token = v.grad().ne(0).sum(-1);
-      EXPECT_LE(nonzero_per_token.max().item<int64_t>(), 2) << v.grad();
+      EXPECT_EQ(inner_grad.ne(0).sum().item<int64_t>(), 0) << v.grad();
     }
   }
 }

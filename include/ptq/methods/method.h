@@ -89,10 +89,19 @@ struct GroupCalibration {
 struct LayerRefinement {
   model::CausalLM& lm;
   int64_t layer;
-  const at::Tensor& inputs;   // [nsamples, seqlen, hidden], the layer's calibration inputs
-  const at::Tensor& targets;  // the full-precision layer's outputs on `inputs`, same shape
+  const at::Tensor& inputs;  // [nsamples, seqlen, hidden], the layer's calibration inputs
+  // The full-precision layer's outputs on the full-precision model's own inputs to it (not on
+  // `inputs`: the targets carry no error of the quantized layers before), same shape.
+  const at::Tensor& targets;
   const ActivationQuantizerConfig& activations;  // what the layer's linear inputs use
   const ActivationQuantizerConfig& attention;    // what its attention operands use
+};
+
+// What QuantMethod::refine_layer returns: the linears to replace, by name, and the method's
+// account of the refinement for the report (layers[i].refinement; null: nothing to say).
+struct RefinedLayer {
+  std::map<std::string, QuantizedLinear> linears;
+  nlohmann::json summary;
 };
 
 class QuantMethod {
@@ -120,10 +129,7 @@ class QuantMethod {
   // Called after the last group of a layer, before its linears reach the sink. Returns the
   // linears to replace by name; the pipeline puts their weights into the model. The method
   // leaves the model's weights and input treatments plain (no autograd history).
-  virtual std::map<std::string, QuantizedLinear> refine_layer(
-      const LayerRefinement& /*refinement*/) const {
-    return {};
-  }
+  virtual RefinedLayer refine_layer(const LayerRefinement& /*refinement*/) const { return {}; }
   // Keys the method adds to quantization_config's "meta" (e.g. SEPTQ's keep fraction).
   virtual nlohmann::json config_fields() const { return nlohmann::json::object(); }
   // State carried from one layer to the next (e.g. a random stream drawn from in layer

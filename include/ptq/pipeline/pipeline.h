@@ -80,6 +80,7 @@ struct LayerRecord {
   int64_t index = 0;
   double seconds = 0;
   std::vector<LinearRecord> linears;
+  nlohmann::json refinement;  // RefinedLayer::summary (null: the layer was not refined)
 };
 
 struct PipelineResult {

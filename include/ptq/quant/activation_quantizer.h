@@ -26,12 +26,18 @@ void check_activation_quantizer(const ActivationQuantizerConfig& config);
 
 // x [..., K] fp32 -> fake-quantized x, one grid per K-vector.
 at::Tensor fake_quantize_per_token(const at::Tensor& x, const ActivationQuantizerConfig& config);
-// How a fake quantizer differentiates: not at all (inference), or as the identity (the
-// straight-through estimator, for training through the rounding, e.g. RUQuant stage 2).
+// How a fake quantizer differentiates, for training through it (RUQuant stage 2):
+// - Plain: as written; round() has a zero gradient, so only each token's grid (its min and max
+//   entries, through the scale) passes one.
+// - StraightThrough: round() as the identity (the straight-through estimator), the rest as
+//   written: the gradient also flows through each token's min and max (the scale), and is 0
+//   where the clamp cuts (clipped entries). OmniQuant's round_ste in UniformAffineQuantizer,
+//   which the RUQuant authors' quantizers use for activations and weights alike
+//   (docs/ruquant-stage2.md).
 enum class Rounding { Plain, StraightThrough };
 
-// `rounded` in the forward pass, with the gradient of the identity with respect to x.
-at::Tensor straight_through(const at::Tensor& x, const at::Tensor& rounded);
+// round(x) in the forward pass, the identity's gradient in the backward pass (round_ste).
+at::Tensor round_straight_through(const at::Tensor& x);
 
 // fake_quantize_per_token bound to `config`, for CausalLM::set_input_quantizer.
 std::function<at::Tensor(const at::Tensor&)> per_token_quantizer(

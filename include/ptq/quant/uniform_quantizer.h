@@ -80,6 +80,10 @@ class UniformQuantizer {
   at::Tensor quantize(const at::Tensor& x, const QuantParams& params) const;
   // Integer codes of x [rows, cols] on the grid `params`, uint8.
   at::Tensor codes(const at::Tensor& x, const QuantParams& params) const;
+  // x [rows, cols] fake-quantized on its per-row min-max grid (find_params without the MSE
+  // search, gptq_v1_zero and fp16_scales), differentiable for training: round() passes the
+  // identity's gradient, the grid and the clamp their own (Rounding::StraightThrough).
+  at::Tensor fake_quantize_round_ste(const at::Tensor& x) const;
 
  private:
   // Per-row [xmin, xmax] of the min-max grid.

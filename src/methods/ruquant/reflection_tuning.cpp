@@ -40,8 +40,8 @@ void install_trainable(model::CausalLM& lm, const TrainedSet& trained) {
 }
 
 // Every linear input and attention operand of the layer rounds with a straight-through
-// gradient while the layer trains (a set's gradient also flows through the other sets' inputs
-// and through Q, K and V), or plainly.
+// gradient while the layer trains (a set's gradient also flows through the other sets' inputs,
+// through Q, K and V, and through each token's min/max grid), or plainly.
 void install_activation_rounding(const quant::LayerRefinement& layer, quant::Rounding rounding) {
   if (layer.activations.enabled()) {
     for (const std::string& name : layer.lm.linear_names(layer.layer)) {
@@ -55,14 +55,14 @@ void install_activation_rounding(const quant::LayerRefinement& layer, quant::Rou
   }
 }
 
-// The current step's reflected and rounded weights (straight-through), bound into the model's
-// weight map so that the layer's forward pass reaches the parameters.
+// The current step's reflected and rounded weights (straight-through, also through each row's
+// grid), bound into the model's weight map so that the layer's forward pass reaches the
+// parameters.
 void bind_weights(model::CausalLM& lm, TrainedSet& trained, const WeightRounding& round_weight) {
   *trained.unit = trained.parameter / trained.parameter.norm();
   for (size_t i = 0; i < trained.set.linears.size(); ++i) {
     const at::Tensor w = reflect(trained.set.unreflected[i], *trained.unit);
-    lm.weight(trained.set.linears[i] + ".weight") =
-        quant::straight_through(w, round_weight(w.detach()));
+    lm.weight(trained.set.linears[i] + ".weight") = round_weight(w);
   }
 }
 

@@ -3,11 +3,13 @@
 // quantized, the global Householder vector of each set of linears sharing an input becomes a
 // trainable parameter, fitted with AdamW (weight decay 0) to minimise the MSE between the
 // full-precision layer's outputs and the quantized layer's, one calibration sample per step,
-// with straight-through estimators for weight and activation rounding.
-// Deviation: the targets are the full-precision layer applied to the layer's calibration inputs
-// as the pipeline has them (the outputs of the already quantized earlier layers); the authors'
-// loop (OmniQuant's) runs the full-precision layer on a separate full-precision input stream.
-// The authors' truncate_number (a straight-through floor of 1e-2 on |entries|) is left out.
+// with straight-through estimators for weight and activation rounding (round() passes the
+// identity's gradient; each token's and weight row's min/max grid passes its own, as the authors'
+// round_ste quantizers). How this compares with the authors' code: docs/ruquant-stage2.md.
+// As the authors' loop (OmniQuant's), the quantized layer runs on the quantized stream and its
+// targets are the full-precision layer on the full-precision stream, so the tuned reflections
+// also make up for the error of the layers before.
+// The authors' truncate_number (a floor of 1e-2 on |entries| before each step) is left out.
 
 #include <ATen/core/Tensor.h>
 
@@ -34,7 +36,8 @@ struct TuningSettings {
   double lr = 1e-2;
 };
 
-// Weight rounding as the final quantization does it: W [N, K] -> fake-quantized W.
+// Weight rounding on the final quantization's grid, differentiable for training (round_ste):
+// W [N, K] -> fake-quantized W.
 using WeightRounding = std::function<at::Tensor(const at::Tensor&)>;
 
 struct TuningLoss {

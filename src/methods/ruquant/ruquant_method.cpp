@@ -15,6 +15,7 @@
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
 #include "ptq/quant/input_transform.h"
+#include "ptq/quant/uniform_quantizer.h"
 
 namespace ptq::methods {
 namespace {
@@ -89,6 +90,10 @@ const quant::MethodOptions& validated(const quant::MethodOptions& options) {
                     " needs --weight-method rtn (stage 2 re-quantizes the weights by rounding), "
                     "got '",
                     r.weight_method, "'");
+    // Its training rounds each weight row on one min-max grid.
+    PTQ_CHECK_INPUT(options.group_size == -1, "--tune-epochs ", r.tune_epochs,
+                    " rounds weights per output channel; it needs --group-size -1, got ",
+                    options.group_size);
   }
   return options;
 }
@@ -156,23 +161,32 @@ class RuquantMethod : public quant::QuantMethod {
     _generator.set_state(it->second.contiguous());
   }
 
-  std::map<std::string, quant::QuantizedLinear> refine_layer(
-      const quant::LayerRefinement& layer) const override {
+  quant::RefinedLayer refine_layer(const quant::LayerRefinement& layer) const override {
     if (_tuned.empty()) return {};
     const auto start = Clock::now();
-    const auto round = [this](const at::Tensor& w) {
-      return _rtn->quantize_linear("", w, {}).quantized.weight;
-    };
+    std::vector<at::Tensor> stage1;
+    for (const ruquant::ReflectionSet& set : _tuned) stage1.push_back(set.transform.householder);
+    const quant::UniformQuantizer grid(_options.quantizer);
     const ruquant::TuningLoss loss = ruquant::tune_reflections(
-        layer, _tuned, {_options.rotation.tune_epochs, _options.rotation.tune_lr}, round);
-    std::map<std::string, quant::QuantizedLinear> refined;
-    for (const ruquant::ReflectionSet& set : _tuned) {
+        layer, _tuned, {_options.rotation.tune_epochs, _options.rotation.tune_lr},
+        [&grid](const at::Tensor& w) { return grid.fake_quantize_round_ste(w); });
+    quant::RefinedLayer refined;
+    refined.summary = {{"tune_epochs", _options.rotation.tune_epochs},
+                       {"training_loss_first_epoch", loss.first_epoch},
+                       {"training_loss_last_epoch", loss.last_epoch},
+                       {"reflections", nlohmann::json::array()}};
+    for (size_t i = 0; i < _tuned.size(); ++i) {
+      const ruquant::ReflectionSet& set = _tuned[i];
       for (const std::string& name : set.linears) {
         quant::QuantizedLinear q =
             _weights->quantize_linear(name, layer.lm.weight(name + ".weight"), {});
         q.extra_tensors = set.transform.tensors();
-        refined[name] = std::move(q);
+        refined.linears[name] = std::move(q);
       }
+      // |cos| of the tuned unit vector with stage 1's (v and -v give the same reflection).
+      const double cosine = at::dot(stage1[i], set.transform.householder).abs().item<double>();
+      refined.summary["reflections"].push_back(
+          {{"linears", set.linears}, {"cosine_to_stage1", cosine}});
     }
     spdlog::info(
         "ruquant: layer {} reflections tuned ({} epochs, training loss {:.4g} -> {:.4g}) "
