@@ -3,6 +3,7 @@
 # most GROUP_SIZE cases of one suite, named SUITE (one group) or SUITE#K (several), its labels
 # and fixture from LABELS (unit_suites, cli_suites, slow_cases, fixtures), and the list of names
 # in `ptq_test_groups`.
+cmake_minimum_required(VERSION 3.18)  # IN_LIST (CMP0057) in script mode
 include("${LABELS}")
 execute_process(COMMAND "${TEST_EXECUTABLE}" --gtest_list_tests
   OUTPUT_VARIABLE listing RESULT_VARIABLE status ERROR_VARIABLE errors TIMEOUT 120)
