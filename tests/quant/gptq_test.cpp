@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ptq/common/error.h"
+#include "ptq/quant/triangular_inverse.h"
 #include "quant/quant_test_helpers.h"
 
 namespace ptq::quant {
@@ -106,6 +107,24 @@ TEST(Gptq, DampedInverseFactorIsGptqPysFactor) {
   EXPECT_DOUBLE_EQ(got.damp, 0.01 * h.diagonal().mean().item<double>());
   EXPECT_TRUE(at::allclose(got.upper, want, 1e-10, 1e-12));
   EXPECT_TRUE(at::equal(got.upper.tril(-1), at::zeros_like(want)));
+}
+
+// The factor computed in one buffer (LAPACK and the triangular inverse in place, the flip back
+// by swaps) against the same steps on fresh tensors, bit for bit; K = 301 is odd, so the flip
+// back has a middle entry on the anti-diagonal. The in-place path reads the Hessian's other
+// triangle, the same numbers because an accumulated Hessian is exactly symmetric.
+TEST(Gptq, DampedInverseFactorInOneBufferEqualsTheOutOfPlaceSteps) {
+  at::manual_seed(7);
+  const at::Tensor h = correlated_hessian(301, 1200);
+  ASSERT_TRUE(at::equal(h, h.t()));
+  GptqConfig config;
+  const DampedInverse got = damped_inverse_cholesky(h, config);
+  at::Tensor flipped = h.flip({0, 1});
+  flipped.diagonal().add_(got.damp);
+  at::Tensor lower = at::linalg_cholesky(flipped);
+  invert_lower_triangular_in_place(lower);
+  EXPECT_TRUE(at::equal(got.upper, lower.flip({0, 1})));
+  EXPECT_TRUE(got.upper.is_contiguous());
 }
 
 // How far U^T U is from A^-1, measured in fp64 as ||U^T U A - I||_F / sqrt(K).
