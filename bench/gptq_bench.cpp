@@ -6,7 +6,7 @@
 //    columns after it, same shapes and layout) GFLOP/s vs the GEMM's.
 //  - the pipeline's relative-error diagnostic on that GPTQ result vs the d x d GEMM;
 //  - with --rect, the 7B MLP shapes N x K = 4096 x 11008 (down_proj) and 11008 x 4096
-//    (gate/up): GPTQ vs the FLOP model of its solve (Cholesky, inverse, Cholesky: 4/3 K^3;
+//    (gate/up): GPTQ vs the FLOP model of its solve (Cholesky and triangular inverse: 2/3 K^3;
 //    lazy updates N K^2) at the rate of an [N, K] x [K, K] GEMM timed in the same run; the
 //    Hessian is from one 2048-token sample (damping keeps it positive definite).
 // Usage: gptq_bench [--large] [--rect] [--repeats N] [--cpu-time]
@@ -85,7 +85,7 @@ void bench_rectangle(int64_t n, int64_t k, int repeats) {
   config.group_size = 128;
   const double gptq_s =
       best_seconds(repeats, [&] { ptq::quant::gptq_quantize(w, accumulator.hessian(), config); });
-  const double model_s = (4.0 / 3.0 * k * k * k + static_cast<double>(n) * k * k) / rate;
+  const double model_s = (2.0 / 3.0 * k * k * k + static_cast<double>(n) * k * k) / rate;
   std::printf("%6lld x %-6lld %10.3f %8.1f %10.3f %10.3f %8.2f %8.2f\n", static_cast<long long>(n),
               static_cast<long long>(k), gemm_s, rate / 1e9, model_s, gptq_s, gptq_s / model_s,
               gptq_s / gemm_s);

@@ -11,8 +11,8 @@
 //    relative-error diagnostic) and the rest;
 //  - the FLOP model: what the method needs, at the GEMM rate of the layer's own linears: the
 //    prefix of the layer each true-sequential group's inputs need plus one full pass for the
-//    outputs, one Hessian per distinct input (2 T K^2), per distinct Hessian a Cholesky, its
-//    inverse and a Cholesky again (4/3 K^3), and per linear the lazy updates (N K^2);
+//    outputs, one Hessian per distinct input (2 T K^2), per distinct Hessian a Cholesky and a
+//    triangular inverse (2/3 K^3, src/quant/gptq.cpp), and per linear the lazy updates (N K^2);
 //  - peak RSS of the run (VmHWM, reset before it) next to the analytic bound: the process's RSS
 //    before loading (libraries) plus the fp32 layer, embeddings and lm_head, the largest group's
 //    Hessians and both activation buffers.
@@ -159,11 +159,11 @@ FlopModel flop_model(const std::string& method, const Shape& x) {
     return m;
   }
   m.hessian = 2 * t * (3 * h * h + f * f);
-  const double cholesky = 4.0 / 3.0;
+  const double factor = 2.0 / 3.0;
   // One factorisation per distinct Hessian (q/k/v share one, gate/up another).
-  m.solve = 2 * cholesky * h * h * h + 4 * h * h * h +  // q/k/v's and o's; their updates
-            cholesky * h * h * h + 2 * f * h * h +      // gate/up's; their updates
-            cholesky * f * f * f + h * f * f;           // down
+  m.solve = 2 * factor * h * h * h + 4 * h * h * h +  // q/k/v's and o's; their updates
+            factor * h * h * h + 2 * f * h * h +      // gate/up's; their updates
+            factor * f * f * f + h * f * f;           // down
   return m;
 }
 

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "ptq/common/error.h"
+#include "ptq/quant/triangular_inverse.h"
 #include "quant/quant_test_helpers.h"
 
 namespace ptq::quant {
@@ -75,6 +76,78 @@ TEST(Gptq, MatchesHandDerivedObsUpdate) {
   EXPECT_TRUE(at::equal(result.quantized.weight, matrix({{0, 1, -1, 2}, {-1, 0, 2, -1}})));
   EXPECT_DOUBLE_EQ(result.damp, 1.0);
   EXPECT_NEAR(result.loss, 0.82875, 1e-6);
+}
+
+// H = [[3,1],[1,1]], percdamp 0.5 -> damp 0.5 * mean(diag) = 1: A = [[4,1],[1,2]], det 7,
+// A^-1 = [[2,-1],[-1,4]] / 7. U = [[a, b], [0, c]] with U^T U = A^-1: a^2 = 2/7, a b = -1/7,
+// b^2 + c^2 = 4/7, so b = -1/sqrt(14) and c^2 = 4/7 - 1/14 = 1/2.
+TEST(Gptq, DampedInverseFactorMatchesHandDerivedTwoByTwo) {
+  GptqConfig config;
+  config.percdamp = 0.5;
+  const DampedInverse got = damped_inverse_cholesky(matrix({{3, 1}, {1, 1}}), config);
+  const at::Tensor want =
+      matrix({{std::sqrt(2.0F / 7), -1 / std::sqrt(14.0F)}, {0, std::sqrt(0.5F)}});
+  EXPECT_DOUBLE_EQ(got.damp, 1.0);
+  EXPECT_TRUE(at::allclose(got.upper, want, 1e-6, 1e-7));
+  EXPECT_EQ(got.upper[1][0].item<float>(), 0.0F);
+}
+
+// The factor from the flipped Cholesky and its triangular inverse against gptq.py's chain
+// (cholesky, cholesky_inverse, upper cholesky), both in fp64 on a damped Hessian of K = 300
+// (recursive blocks of uneven size), where the two differ only by rounding.
+TEST(Gptq, DampedInverseFactorIsGptqPysFactor) {
+  at::manual_seed(5);
+  const at::Tensor h = correlated_hessian(300, 1200).to(at::kDouble);
+  GptqConfig config;
+  const DampedInverse got = damped_inverse_cholesky(h, config);
+  at::Tensor damped = h.clone();
+  damped.diagonal().add_(got.damp);
+  const at::Tensor want =
+      at::linalg_cholesky(at::cholesky_inverse(at::linalg_cholesky(damped)), /*upper=*/true);
+  EXPECT_DOUBLE_EQ(got.damp, 0.01 * h.diagonal().mean().item<double>());
+  EXPECT_TRUE(at::allclose(got.upper, want, 1e-10, 1e-12));
+  EXPECT_TRUE(at::equal(got.upper.tril(-1), at::zeros_like(want)));
+}
+
+// The factor computed in one buffer (LAPACK and the triangular inverse in place, the flip back
+// by swaps) against the same steps on fresh tensors, bit for bit; K = 301 is odd, so the flip
+// back has a middle entry on the anti-diagonal. The in-place path reads the Hessian's other
+// triangle, the same numbers because an accumulated Hessian is exactly symmetric.
+TEST(Gptq, DampedInverseFactorInOneBufferEqualsTheOutOfPlaceSteps) {
+  at::manual_seed(7);
+  const at::Tensor h = correlated_hessian(301, 1200);
+  ASSERT_TRUE(at::equal(h, h.t()));
+  GptqConfig config;
+  const DampedInverse got = damped_inverse_cholesky(h, config);
+  at::Tensor flipped = h.flip({0, 1});
+  flipped.diagonal().add_(got.damp);
+  at::Tensor lower = at::linalg_cholesky(flipped);
+  invert_lower_triangular_in_place(lower);
+  EXPECT_TRUE(at::equal(got.upper, lower.flip({0, 1})));
+  EXPECT_TRUE(got.upper.is_contiguous());
+}
+
+// How far U^T U is from A^-1, measured in fp64 as ||U^T U A - I||_F / sqrt(K).
+double inverse_residual(const at::Tensor& upper, const at::Tensor& damped) {
+  const at::Tensor u = upper.to(at::kDouble);
+  const at::Tensor product = at::matmul(at::matmul(u.t(), u), damped.to(at::kDouble));
+  return (product - at::eye(damped.size(0), at::kDouble)).norm().item<double>() /
+         std::sqrt(static_cast<double>(damped.size(0)));
+}
+
+// In fp32 on a rank-deficient Hessian (100 tokens for K = 300: the damped matrix's condition
+// number is about 1e3), the new factor inverts A as well as gptq.py's chain does. Both are
+// rounding-limited at about cond(A) * fp32 epsilon; the 10% margin covers rounding noise only.
+TEST(Gptq, DampedInverseFactorIsAsAccurateAsGptqPysChainInFp32) {
+  at::manual_seed(6);
+  const at::Tensor h = correlated_hessian(300, 100);
+  GptqConfig config;
+  const DampedInverse got = damped_inverse_cholesky(h, config);
+  at::Tensor damped = h.clone();
+  damped.diagonal().add_(got.damp);
+  const at::Tensor chain =
+      at::linalg_cholesky(at::cholesky_inverse(at::linalg_cholesky(damped)), /*upper=*/true);
+  EXPECT_LT(inverse_residual(got.upper, damped), 1.1 * inverse_residual(chain, damped));
 }
 
 // Sequential OBS in fp64 with an explicit inverse (no Cholesky, no lazy batches): quantize

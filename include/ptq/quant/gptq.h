@@ -55,9 +55,11 @@ struct GptqResult {
   double damp = 0;            // absolute value added to diag(H)
 };
 
-// Upper Cholesky factor of (H + damp I)^-1, as gptq.py: cholesky -> cholesky_inverse ->
-// cholesky(upper=True), with damp = percdamp * mean(diag H). Retries with a larger percdamp
-// (logged as warnings) when H is not numerically positive definite.
+// Upper Cholesky factor of (H + damp I)^-1, the factor gptq.py computes as cholesky ->
+// cholesky_inverse -> cholesky(upper=True), here from one Cholesky factor of the flipped matrix
+// and its triangular inverse (half the FLOPs; equal in exact arithmetic, not bit for bit), with
+// damp = percdamp * mean(diag H). Retries with a larger percdamp (logged as warnings) when H is
+// not numerically positive definite.
 struct DampedInverse {
   at::Tensor upper;  // same dtype as H
   double percdamp = 0;
