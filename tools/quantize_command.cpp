@@ -292,7 +292,7 @@ nlohmann::json resume_identity(const QuantizeOptions& options,
 std::vector<quant::LayerRecord> resume_from(quant::ResumeCheckpoint& checkpoint,
                                             const QuantizeOptions& options,
                                             model::CausalLM& lm,
-                                            const quant::QuantMethod& method,
+                                            quant::QuantMethod& method,
                                             const quant::QuantizedLinearSink& output,
                                             quant::PipelineOptions& pipeline) {
   PTQ_CHECK_INPUT(options.resume, checkpoint.dir().string(),

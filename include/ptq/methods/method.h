@@ -116,20 +116,20 @@ class QuantMethod {
   // back to RTN.
   virtual QuantizedLinear quantize_linear(const std::string& module,
                                           const at::Tensor& weight,
-                                          const LinearStats& stats) const = 0;
+                                          const LinearStats& stats) = 0;
   // Whether quantize_model runs calibration data through the layers (Hessians or
   // prepare_group need it).
   virtual bool needs_calibration() const { return needs_hessian(); }
   // Called before the linears of calibration.group are quantized (and their Hessians
   // collected). May replace their weights and input transforms by an equivalent network (the
   // full-precision output unchanged); quantize_linear then sees the new weights.
-  virtual void prepare_group(const GroupCalibration& /*calibration*/) const {}
+  virtual void prepare_group(const GroupCalibration& /*calibration*/) {}
   // Whether the pipeline calls refine_layer (and computes its targets) after each layer.
   virtual bool refines_layers() const { return false; }
   // Called after the last group of a layer, before its linears reach the sink. Returns the
   // linears to replace by name; the pipeline puts their weights into the model. The method
   // leaves the model's weights and input treatments plain (no autograd history).
-  virtual RefinedLayer refine_layer(const LayerRefinement& /*refinement*/) const { return {}; }
+  virtual RefinedLayer refine_layer(const LayerRefinement& /*refinement*/) { return {}; }
   // Keys the method adds to quantization_config's "meta" (e.g. SEPTQ's keep fraction).
   virtual nlohmann::json config_fields() const { return nlohmann::json::object(); }
   // State carried from one layer to the next (e.g. a random stream drawn from in layer
@@ -138,7 +138,7 @@ class QuantMethod {
   // Stateless methods keep the defaults.
   virtual std::map<std::string, at::Tensor> layer_state() const { return {}; }
   // Throws InputError if `state` is not what layer_state() of this method returns.
-  virtual void restore_layer_state(const std::map<std::string, at::Tensor>& state) const {
+  virtual void restore_layer_state(const std::map<std::string, at::Tensor>& state) {
     PTQ_CHECK_INPUT(state.empty(), name(), " keeps no state between layers, but ", state.size(),
                     " saved entries were given");
   }

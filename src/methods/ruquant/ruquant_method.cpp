@@ -111,7 +111,7 @@ class RuquantMethod : public quant::QuantMethod {
   bool needs_calibration() const override { return true; }
   bool refines_layers() const override { return _options.rotation.tune_epochs > 0; }
 
-  void prepare_group(const quant::GroupCalibration& calibration) const override {
+  void prepare_group(const quant::GroupCalibration& calibration) override {
     const auto start = Clock::now();
     const InputStats stats = observe_inputs(calibration);
     for (const auto& set : shared_input_sets(calibration)) {
@@ -124,7 +124,7 @@ class RuquantMethod : public quant::QuantMethod {
 
   quant::QuantizedLinear quantize_linear(const std::string& module,
                                          const at::Tensor& weight,
-                                         const quant::LinearStats& stats) const override {
+                                         const quant::LinearStats& stats) override {
     quant::QuantizedLinear out;
     try {
       out = _weights->quantize_linear(module, weight, stats);
@@ -151,7 +151,7 @@ class RuquantMethod : public quant::QuantMethod {
     return {{kGeneratorState, _generator.get_state()}};
   }
 
-  void restore_layer_state(const std::map<std::string, at::Tensor>& state) const override {
+  void restore_layer_state(const std::map<std::string, at::Tensor>& state) override {
     const auto it = state.find(kGeneratorState);
     PTQ_CHECK_INPUT(state.size() == 1 && it != state.end(), "ruquant: the saved layer state ",
                     "must hold exactly '", kGeneratorState, "'");
@@ -161,7 +161,7 @@ class RuquantMethod : public quant::QuantMethod {
     _generator.set_state(it->second.contiguous());
   }
 
-  quant::RefinedLayer refine_layer(const quant::LayerRefinement& layer) const override {
+  quant::RefinedLayer refine_layer(const quant::LayerRefinement& layer) override {
     if (_tuned.empty()) return {};
     const auto start = Clock::now();
     std::vector<at::Tensor> stage1;
@@ -221,7 +221,7 @@ class RuquantMethod : public quant::QuantMethod {
   // folded into their weights and installed on their inputs.
   void transform_inputs(model::CausalLM& lm,
                         const std::vector<std::string>& set,
-                        const InputStats& stats) const {
+                        const InputStats& stats) {
     at::Tensor weight_max;
     for (const std::string& name : set) {
       const at::Tensor m = lm.weight(name + ".weight").abs().amax(0);
@@ -263,12 +263,12 @@ class RuquantMethod : public quant::QuantMethod {
   quant::MethodOptions _options;
   std::unique_ptr<quant::QuantMethod> _weights;  // rtn or gptq on the transformed weights
   std::unique_ptr<quant::QuantMethod> _rtn;      // when gptq fails on a linear
-  // The pipeline's hooks are const; the transforms between prepare_group and quantize_linear
-  // and the random stream (consumed in the pipeline's fixed order) are the method's state.
-  mutable at::Generator _generator;
-  mutable std::map<std::string, quant::InputTransform> _pending;
+  // One instance per run: the transforms between prepare_group and quantize_linear and the
+  // random stream (consumed in the pipeline's fixed order) are the run's state.
+  at::Generator _generator;
+  std::map<std::string, quant::InputTransform> _pending;
   // The current layer's sets for stage 2, from prepare_group to refine_layer.
-  mutable std::vector<ruquant::ReflectionSet> _tuned;
+  std::vector<ruquant::ReflectionSet> _tuned;
 };
 
 }  // namespace

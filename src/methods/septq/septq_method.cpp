@@ -38,7 +38,7 @@ class SeptqMethod : public quant::QuantMethod {
 
   quant::QuantizedLinear quantize_linear(const std::string& /*module*/,
                                          const at::Tensor& weight,
-                                         const quant::LinearStats& stats) const override {
+                                         const quant::LinearStats& stats) override {
     const quant::PreparedHessian hessian = prepared_hessian(stats, _config);
     const at::Tensor original = weight.to(at::kFloat).contiguous();
     // The scoring RTN's per-channel grid is the column loop's grid when quantizing per
