@@ -277,4 +277,29 @@ std::unique_ptr<quant::QuantMethod> make_ruquant_method(const quant::MethodOptio
   return std::make_unique<RuquantMethod>(options);
 }
 
+std::vector<quant::MethodOption> ruquant_options() {
+  using Options = quant::MethodOptions;
+  return {
+      {"--alpha", "alpha", "ruquant: SmoothQuant migration strength",
+       [](Options& o) -> double& { return o.rotation.alpha; }, quant::OptionCheck::Finite},
+      {"--rotation-steps", "rotation_steps", "ruquant: Householder steps per block rotation",
+       [](Options& o) -> int& { return o.rotation.steps; }},
+      {"--perm-rounds", "perm_rounds",
+       "ruquant: random permutation + Givens passes per Householder step",
+       [](Options& o) -> int& { return o.rotation.perm_rounds; }},
+      {"--smooth-only", "smooth_only",
+       "ruquant: smoothing without rotations (the smoothing baseline)",
+       [](Options& o) -> bool& { return o.rotation.smooth_only; }},
+      {"--weight-method", "weight_method",
+       "ruquant: how the transformed weights are quantized, rtn | gptq",
+       [](Options& o) -> std::string& { return o.rotation.weight_method; }},
+      {"--tune-epochs", "tune_epochs",
+       "ruquant stage 2: passes over the calibration samples fitting each layer's global "
+       "reflections to the full-precision layer outputs (0: stage 1 only)",
+       [](Options& o) -> int& { return o.rotation.tune_epochs; }},
+      {"--tune-lr", "tune_lr", "ruquant stage 2: AdamW learning rate",
+       [](Options& o) -> double& { return o.rotation.tune_lr; }, quant::OptionCheck::Positive},
+  };
+}
+
 }  // namespace ptq::methods

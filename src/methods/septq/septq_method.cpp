@@ -85,4 +85,12 @@ std::unique_ptr<quant::QuantMethod> make_septq_method(const quant::MethodOptions
   return std::make_unique<SeptqMethod>(options);
 }
 
+std::vector<quant::MethodOption> septq_options() {
+  return {{"--keep-percent", "keep_percent",
+           "septq: percent of each linear's weights kept in fp16 (0..50)",
+           [](quant::MethodOptions& o) -> double& { return o.keep_percent; }}};
+}
+
+void septq_implies(quant::MethodOptions& options) { options.quantizer.mse = true; }
+
 }  // namespace ptq::methods
