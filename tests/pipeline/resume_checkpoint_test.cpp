@@ -12,7 +12,7 @@
 #include <string>
 
 #include "ptq/common/error.h"
-#include "quant_test_helpers.h"
+#include "quant/quant_test_helpers.h"
 #include "test_utils.h"
 
 namespace ptq::test {
