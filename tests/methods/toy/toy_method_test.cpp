@@ -59,18 +59,22 @@ TEST_F(ToyMethod, HelpListsTheMethodAndItsOptionGroup) {
   }
 }
 
-// The shrunk min-max grid is the unshrunk one scaled: the toy's weights are 0.75 x rtn's.
+// Halving is exact in fp32 and fp16 (the grids' scales are fp16-representable), so the min-max
+// grid of the halved weights is the unshrunk grid halved, with the same codes: the toy's weights
+// at --toy-shrink 0.5 are exactly half of rtn's.
 TEST_F(ToyMethod, ShrinksTheWeightsBeforeRounding) {
   at::manual_seed(0);
   const at::Tensor w = at::randn({8, 32});
   quant::MethodOptions options;
   options.quantizer.bits = 4;
-  const at::Tensor rtn =
-      quant::create_method("rtn", options)->quantize_linear("m", w, {}).quantized.weight;
-  options.extra["toy_shrink"] = 0.25;
-  const at::Tensor toy =
-      quant::create_method("toy", options)->quantize_linear("m", w, {}).quantized.weight;
-  EXPECT_TRUE(at::allclose(toy, 0.75 * rtn, 1e-6, 1e-6));
+  const quant::QuantizedWeight rtn =
+      quant::create_method("rtn", options)->quantize_linear("m", w, {}).quantized;
+  options.extra["toy_shrink"] = 0.5;
+  const quant::QuantizedWeight toy =
+      quant::create_method("toy", options)->quantize_linear("m", w, {}).quantized;
+  EXPECT_TRUE(toy.codes.equal(rtn.codes));
+  EXPECT_TRUE(toy.weight.equal(0.5 * rtn.weight));
+  EXPECT_FALSE(toy.weight.equal(rtn.weight));
 }
 
 TEST_F(ToyMethod, ReportAndCheckpointRecordItsOption) {
