@@ -3,6 +3,8 @@
 # most GROUP_SIZE cases of one suite, named SUITE (one group) or SUITE#K (several), its labels
 # and fixture from LABELS (unit_suites, cli_suites, slow_cases, fixtures), and the list of names
 # in `ptq_test_groups`.
+# A script run with -P gets no policies from the project: if(... IN_LIST ...) needs 3.3's.
+cmake_minimum_required(VERSION 3.18)
 include("${LABELS}")
 execute_process(COMMAND "${TEST_EXECUTABLE}" --gtest_list_tests
   OUTPUT_VARIABLE listing RESULT_VARIABLE status ERROR_VARIABLE errors TIMEOUT 120)
