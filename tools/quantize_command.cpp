@@ -17,6 +17,7 @@
 
 #include "command.h"
 #include "loader_log.h"
+#include "method_option_group.h"
 #include "number_checks.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
@@ -79,18 +80,6 @@ void validate(const QuantizeOptions& options) {
   if (!options.report.empty()) check_output_file(options.report, "--report");
   data::check_dataset_spec(options.calib.spec);
   if (!options.eval.empty()) data::check_dataset_spec(options.eval);
-}
-
-// Options that only one method reads: given with another, they would be silently ignored.
-void check_method_specific_options(const CLI::App& app, const std::string& method) {
-  const std::pair<const char*, const char*> owned[] = {
-      {"--keep-percent", "septq"},  {"--alpha", "ruquant"},       {"--rotation-steps", "ruquant"},
-      {"--perm-rounds", "ruquant"}, {"--smooth-only", "ruquant"}, {"--weight-method", "ruquant"},
-      {"--tune-epochs", "ruquant"}, {"--tune-lr", "ruquant"}};
-  for (const auto& [option, owner] : owned) {
-    PTQ_CHECK_INPUT(method == owner || app.count(option) == 0, option, " applies to --method ",
-                    owner, " only (this run's method is ", method, ")");
-  }
 }
 
 int64_t default_seqlen(const std::string& spec, const model::ModelConfig& config) {
@@ -224,38 +213,32 @@ nlohmann::json layers_json(const quant::PipelineResult& result,
 
 nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequential) {
   const quant::MethodOptions& m = options.method_options;
-  return {{"model", options.model},
-          {"method", options.method},
-          {"wbits", m.quantizer.bits},
-          {"group_size", m.group_size},
-          {"weight_clip", m.quantizer.clip},
-          {"abits", options.activations.bits},
-          {"act_clip", options.activations.clip},
-          {"attention_quant", attention_config(options).enabled()},
-          {"sym", m.quantizer.sym},
-          {"mse", m.quantizer.mse},
-          {"damp", m.percdamp},
-          {"block_size", m.block_size},
-          {"act_order", m.act_order},
-          {"static_groups", m.static_groups},
-          {"keep_percent", m.keep_percent},
-          {"alpha", m.rotation.alpha},
-          {"rotation_steps", m.rotation.steps},
-          {"perm_rounds", m.rotation.perm_rounds},
-          {"smooth_only", m.rotation.smooth_only},
-          {"weight_method", m.rotation.weight_method},
-          {"tune_epochs", m.rotation.tune_epochs},
-          {"tune_lr", m.rotation.tune_lr},
-          {"true_sequential", true_sequential},
-          {"calib", options.calib.spec},
-          {"nsamples", options.calib.nsamples},
-          {"seqlen", options.calib.seqlen},
-          {"seed", options.calib.seed},
-          {"out", options.out},
-          {"checkpoint_format", options.checkpoint_format},
-          {"max_shard_size", options.max_shard_size},
-          {"eval", options.eval},
-          {"threads", at::get_num_threads()}};
+  nlohmann::json settings = {{"model", options.model},
+                             {"method", options.method},
+                             {"wbits", m.quantizer.bits},
+                             {"group_size", m.group_size},
+                             {"weight_clip", m.quantizer.clip},
+                             {"abits", options.activations.bits},
+                             {"act_clip", options.activations.clip},
+                             {"attention_quant", attention_config(options).enabled()},
+                             {"sym", m.quantizer.sym},
+                             {"mse", m.quantizer.mse},
+                             {"damp", m.percdamp},
+                             {"block_size", m.block_size},
+                             {"act_order", m.act_order},
+                             {"static_groups", m.static_groups},
+                             {"true_sequential", true_sequential},
+                             {"calib", options.calib.spec},
+                             {"nsamples", options.calib.nsamples},
+                             {"seqlen", options.calib.seqlen},
+                             {"seed", options.calib.seed},
+                             {"out", options.out},
+                             {"checkpoint_format", options.checkpoint_format},
+                             {"max_shard_size", options.max_shard_size},
+                             {"eval", options.eval},
+                             {"threads", at::get_num_threads()}};
+  settings.update(quant::method_settings(m));
+  return settings;
 }
 
 // The report records the settings as JSON strings, which must be UTF-8: a path that is not
@@ -292,7 +275,7 @@ nlohmann::json resume_identity(const QuantizeOptions& options,
 std::vector<quant::LayerRecord> resume_from(quant::ResumeCheckpoint& checkpoint,
                                             const QuantizeOptions& options,
                                             model::CausalLM& lm,
-                                            const quant::QuantMethod& method,
+                                            quant::QuantMethod& method,
                                             const quant::QuantizedLinearSink& output,
                                             quant::PipelineOptions& pipeline) {
   PTQ_CHECK_INPUT(options.resume, checkpoint.dir().string(),
@@ -373,8 +356,9 @@ int interrupted(const QuantizeOptions& options, const quant::ResumeCheckpoint& c
 
 int run_quantize(QuantizeOptions options) {
   const auto start = Clock::now();
-  // SEPTQ's quantizer always searches the clipping range (its authors' mse=True).
-  if (options.method == "septq") options.method_options.quantizer.mse = true;
+  // What the method always uses (SEPTQ: MSE grids) is what the report and the resume identity
+  // record.
+  options.method_options = quant::implied_options(options.method, options.method_options);
   options.method_options.rotation.seed = options.calib.seed;  // one --seed for all randomness
   // v1 cannot store a zero point of 0 (docs/format.md): its grids are refit; v2 stores any zero.
   options.method_options.quantizer.gptq_v1_zero = options.checkpoint_format == "gptq";
@@ -540,30 +524,6 @@ Command add_quantize_command(CLI::App& parent) {
       ->check(kPositive);
   app.add_flag("--act-order", m.act_order, "Columns by descending diag(H) (desc_act)");
   app.add_flag("--static-groups", m.static_groups, "Group grids from the unupdated weight");
-  app.add_option("--keep-percent", m.keep_percent,
-                 "septq: percent of each linear's weights kept in fp16 (0..50)")
-      ->capture_default_str();
-  app.add_option("--alpha", m.rotation.alpha, "ruquant: SmoothQuant migration strength")
-      ->capture_default_str()
-      ->check(kFinite);
-  app.add_option("--rotation-steps", m.rotation.steps,
-                 "ruquant: Householder steps per block rotation")
-      ->capture_default_str();
-  app.add_option("--perm-rounds", m.rotation.perm_rounds,
-                 "ruquant: random permutation + Givens passes per Householder step")
-      ->capture_default_str();
-  app.add_flag("--smooth-only", m.rotation.smooth_only,
-               "ruquant: smoothing without rotations (the smoothing baseline)");
-  app.add_option("--weight-method", m.rotation.weight_method,
-                 "ruquant: how the transformed weights are quantized, rtn | gptq")
-      ->capture_default_str();
-  app.add_option("--tune-epochs", m.rotation.tune_epochs,
-                 "ruquant stage 2: passes over the calibration samples fitting each layer's "
-                 "global reflections to the full-precision layer outputs (0: stage 1 only)")
-      ->capture_default_str();
-  app.add_option("--tune-lr", m.rotation.tune_lr, "ruquant stage 2: AdamW learning rate")
-      ->capture_default_str()
-      ->check(kPositive);
   app.add_flag_function(
       "--true-sequential,!--no-true-sequential",
       [options](int64_t count) { options->true_sequential = count > 0; },
@@ -607,8 +567,9 @@ Command add_quantize_command(CLI::App& parent) {
   app.add_flag("--resume", options->resume,
                "Continue an interrupted run from the layers checkpointed in OUT.work (same "
                "settings and inputs; starts at layer 0 when there is no checkpoint)");
+  add_method_options(app, m);
   command.run = [options, sub = command.app] {
-    check_method_specific_options(*sub, options->method);
+    check_method_options(*sub, options->method);
     return run_quantize(*options);
   };
   return command;

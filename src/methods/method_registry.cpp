@@ -1,5 +1,6 @@
-// The registry of quantization methods: one entry (name, description, factory) per method in
-// builtin_methods(). A new method is a folder under src/methods/ plus one entry here.
+// The registry of quantization methods: one entry (name, description, factory, options) per
+// method in builtin_methods(), and those register_method adds. A new method is a folder under
+// src/methods/ plus one entry here (docs/methods.md).
 
 #include <algorithm>
 #include <map>
@@ -15,14 +16,6 @@
 namespace ptq::quant {
 namespace {
 
-// A method of the registry: the name --method takes, one line saying what it does (for
-// --help), and its factory.
-struct MethodEntry {
-  std::string name;
-  std::string description;
-  MethodFactory create;
-};
-
 using Registry = std::map<std::string, MethodEntry>;
 
 const std::vector<MethodEntry>& builtin_methods() {
@@ -31,15 +24,15 @@ const std::vector<MethodEntry>& builtin_methods() {
       {"gptq", "GPTQ: quantize column by column, compensating with the calibration Hessian",
        methods::make_gptq_method},
       {"septq", "GPTQ with MSE grids that keeps the most important weights in fp16",
-       methods::make_septq_method},
+       methods::make_septq_method, methods::septq_options(), methods::septq_implies},
       {"ruquant", "smoothing and rotations of each linear's input, then --weight-method",
-       methods::make_ruquant_method},
+       methods::make_ruquant_method, methods::ruquant_options()},
   };
   return entries;
 }
 
-const Registry& registry() {
-  static const Registry methods = [] {
+Registry& registry() {
+  static Registry methods = [] {
     Registry r;
     for (const MethodEntry& entry : builtin_methods()) r.emplace(entry.name, entry);
     return r;
@@ -53,13 +46,57 @@ std::string joined_names() {
   return out.str();
 }
 
-}  // namespace
-
-std::unique_ptr<QuantMethod> create_method(const std::string& name, const MethodOptions& options) {
+const MethodEntry& entry(const std::string& name) {
   const auto it = registry().find(name);
   PTQ_CHECK_INPUT(it != registry().end(), "unknown quantization method '", name,
                   "'; available: ", joined_names());
-  return it->second.create(options);
+  return it->second;
+}
+
+bool is_builtin(const std::string& name) {
+  const auto& builtin = builtin_methods();
+  return std::any_of(builtin.begin(), builtin.end(),
+                     [&](const MethodEntry& e) { return e.name == name; });
+}
+
+}  // namespace
+
+void register_method(MethodEntry entry) {
+  PTQ_CHECK_INPUT(registry().count(entry.name) == 0, "a quantization method named '", entry.name,
+                  "' is already registered");
+  const std::string name = entry.name;
+  registry().emplace(name, std::move(entry));
+}
+
+void unregister_method(const std::string& name) {
+  PTQ_CHECK_INPUT(!is_builtin(name), "the built-in method '", name, "' cannot be unregistered");
+  registry().erase(name);
+}
+
+std::vector<MethodEntry> method_entries() {
+  std::vector<MethodEntry> entries;
+  for (const auto& named : registry()) entries.push_back(named.second);
+  return entries;
+}
+
+std::unique_ptr<QuantMethod> create_method(const std::string& name, const MethodOptions& options) {
+  return entry(name).create(options);
+}
+
+MethodOptions implied_options(const std::string& name, MethodOptions options) {
+  const MethodEntry& method = entry(name);
+  if (method.implies) method.implies(options);
+  return options;
+}
+
+nlohmann::json method_settings(const MethodOptions& options) {
+  nlohmann::json settings = nlohmann::json::object();
+  for (const auto& named : registry()) {
+    for (const MethodOption& option : named.second.options) {
+      settings[option.key] = option_value(option, options);
+    }
+  }
+  return settings;
 }
 
 std::vector<std::string> method_names() {

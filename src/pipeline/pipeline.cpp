@@ -192,8 +192,8 @@ GroupHessians collect_hessians(const model::CausalLM& lm,
 
 struct LayerContext {
   model::CausalLM& lm;
-  const QuantMethod& method;
-  const QuantMethod& fallback;
+  QuantMethod& method;
+  QuantMethod& fallback;
   const QuantizedLinearSink& sink;
   Progress& progress;  // one step per decoder layer
   const ActivationQuantizerConfig& activations;
@@ -344,7 +344,7 @@ void report_layer_done(Progress& progress, const LayerRecord& layer) {
 
 // A method without statistics (RTN) sees no activations, so no forward pass is needed.
 PipelineResult quantize_without_data(model::CausalLM& lm,
-                                     const QuantMethod& method,
+                                     QuantMethod& method,
                                      const PipelineOptions& options,
                                      const QuantizedLinearSink& sink) {
   const auto start = Clock::now();
@@ -410,8 +410,8 @@ CalibrationMemory calibration_memory(int64_t hidden,
 
 PipelineResult quantize_model(model::CausalLM& lm,
                               const at::Tensor& ids,
-                              const QuantMethod& method,
-                              const QuantMethod& fallback,
+                              QuantMethod& method,
+                              QuantMethod& fallback,
                               const PipelineOptions& options,
                               const QuantizedLinearSink& sink) {
   PTQ_CHECK_INPUT(ids.dim() == 2 && ids.size(0) > 0, "calibration ids must be [nsamples, seqlen]");

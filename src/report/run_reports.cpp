@@ -9,6 +9,7 @@
 
 #include "io/read_file.h"
 #include "ptq/common/error.h"
+#include "ptq/methods/method.h"
 
 namespace ptq::report {
 namespace {
@@ -105,6 +106,19 @@ std::vector<std::string> keys_of(const std::vector<RunRow>& rows,
   return {keys.begin(), keys.end()};
 }
 
+// The table's keep-percent column: set for a method that owns that setting (septq); every
+// other method's report records the default, which it does not read.
+constexpr const char* kKeepPercent = "keep_percent";
+
+bool owns_setting(const std::string& method, const std::string& key) {
+  for (const quant::MethodEntry& entry : quant::method_entries()) {
+    if (entry.name != method) continue;
+    return std::any_of(entry.options.begin(), entry.options.end(),
+                       [&](const quant::MethodOption& option) { return option.key == key; });
+  }
+  return false;
+}
+
 RunRow quantize_row(const json& report, const std::string& file) {
   RunRow row;
   row.method = value_at<std::string>(report, "settings.method", file);
@@ -112,8 +126,8 @@ RunRow quantize_row(const json& report, const std::string& file) {
   row.group_size = value_at<int>(report, "settings.group_size", file);
   row.act_bits =
       report["settings"].contains("abits") ? value_at<int>(report, "settings.abits", file) : 16;
-  if (row.method == "septq")
-    row.keep_percent = value_at<double>(report, "settings.keep_percent", file);
+  if (owns_setting(row.method, kKeepPercent))
+    row.keep_percent = value_at<double>(report, std::string("settings.") + kKeepPercent, file);
   row.bits_per_weight = value_at<double>(report, "storage.bits_per_weight", file);
   row.quantize_seconds = value_at<double>(report, "quantize_seconds", file);
   row.model = value_at<std::string>(report, "settings.out", file);
@@ -138,9 +152,9 @@ RunRow checkpoint_row(const json& report, const std::string& file) {
     row.group_size = value_at<int>(report, "checkpoint.quantization.group_size", file);
     row.act_bits = value_at<int>(report, "checkpoint.quantization.act_bits", file);
     row.bits_per_weight = value_at<double>(report, "checkpoint.quantization.bits_per_weight", file);
-    if (row.method == "septq") {
-      row.keep_percent =
-          value_at<double>(report, "checkpoint.quantization.method_fields.keep_percent", file);
+    if (owns_setting(row.method, kKeepPercent)) {
+      row.keep_percent = value_at<double>(
+          report, std::string("checkpoint.quantization.method_fields.") + kKeepPercent, file);
     }
     return row;
   }

@@ -30,19 +30,19 @@ at::Tensor random_ids(const model::CausalLM& lm, int64_t n, int64_t t) {
 // Records the Hessian each linear was quantized with, then delegates to `inner`.
 class RecordingMethod : public QuantMethod {
  public:
-  explicit RecordingMethod(const QuantMethod& inner) : _inner(inner) {}
+  explicit RecordingMethod(QuantMethod& inner) : _inner(inner) {}
   std::string name() const override { return _inner.name(); }
   bool needs_hessian() const override { return true; }
   QuantizedLinear quantize_linear(const std::string& module,
                                   const at::Tensor& weight,
-                                  const LinearStats& stats) const override {
+                                  const LinearStats& stats) override {
     hessians[module] = stats.hessian.clone();
     return _inner.quantize_linear(module, weight, stats);
   }
-  mutable std::map<std::string, at::Tensor> hessians;
+  std::map<std::string, at::Tensor> hessians;
 
  private:
-  const QuantMethod& _inner;
+  QuantMethod& _inner;
 };
 
 TEST(Pipeline, QuantizesEveryLinearOfEveryFamily) {
@@ -95,7 +95,7 @@ TEST(Pipeline, TrueSequentialFeedsQuantizedOutputsToLaterGroups) {
     const auto lm = model::load_causal_lm(test::fixture_model("llama"));
     const auto gptq = create_method("gptq", method_options(2, -1));
     const auto rtn = create_method("rtn", method_options(2, -1));
-    const RecordingMethod recording(*gptq);
+    RecordingMethod recording(*gptq);
     PipelineOptions options;
     options.true_sequential = sequential;
     quantize_model(*lm, random_ids(*lm, 4, 16), recording, *rtn, options, nullptr);
@@ -121,7 +121,7 @@ TEST(Pipeline, EachLinearGetsTheHessianOfItsOwnInputs) {
   lm->forward_layer(0, lm->embed(ids, 0), 0, nullptr, &observer);
 
   const auto gptq = create_method("gptq", method_options(4, -1));
-  const RecordingMethod recording(*gptq);
+  RecordingMethod recording(*gptq);
   PipelineOptions options;
   options.true_sequential = false;
   options.batch_size = 3;  // two batches of unequal size
@@ -152,7 +152,7 @@ TEST(Pipeline, PrefixPassesGiveTheHessiansOfFullPasses) {
                       &observer);
   }
   const auto gptq = create_method("gptq", method_options(4, -1));
-  const RecordingMethod recording(*gptq);
+  RecordingMethod recording(*gptq);
   PipelineOptions options;
   options.true_sequential = false;
   options.batch_size = 2;  // batches of 2, 2 and 1 samples
@@ -167,19 +167,19 @@ TEST(Pipeline, PrefixPassesGiveTheHessiansOfFullPasses) {
 // linear factorises its Hessian on its own (as before sharing), and records the slots given.
 class UnsharedMethod : public QuantMethod {
  public:
-  explicit UnsharedMethod(const QuantMethod& inner) : _inner(inner) {}
+  explicit UnsharedMethod(QuantMethod& inner) : _inner(inner) {}
   std::string name() const override { return _inner.name(); }
   bool needs_hessian() const override { return true; }
   QuantizedLinear quantize_linear(const std::string& module,
                                   const at::Tensor& weight,
-                                  const LinearStats& stats) const override {
+                                  const LinearStats& stats) override {
     slots[module] = stats.shared.get();
     return _inner.quantize_linear(module, weight, {stats.hessian, stats.samples, nullptr});
   }
-  mutable std::map<std::string, const SharedPreparation*> slots;
+  std::map<std::string, const SharedPreparation*> slots;
 
  private:
-  const QuantMethod& _inner;
+  QuantMethod& _inner;
 };
 
 // q/k/v (gate/up) factorise their common Hessian once: the whole model's quantized weights are
@@ -190,14 +190,14 @@ TEST(Pipeline, SharedFactorisationGivesBitIdenticalWeights) {
     options.act_order = method == "gptq";
     const auto quantizer = create_method(method, options);
     const auto rtn = create_method("rtn", options);
-    const UnsharedMethod unshared(*quantizer);
+    UnsharedMethod unshared(*quantizer);
     std::map<bool, std::map<std::string, at::Tensor>> weights;
     for (const bool shared : {true, false}) {
       const auto lm = model::load_causal_lm(test::fixture_model("llama"));
       const auto sink = [&](const std::string& module, const QuantizedLinear& q) {
         weights[shared][module] = q.quantized.weight.clone();
       };
-      const QuantMethod& run = shared ? *quantizer : static_cast<const QuantMethod&>(unshared);
+      QuantMethod& run = shared ? *quantizer : static_cast<QuantMethod&>(unshared);
       quantize_model(*lm, random_ids(*lm, 4, 16), run, *rtn, {}, sink);
     }
     ASSERT_EQ(weights[true].size(), weights[false].size());

@@ -1,7 +1,8 @@
 #pragma once
 // A quantization method: what it needs from calibration, how it quantizes one linear layer,
 // and what it adds to the checkpoint's quantization_config. Methods live in src/methods/<name>/
-// and register in builtin_methods() (src/methods/method_registry.cpp):
+// and register in builtin_methods() (src/methods/method_registry.cpp); a method outside the
+// library registers with register_method (docs/methods.md):
 //
 //   MethodOptions options;
 //   options.quantizer.bits = 4;
@@ -19,6 +20,7 @@
 #include <vector>
 
 #include "ptq/common/error.h"
+#include "ptq/methods/method_option.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/quant/activation_quantizer.h"
 #include "ptq/quant/uniform_quantizer.h"
@@ -70,6 +72,8 @@ struct MethodOptions {
     int tune_epochs = 0;
     double tune_lr = 1e-2;
   } rotation;
+  // Numeric settings of methods registered outside the library, by their options' keys.
+  std::map<std::string, double> extra;
 };
 
 // What the pipeline lends QuantMethod::prepare_group: the model with layer `layer` loaded, the
@@ -116,20 +120,20 @@ class QuantMethod {
   // back to RTN.
   virtual QuantizedLinear quantize_linear(const std::string& module,
                                           const at::Tensor& weight,
-                                          const LinearStats& stats) const = 0;
+                                          const LinearStats& stats) = 0;
   // Whether quantize_model runs calibration data through the layers (Hessians or
   // prepare_group need it).
   virtual bool needs_calibration() const { return needs_hessian(); }
   // Called before the linears of calibration.group are quantized (and their Hessians
   // collected). May replace their weights and input transforms by an equivalent network (the
   // full-precision output unchanged); quantize_linear then sees the new weights.
-  virtual void prepare_group(const GroupCalibration& /*calibration*/) const {}
+  virtual void prepare_group(const GroupCalibration& /*calibration*/) {}
   // Whether the pipeline calls refine_layer (and computes its targets) after each layer.
   virtual bool refines_layers() const { return false; }
   // Called after the last group of a layer, before its linears reach the sink. Returns the
   // linears to replace by name; the pipeline puts their weights into the model. The method
   // leaves the model's weights and input treatments plain (no autograd history).
-  virtual RefinedLayer refine_layer(const LayerRefinement& /*refinement*/) const { return {}; }
+  virtual RefinedLayer refine_layer(const LayerRefinement& /*refinement*/) { return {}; }
   // Keys the method adds to quantization_config's "meta" (e.g. SEPTQ's keep fraction).
   virtual nlohmann::json config_fields() const { return nlohmann::json::object(); }
   // State carried from one layer to the next (e.g. a random stream drawn from in layer
@@ -138,7 +142,7 @@ class QuantMethod {
   // Stateless methods keep the defaults.
   virtual std::map<std::string, at::Tensor> layer_state() const { return {}; }
   // Throws InputError if `state` is not what layer_state() of this method returns.
-  virtual void restore_layer_state(const std::map<std::string, at::Tensor>& state) const {
+  virtual void restore_layer_state(const std::map<std::string, at::Tensor>& state) {
     PTQ_CHECK_INPUT(state.empty(), name(), " keeps no state between layers, but ", state.size(),
                     " saved entries were given");
   }
@@ -146,8 +150,32 @@ class QuantMethod {
 
 using MethodFactory = std::function<std::unique_ptr<QuantMethod>(const MethodOptions&)>;
 
+// A method of the registry: the name --method takes, one line saying what it does (for
+// --help), its factory (which throws InputError for settings it cannot use), the settings only
+// it reads, and what it sets whatever the command line says (SEPTQ: MSE grids), applied by
+// implied_options before the run's settings are recorded.
+struct MethodEntry {
+  std::string name;
+  std::string description;
+  MethodFactory create;
+  std::vector<MethodOption> options = {};
+  std::function<void(MethodOptions&)> implies = nullptr;
+};
+
+// Adds a method; throws InputError if the name is taken.
+void register_method(MethodEntry entry);
+// Removes a method register_method added (the built-in ones stay).
+void unregister_method(const std::string& name);
+// Every registered method, sorted by name.
+std::vector<MethodEntry> method_entries();
+
 // Throws InputError listing method_names() for an unknown name.
 std::unique_ptr<QuantMethod> create_method(const std::string& name, const MethodOptions& options);
+// `options` with what method `name` implies applied; throws InputError for an unknown name.
+MethodOptions implied_options(const std::string& name, MethodOptions options);
+// Every registered method's own settings, by key: the values `options` holds (a method's
+// defaults unless it is the one run).
+nlohmann::json method_settings(const MethodOptions& options);
 // Registered names, sorted.
 std::vector<std::string> method_names();
 // One "name: description" line per registered method, sorted by name.

@@ -123,8 +123,8 @@ CalibrationMemory calibration_memory(int64_t hidden,
 // The result holds the layers from options.first_layer on. Throws Interrupted.
 PipelineResult quantize_model(model::CausalLM& lm,
                               const at::Tensor& ids,
-                              const QuantMethod& method,
-                              const QuantMethod& fallback,
+                              QuantMethod& method,
+                              QuantMethod& fallback,
                               const PipelineOptions& options,
                               const QuantizedLinearSink& sink);
 

@@ -32,7 +32,7 @@ class GptqMethod : public quant::QuantMethod {
 
   quant::QuantizedLinear quantize_linear(const std::string& /*module*/,
                                          const at::Tensor& weight,
-                                         const quant::LinearStats& stats) const override {
+                                         const quant::LinearStats& stats) override {
     quant::GptqResult result =
         quant::gptq_quantize(weight, prepared_hessian(stats, _config), _config);
     quant::QuantizedLinear out;

@@ -13,7 +13,7 @@ class RtnMethod : public quant::QuantMethod {
 
   quant::QuantizedLinear quantize_linear(const std::string& /*module*/,
                                          const at::Tensor& weight,
-                                         const quant::LinearStats& /*stats*/) const override {
+                                         const quant::LinearStats& /*stats*/) override {
     quant::QuantizedLinear out;
     out.quantized = quant::quantize_rtn(weight, _quantizer, _group_size);
     return out;

@@ -111,7 +111,7 @@ class RuquantMethod : public quant::QuantMethod {
   bool needs_calibration() const override { return true; }
   bool refines_layers() const override { return _options.rotation.tune_epochs > 0; }
 
-  void prepare_group(const quant::GroupCalibration& calibration) const override {
+  void prepare_group(const quant::GroupCalibration& calibration) override {
     const auto start = Clock::now();
     const InputStats stats = observe_inputs(calibration);
     for (const auto& set : shared_input_sets(calibration)) {
@@ -124,7 +124,7 @@ class RuquantMethod : public quant::QuantMethod {
 
   quant::QuantizedLinear quantize_linear(const std::string& module,
                                          const at::Tensor& weight,
-                                         const quant::LinearStats& stats) const override {
+                                         const quant::LinearStats& stats) override {
     quant::QuantizedLinear out;
     try {
       out = _weights->quantize_linear(module, weight, stats);
@@ -151,7 +151,7 @@ class RuquantMethod : public quant::QuantMethod {
     return {{kGeneratorState, _generator.get_state()}};
   }
 
-  void restore_layer_state(const std::map<std::string, at::Tensor>& state) const override {
+  void restore_layer_state(const std::map<std::string, at::Tensor>& state) override {
     const auto it = state.find(kGeneratorState);
     PTQ_CHECK_INPUT(state.size() == 1 && it != state.end(), "ruquant: the saved layer state ",
                     "must hold exactly '", kGeneratorState, "'");
@@ -161,7 +161,7 @@ class RuquantMethod : public quant::QuantMethod {
     _generator.set_state(it->second.contiguous());
   }
 
-  quant::RefinedLayer refine_layer(const quant::LayerRefinement& layer) const override {
+  quant::RefinedLayer refine_layer(const quant::LayerRefinement& layer) override {
     if (_tuned.empty()) return {};
     const auto start = Clock::now();
     std::vector<at::Tensor> stage1;
@@ -221,7 +221,7 @@ class RuquantMethod : public quant::QuantMethod {
   // folded into their weights and installed on their inputs.
   void transform_inputs(model::CausalLM& lm,
                         const std::vector<std::string>& set,
-                        const InputStats& stats) const {
+                        const InputStats& stats) {
     at::Tensor weight_max;
     for (const std::string& name : set) {
       const at::Tensor m = lm.weight(name + ".weight").abs().amax(0);
@@ -263,18 +263,43 @@ class RuquantMethod : public quant::QuantMethod {
   quant::MethodOptions _options;
   std::unique_ptr<quant::QuantMethod> _weights;  // rtn or gptq on the transformed weights
   std::unique_ptr<quant::QuantMethod> _rtn;      // when gptq fails on a linear
-  // The pipeline's hooks are const; the transforms between prepare_group and quantize_linear
-  // and the random stream (consumed in the pipeline's fixed order) are the method's state.
-  mutable at::Generator _generator;
-  mutable std::map<std::string, quant::InputTransform> _pending;
+  // One instance per run: the transforms between prepare_group and quantize_linear and the
+  // random stream (consumed in the pipeline's fixed order) are the run's state.
+  at::Generator _generator;
+  std::map<std::string, quant::InputTransform> _pending;
   // The current layer's sets for stage 2, from prepare_group to refine_layer.
-  mutable std::vector<ruquant::ReflectionSet> _tuned;
+  std::vector<ruquant::ReflectionSet> _tuned;
 };
 
 }  // namespace
 
 std::unique_ptr<quant::QuantMethod> make_ruquant_method(const quant::MethodOptions& options) {
   return std::make_unique<RuquantMethod>(options);
+}
+
+std::vector<quant::MethodOption> ruquant_options() {
+  using Options = quant::MethodOptions;
+  return {
+      {"--alpha", "alpha", "ruquant: SmoothQuant migration strength",
+       [](Options& o) -> double& { return o.rotation.alpha; }, quant::OptionCheck::Finite},
+      {"--rotation-steps", "rotation_steps", "ruquant: Householder steps per block rotation",
+       [](Options& o) -> int& { return o.rotation.steps; }},
+      {"--perm-rounds", "perm_rounds",
+       "ruquant: random permutation + Givens passes per Householder step",
+       [](Options& o) -> int& { return o.rotation.perm_rounds; }},
+      {"--smooth-only", "smooth_only",
+       "ruquant: smoothing without rotations (the smoothing baseline)",
+       [](Options& o) -> bool& { return o.rotation.smooth_only; }},
+      {"--weight-method", "weight_method",
+       "ruquant: how the transformed weights are quantized, rtn | gptq",
+       [](Options& o) -> std::string& { return o.rotation.weight_method; }},
+      {"--tune-epochs", "tune_epochs",
+       "ruquant stage 2: passes over the calibration samples fitting each layer's global "
+       "reflections to the full-precision layer outputs (0: stage 1 only)",
+       [](Options& o) -> int& { return o.rotation.tune_epochs; }},
+      {"--tune-lr", "tune_lr", "ruquant stage 2: AdamW learning rate",
+       [](Options& o) -> double& { return o.rotation.tune_lr; }, quant::OptionCheck::Positive},
+  };
 }
 
 }  // namespace ptq::methods

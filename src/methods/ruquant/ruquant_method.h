@@ -10,11 +10,16 @@
 // tuned to the full-precision layer outputs and its linears re-quantized (reflection_tuning.h).
 
 #include <memory>
+#include <vector>
 
 #include "ptq/methods/method.h"
 
 namespace ptq::methods {
 
 std::unique_ptr<quant::QuantMethod> make_ruquant_method(const quant::MethodOptions& options);
+
+// --alpha, --rotation-steps, --perm-rounds, --smooth-only, --weight-method, --tune-epochs,
+// --tune-lr (--block-size, shared with GPTQ, is a common option).
+std::vector<quant::MethodOption> ruquant_options();
 
 }  // namespace ptq::methods

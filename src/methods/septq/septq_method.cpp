@@ -38,7 +38,7 @@ class SeptqMethod : public quant::QuantMethod {
 
   quant::QuantizedLinear quantize_linear(const std::string& /*module*/,
                                          const at::Tensor& weight,
-                                         const quant::LinearStats& stats) const override {
+                                         const quant::LinearStats& stats) override {
     const quant::PreparedHessian hessian = prepared_hessian(stats, _config);
     const at::Tensor original = weight.to(at::kFloat).contiguous();
     // The scoring RTN's per-channel grid is the column loop's grid when quantizing per
@@ -84,5 +84,13 @@ class SeptqMethod : public quant::QuantMethod {
 std::unique_ptr<quant::QuantMethod> make_septq_method(const quant::MethodOptions& options) {
   return std::make_unique<SeptqMethod>(options);
 }
+
+std::vector<quant::MethodOption> septq_options() {
+  return {{"--keep-percent", "keep_percent",
+           "septq: percent of each linear's weights kept in fp16 (0..50)",
+           [](quant::MethodOptions& o) -> double& { return o.keep_percent; }}};
+}
+
+void septq_implies(quant::MethodOptions& options) { options.quantizer.mse = true; }
 
 }  // namespace ptq::methods

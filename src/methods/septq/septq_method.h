@@ -15,6 +15,7 @@
 // since the linears of one group (q/k/v, gate/up) read the same input.
 
 #include <memory>
+#include <vector>
 
 #include "ptq/methods/method.h"
 
@@ -22,5 +23,10 @@ namespace ptq::methods {
 
 // Throws InputError for keep_percent outside 0..50 or a symmetric quantizer.
 std::unique_ptr<quant::QuantMethod> make_septq_method(const quant::MethodOptions& options);
+
+// --keep-percent.
+std::vector<quant::MethodOption> septq_options();
+// The quantizer always searches the clipping range (the authors' mse=True).
+void septq_implies(quant::MethodOptions& options);
 
 }  // namespace ptq::methods

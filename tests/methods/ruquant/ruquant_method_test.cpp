@@ -32,12 +32,12 @@ class TransformOnly : public QuantMethod {
   std::string name() const override { return "transform-only"; }
   bool needs_hessian() const override { return false; }
   bool needs_calibration() const override { return true; }
-  void prepare_group(const GroupCalibration& calibration) const override {
+  void prepare_group(const GroupCalibration& calibration) override {
     _inner->prepare_group(calibration);
   }
   QuantizedLinear quantize_linear(const std::string& module,
                                   const at::Tensor& weight,
-                                  const LinearStats& stats) const override {
+                                  const LinearStats& stats) override {
     QuantizedLinear out = _inner->quantize_linear(module, weight, stats);
     out.quantized.weight = weight.clone();
     return out;
@@ -72,7 +72,7 @@ InputTransform from_tensors(const std::map<std::string, at::Tensor>& t) {
 }
 
 Transforms transform_model(model::CausalLM& lm, const at::Tensor& ids, const MethodOptions& o) {
-  const TransformOnly method(create_method("ruquant", o));
+  TransformOnly method(create_method("ruquant", o));
   Transforms transforms;
   const auto sink = [&](const std::string& module, const QuantizedLinear& q) {
     transforms[module] = from_tensors(q.extra_tensors);
