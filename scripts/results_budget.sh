@@ -56,8 +56,8 @@ lines = ["# Results: a bit budget (`--target-bits`) on stories260K", "",
          "on the first %s of the 128 x 512 calib rows, perplexity on all 64 x 512 eval rows (full "
          "precision 15.68007). Effective bits per weight as `ptq inspect` counts them (codes, grids, "
          "g_idx: docs/results.md). `--target-bits` rows: each linear's setting chosen among bits "
-         "2, 3, 4, 5, 6, 8 x group size -1, 128, 64, 32 for the least summed output error "
-         "tr((W - Q) H (W - Q)^T) within the budget (docs/format.md); `beats` says whether its "
+         "2, 3, 4, 5, 6, 8 x group size -1, 128, 64, 32 for the least summed relative output error "
+         "tr((W - Q) H (W - Q)^T) / tr(W H W^T) within the budget (docs/format.md); `beats` says whether its "
          "perplexity is below every uniform setting of at most the target's bits." % (seconds, nsamples),
          "", "| run | target | effective bits/weight | perplexity | overrides | beats uniform <= target | quantize s |",
          "|---|---:|---:|---:|---:|---|---:|"]

@@ -83,10 +83,14 @@ QuantizedLinear MeasuringMethod::quantize_linear(const std::string& module,
   LinearCandidates linear{module, {}, weight.numel()};
   QuantizedLinear carried;
   double most_bits = -1;
+  // Relative to the output's own energy tr(W H W^T), so that linears whose outputs differ in
+  // scale (attention logits, MLP activations, residual updates) weigh alike.
+  const double energy = quadratic_trace(weight, stats.hessian);
   for (const auto& [setting, method] : _methods) {
     QuantizedLinear q = method->quantize_linear(module, weight, stats);
     const double bits = storage_bits(q, setting.bits).total();
-    const double error = quadratic_trace(weight - q.quantized.weight, stats.hessian);
+    const double change = quadratic_trace(weight - q.quantized.weight, stats.hessian);
+    const double error = energy > 0 ? change / energy : change;
     linear.candidates.push_back({setting, bits, error});
     if (bits > most_bits) {
       most_bits = bits;

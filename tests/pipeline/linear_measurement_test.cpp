@@ -8,9 +8,10 @@
 namespace ptq::quant {
 namespace {
 
-// Each candidate's error is the squared output change over the calibration inputs, here
-// computed from the inputs X themselves (H = 2/n X^T X, the pipeline's Hessian); its bits are
-// storage_bits.h's formula by hand; the loop carries on with the candidate of most bits.
+// Each candidate's error is the squared output change over the calibration inputs relative to
+// the output's squared norm, ||(W - Q) X^T||^2 / ||W X^T||^2, here computed from X itself (H = 2/n
+// X^T X, the pipeline's Hessian); its bits are storage_bits.h's formula by hand; the loop carries
+// on with the candidate of most bits.
 TEST(LinearMeasurement, RecordsOutputErrorAndStorageBitsPerCandidate) {
   at::manual_seed(3);
   const int64_t n = 200, rows = 8, columns = 64;
@@ -38,8 +39,8 @@ TEST(LinearMeasurement, RecordsOutputErrorAndStorageBitsPerCandidate) {
     EXPECT_EQ(cost.bits, bits[c]);
     const at::Tensor q =
         create_method("rtn", *options[c])->quantize_linear("l", weight, stats).quantized.weight;
-    const double direct =
-        (weight - q).matmul(x.t()).pow(2).sum().item<double>() * (2.0 / static_cast<double>(n));
+    const double direct = (weight - q).matmul(x.t()).pow(2).sum().item<double>() /
+                          weight.matmul(x.t()).pow(2).sum().item<double>();
     EXPECT_NEAR(cost.error, direct, 1e-4 * direct);
     if (c == 1) EXPECT_TRUE(at::equal(carried.quantized.weight, q));
   }

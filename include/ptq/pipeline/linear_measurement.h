@@ -1,7 +1,8 @@
 #pragma once
 // The measurement pass of a bit budget (bit_allocation.h): every linear quantized at every
 // candidate setting, recording the error each leaves on the linear's output over the
-// calibration inputs, tr((W - Q) H (W - Q)^T) (relative_error.h), and its exact storage bits
+// calibration inputs relative to that output, tr((W - Q) H (W - Q)^T) / tr(W H W^T)
+// (relative_error.h; docs/format.md says why relative), and its exact storage bits
 // (storage_bits.h). A QuantMethod, so that the layer loop runs it like any method: the linears
 // get the loop's Hessians, and the candidates of one linear share GPTQ's factorisation of its
 // Hessian (SharedPreparation, gptq.h). The loop carries on with each linear at the candidate of
