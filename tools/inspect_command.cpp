@@ -83,6 +83,10 @@ void print_quantization(const quant::CheckpointSummary& s) {
                   : "not quantized");
   std::printf("  quantized linears  %lld (%lld weights)\n", static_cast<long long>(q.linears),
               static_cast<long long>(b.weights));
+  for (const quant::DynamicRule& rule : q.format.dynamic) {
+    std::printf("  dynamic            %s: %s\n", printable(rule.key).c_str(),
+                printable(rule.overrides.dump()).c_str());
+  }
   std::printf("  kept weights       %lld (%.3f %%)\n", static_cast<long long>(q.kept_weights),
               q.kept_percent());
   std::printf(
@@ -99,7 +103,7 @@ void print_quantization(const quant::CheckpointSummary& s) {
 void print_loaders(const quant::QuantizationSummary& q) {
   std::printf("format        %s, quant_method %s\n",
               quant::checkpoint_format_name(q.format.checkpoint_format),
-              quant::gptq_loader_bits(q.format.bits) ? "gptq" : "ptq");
+              quant::gptq_loader_bits(q.format) ? "gptq" : "ptq");
   for (const quant::LoaderSupport& s : quant::loader_support(q.traits())) {
     std::printf("  %-13s %s%s%s\n", s.loader.c_str(), quant::verdict_name(s.verdict),
                 s.why.empty() ? "" : ": ", printable(s.why).c_str());

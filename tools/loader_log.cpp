@@ -10,7 +10,7 @@ void log_loader_support(const quant::CheckpointTraits& traits) {
   const quant::QuantizationFormat& format = traits.format;
   spdlog::info("checkpoint format {}, quant_method {}",
                quant::checkpoint_format_name(format.checkpoint_format),
-               quant::gptq_loader_bits(format.bits) ? "gptq" : "ptq");
+               quant::gptq_loader_bits(format) ? "gptq" : "ptq");
   for (const quant::LoaderSupport& s : quant::loader_support(traits)) {
     const std::string why = s.why.empty() ? "" : ": " + s.why;
     if (s.verdict == quant::LoaderVerdict::Loads) {

@@ -10,8 +10,10 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,9 @@
 #include "ptq/methods/method.h"
 #include "ptq/model/architecture.h"
 #include "ptq/model/causal_lm.h"
+#include "ptq/pipeline/bit_allocation.h"
+#include "ptq/pipeline/linear_measurement.h"
+#include "ptq/pipeline/per_linear_method.h"
 #include "ptq/pipeline/pipeline.h"
 #include "ptq/pipeline/resume_checkpoint.h"
 #include "ptq/quant/attention_quantizer.h"
@@ -50,6 +55,10 @@ struct QuantizeOptions {
   std::string model;
   std::string method = "gptq";
   quant::MethodOptions method_options;
+  std::string linear_settings_file;                             // --linear-settings
+  double target_bits = 0;                                       // --target-bits; 0: none
+  std::string measurement;                                      // --measurement
+  std::map<std::string, quant::LinearSetting> linear_settings;  // read by validate()
   quant::ActivationQuantizerConfig activations;
   bool no_attention_quant = false;
   std::optional<bool> true_sequential;  // default: the family table's (FamilyTable)
@@ -64,7 +73,27 @@ struct QuantizeOptions {
   int64_t memory_budget_mb = 0;  // 0: available_memory_bytes()
 };
 
-void validate(const QuantizeOptions& options) {
+// The method at each linear's setting (--linear-settings), else at --wbits/--group-size.
+std::unique_ptr<quant::QuantMethod> make_method(const std::string& name,
+                                                const QuantizeOptions& options) {
+  if (options.linear_settings.empty()) return quant::create_method(name, options.method_options);
+  return std::make_unique<quant::PerLinearMethod>(name, options.method_options,
+                                                  options.linear_settings);
+}
+
+// Every module of --linear-settings must be a linear of the model.
+void check_linear_settings(const QuantizeOptions& options, const model::CausalLM& lm) {
+  std::set<std::string> linears;
+  for (int64_t layer = 0; layer < lm.num_layers(); ++layer) {
+    for (const std::string& name : lm.linear_names(layer)) linears.insert(name);
+  }
+  for (const auto& [module, setting] : options.linear_settings) {
+    PTQ_CHECK_INPUT(linears.count(module), options.linear_settings_file, ": '", module,
+                    "' is not a quantized linear of ", options.model);
+  }
+}
+
+void validate(QuantizeOptions& options) {
   const int bits = options.method_options.quantizer.bits;
   PTQ_CHECK_INPUT(bits >= 2 && bits <= 8, "--wbits ", bits,
                   " is not supported: ptq's GPTQ v1 checkpoints store 2 to 8 bits");
@@ -74,7 +103,19 @@ void validate(const QuantizeOptions& options) {
                   group);
   PTQ_CHECK_INPUT(!options.method_options.static_groups || group > 0,
                   "--static-groups needs a --group-size");
-  quant::create_method(options.method, options.method_options);  // unknown name -> InputError
+  PTQ_CHECK_INPUT(options.target_bits == 0 || options.linear_settings_file.empty(),
+                  "--target-bits chooses the linear settings: it excludes --linear-settings");
+  PTQ_CHECK_INPUT(options.target_bits == 0 || options.activations.bits == 16,
+                  "--target-bits measures weight-only quantization: it excludes --abits");
+  PTQ_CHECK_INPUT(options.measurement.empty() || options.target_bits > 0,
+                  "--measurement needs --target-bits");
+  if (options.target_bits > 0) {
+    quant::MeasuringMethod(options.method, options.method_options, quant::default_candidates());
+  }
+  if (!options.linear_settings_file.empty()) {
+    options.linear_settings = quant::read_linear_settings(options.linear_settings_file);
+  }
+  make_method(options.method, options);  // unknown name or settings it cannot take -> InputError
   // What the run reads or writes last is checked first, so it cannot fail after the work (the
   // output folder is checked when the writer claims it, also before any work).
   if (!options.report.empty()) check_output_file(options.report, "--report");
@@ -134,6 +175,7 @@ quant::QuantizationFormat output_format(const QuantizeOptions& options,
   format.method_fields = method.config_fields();
   format.activations = options.activations;
   format.attention = attention_config(options);
+  format.dynamic = quant::dynamic_rules(format.top_setting(), options.linear_settings);
   return format;
 }
 
@@ -213,30 +255,33 @@ nlohmann::json layers_json(const quant::PipelineResult& result,
 
 nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequential) {
   const quant::MethodOptions& m = options.method_options;
-  nlohmann::json settings = {{"model", options.model},
-                             {"method", options.method},
-                             {"wbits", m.quantizer.bits},
-                             {"group_size", m.group_size},
-                             {"weight_clip", m.quantizer.clip},
-                             {"abits", options.activations.bits},
-                             {"act_clip", options.activations.clip},
-                             {"attention_quant", attention_config(options).enabled()},
-                             {"sym", m.quantizer.sym},
-                             {"mse", m.quantizer.mse},
-                             {"damp", m.percdamp},
-                             {"block_size", m.block_size},
-                             {"act_order", m.act_order},
-                             {"static_groups", m.static_groups},
-                             {"true_sequential", true_sequential},
-                             {"calib", options.calib.spec},
-                             {"nsamples", options.calib.nsamples},
-                             {"seqlen", options.calib.seqlen},
-                             {"seed", options.calib.seed},
-                             {"out", options.out},
-                             {"checkpoint_format", options.checkpoint_format},
-                             {"max_shard_size", options.max_shard_size},
-                             {"eval", options.eval},
-                             {"threads", at::get_num_threads()}};
+  nlohmann::json settings = {
+      {"model", options.model},
+      {"method", options.method},
+      {"wbits", m.quantizer.bits},
+      {"group_size", m.group_size},
+      {"linear_settings", quant::linear_settings_json(options.linear_settings)},
+      {"target_bits", options.target_bits},
+      {"weight_clip", m.quantizer.clip},
+      {"abits", options.activations.bits},
+      {"act_clip", options.activations.clip},
+      {"attention_quant", attention_config(options).enabled()},
+      {"sym", m.quantizer.sym},
+      {"mse", m.quantizer.mse},
+      {"damp", m.percdamp},
+      {"block_size", m.block_size},
+      {"act_order", m.act_order},
+      {"static_groups", m.static_groups},
+      {"true_sequential", true_sequential},
+      {"calib", options.calib.spec},
+      {"nsamples", options.calib.nsamples},
+      {"seqlen", options.calib.seqlen},
+      {"seed", options.calib.seed},
+      {"out", options.out},
+      {"checkpoint_format", options.checkpoint_format},
+      {"max_shard_size", options.max_shard_size},
+      {"eval", options.eval},
+      {"threads", at::get_num_threads()}};
   settings.update(quant::method_settings(m));
   return settings;
 }
@@ -314,7 +359,7 @@ nlohmann::json checkpoint_json(const quant::QuantizedCheckpointWriter& writer) {
         writer.refit_groups(), writer.grids());
   }
   return {{"format", quant::checkpoint_format_name(format.checkpoint_format)},
-          {"quant_method", quant::gptq_loader_bits(format.bits) ? "gptq" : "ptq"},
+          {"quant_method", quant::gptq_loader_bits(format) ? "gptq" : "ptq"},
           {"grids", writer.grids()},
           {"refit_groups", writer.refit_groups()},
           {"unaligned_linears", traits.unaligned_linears},
@@ -354,6 +399,50 @@ int interrupted(const QuantizeOptions& options, const quant::ResumeCheckpoint& c
   return 128 + g_signal;
 }
 
+// --target-bits: each linear's error and storage at every candidate (read from --measurement
+// when it holds this run's, else measured by a pass of the layer loop and written there), then
+// the settings of least summed error within target_bits x the linears' weights.
+quant::Allocation allocate_target(const QuantizeOptions& options,
+                                  model::CausalLM& lm,
+                                  const at::Tensor& ids,
+                                  bool true_sequential) {
+  nlohmann::json identity = resume_identity(options, true_sequential, lm, ids);
+  for (const char* free : {"wbits", "group_size", "linear_settings", "target_bits", "threads"}) {
+    identity.erase(free);
+  }
+  const std::vector<quant::LinearSetting> candidates = quant::default_candidates();
+  identity["candidates"] = nlohmann::json::array();
+  for (const auto& c : candidates) identity["candidates"].push_back({c.bits, c.group_size});
+  std::vector<quant::LinearCandidates> measured;
+  if (!options.measurement.empty() && std::filesystem::exists(options.measurement)) {
+    measured = quant::read_measurement(options.measurement, identity);
+    spdlog::info("measurement of {} linears read from {}", measured.size(), options.measurement);
+  } else {
+    quant::MeasuringMethod measuring(options.method, options.method_options, candidates);
+    const auto rtn = quant::create_method("rtn", options.method_options);
+    quant::PipelineOptions pipeline;
+    pipeline.true_sequential = true_sequential;
+    pipeline.unload_layers = true;  // the quantizing pass reloads the original weights
+    pipeline.relative_error = false;
+    pipeline.stop = &g_interrupted;
+    const quant::PipelineResult result =
+        quant::quantize_model(lm, ids, measuring, *rtn, pipeline,
+                              [](const std::string&, const quant::QuantizedLinear&) {});
+    measured = measuring.measured();
+    spdlog::info("measured {} linears at {} settings in {:.1f}s", measured.size(),
+                 candidates.size(), result.seconds);
+    if (!options.measurement.empty()) {
+      write_json_file(options.measurement, quant::measurement_json(identity, measured));
+    }
+  }
+  double weights = 0;
+  for (const quant::LinearCandidates& linear : measured) weights += linear.weights;
+  quant::Allocation allocation = quant::allocate_bits(measured, options.target_bits * weights);
+  spdlog::info("target {} bits per weight: {:.4f} allocated, summed output error {:.6g}",
+               options.target_bits, allocation.bits / weights, allocation.error);
+  return allocation;
+}
+
 int run_quantize(QuantizeOptions options) {
   const auto start = Clock::now();
   // What the method always uses (SEPTQ: MSE grids) is what the report and the resume identity
@@ -375,17 +464,36 @@ int run_quantize(QuantizeOptions options) {
                   options.calib.seqlen, " exceeds the ", positions, " positions of ",
                   options.model);
   check_memory_budget(options, lm->config());
-  const auto method = quant::create_method(options.method, options.method_options);
-  const auto rtn = quant::create_method("rtn", options.method_options);
+  check_linear_settings(options, *lm);
+  auto method = make_method(options.method, options);
+  auto rtn = make_method("rtn", options);
+  quant::QuantizationFormat format = output_format(options, *method, true_sequential);
   // Constructed before calibration so a bad output directory fails before any real work.
-  quant::QuantizedCheckpointWriter writer(options.model, options.out,
-                                          output_format(options, *method, true_sequential),
+  quant::QuantizedCheckpointWriter writer(options.model, options.out, format,
                                           parse_size(options.max_shard_size));
   // Every finished layer is checkpointed in "<out>.work", kept until the output is written;
   // claimed now, so a second run to the same output stops here.
   quant::ResumeCheckpoint checkpoint(options.out, nullptr);
   checkpoint.lock();
   const at::Tensor ids = quant::load_calibration(options.calib, options.model);
+  nlohmann::json allocation_report;
+  if (options.target_bits > 0) {
+    quant::Allocation allocation;
+    try {
+      allocation = allocate_target(options, *lm, ids, true_sequential);
+    } catch (const quant::Interrupted&) {
+      return interrupted(options, checkpoint);
+    }
+    options.linear_settings = allocation.settings;
+    method = make_method(options.method, options);
+    rtn = make_method("rtn", options);
+    format.dynamic = quant::dynamic_rules(format.top_setting(), options.linear_settings);
+    writer.set_dynamic(format.dynamic);
+    allocation_report = {{"target_bits", options.target_bits},
+                         {"storage_bits", allocation.bits},
+                         {"summed_error", allocation.error},
+                         {"measurement", options.measurement}};
+  }
   spdlog::info("quantizing {} with {} at W{}A{}, group size {}, {} samples x {} tokens{}",
                options.model, options.method, options.method_options.quantizer.bits,
                options.activations.bits, options.method_options.group_size, ids.size(0),
@@ -416,7 +524,7 @@ int run_quantize(QuantizeOptions options) {
   const auto output = [&](const std::string& module, const quant::QuantizedLinear& linear) {
     write_linear(writer, *lm, module, linear);
     storage.push_back(quant::storage_bits(linear.quantized, linear.extra_tensors,
-                                          options.method_options.quantizer.bits));
+                                          quant::module_setting(format, module)->bits));
     refits.push_back(linear.quantized.refit_groups);
     spdlog::info("{}: {:.4f} effective bits per weight", module, storage.back().per_weight());
   };
@@ -456,6 +564,7 @@ int run_quantize(QuantizeOptions options) {
                            {"storage", storage_json(total)},
                            {"checkpoint", checkpoint_json(writer)},
                            {"fp16_activations", result.fp16_activations},
+                           {"allocation", allocation_report},
                            {"quantize_seconds", result.seconds}};
   if (!options.eval.empty()) {
     const eval::PerplexityResult ppl = evaluate(*lm, options);
@@ -511,6 +620,19 @@ Command add_quantize_command(CLI::App& parent) {
   app.add_option("--group-size", m.group_size,
                  "Input columns per grid; -1: one grid per output channel")
       ->capture_default_str();
+  app.add_option("--target-bits", options->target_bits,
+                 "Effective bits per weight (as inspect counts them) for the linears: each "
+                 "linear's setting (bits 2-8 x group size -1/128/64/32) is chosen to least "
+                 "summed output error on the calibration set (rtn, gptq, septq). --wbits and "
+                 "--group-size remain the config's top level. See docs/format.md")
+      ->check(kPositive);
+  app.add_option("--measurement", options->measurement,
+                 "With --target-bits: reuse the measurement in this JSON file if it exists "
+                 "(same settings and inputs), else write it there");
+  app.add_option("--linear-settings", options->linear_settings_file,
+                 "JSON {\"<module>\": {\"bits\": B, \"group_size\": G}}: these linears at their "
+                 "own setting (rtn, gptq, septq), stored as GPTQModel's \"dynamic\" overrides; "
+                 "the others at --wbits and --group-size. See docs/format.md");
   app.add_flag("--sym", m.quantizer.sym, "Symmetric grid (default asymmetric)");
   app.add_flag("--mse", m.quantizer.mse, "MSE-searched clipping (default min-max; septq: always)");
   // Written as damp_percent, which AutoGPTQ and Transformers refuse outside (0, 1).

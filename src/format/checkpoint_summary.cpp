@@ -77,13 +77,18 @@ const TensorSummary& find_tensor(const std::map<std::string, const TensorSummary
   return *it->second;
 }
 
-// The storage of quantized linear `module` from its tensors' shapes, checked against `bits`.
+// The storage of quantized linear `module` from its tensors' shapes, checked against its bits
+// and group size (the config's, or its "dynamic" override's).
 StorageBits linear_storage(const std::map<std::string, const TensorSummary*>& by_name,
                            const std::string& module,
                            const QuantizationFormat& format,
                            const std::string& where,
                            QuantizationSummary& summary) {
-  const int bits = format.bits;
+  const std::optional<LinearSetting> setting = module_setting(format, module);
+  PTQ_CHECK_INPUT(setting, where, ": '", module,
+                  "' has a .qweight, but a \"-:\" rule of \"dynamic\" leaves it unquantized");
+  const int bits = setting->bits;
+  const int group_size = setting->group_size;
   const TensorSummary& qweight = find_tensor(by_name, module + ".qweight", where);
   const TensorSummary& scales = find_tensor(by_name, module + ".scales", where);
   const TensorSummary& g_idx = find_tensor(by_name, module + ".g_idx", where);
@@ -101,11 +106,10 @@ StorageBits linear_storage(const std::map<std::string, const TensorSummary*>& by
                   "]; ", columns, " inputs and ", rows, " outputs at the config's ", bits,
                   " bits pack into [", packed[0], ", ", packed[1], "]");
   // GPTQ stores one grid row per group (act-order permutes g_idx, not the count).
-  const int64_t groups =
-      format.group_size > 0 ? (columns + format.group_size - 1) / format.group_size : 1;
+  const int64_t groups = group_size > 0 ? (columns + group_size - 1) / group_size : 1;
   PTQ_CHECK_INPUT(scales.shape[0] == groups, where, ": '", module, ".scales' holds ",
                   scales.shape[0], " groups for ", columns, " inputs, but the config's group size ",
-                  format.group_size, " implies ", groups);
+                  group_size, " implies ", groups);
   if (!loader_width(rows, columns)) summary.unaligned_linears.push_back(module);
   StoredLinearSizes sizes;
   sizes.weights = rows * columns;
@@ -288,6 +292,7 @@ json checkpoint_summary_json(const CheckpointSummary& summary) {
         {"method", q.format.method},
         {"bits", q.format.bits},
         {"group_size", q.format.group_size},
+        {"dynamic", dynamic_json(q.format.dynamic)},
         {"act_bits", q.format.activations.bits},
         {"sym", q.format.sym},
         {"desc_act", q.format.desc_act},

@@ -48,10 +48,14 @@ LoaderSupport plain_gptq(const std::string& loader, const QuantizationFormat& fo
 
 LoaderSupport judge(const std::string& loader, const CheckpointTraits& traits) {
   const QuantizationFormat& format = traits.format;
-  if (!gptq_loader_bits(format.bits)) {
+  if (!gptq_loader_bits(format)) {
     return {loader, LoaderVerdict::Refuses,
-            "quant_method \"ptq\": " + std::to_string(format.bits) +
-                "-bit codes in ptq's LSB-first stream, which GPTQ loaders do not read"};
+            "quant_method \"ptq\": 5- to 7-bit codes in ptq's LSB-first stream, which GPTQ "
+            "loaders do not read"};
+  }
+  if (!format.dynamic.empty() && loader == "AutoGPTQ") {
+    return {loader, LoaderVerdict::Misreads,
+            "ignores \"dynamic\": decodes every linear at the top-level bits and group size"};
   }
   if (!traits.unaligned_linears.empty()) {
     return {loader, LoaderVerdict::Refuses,

@@ -111,6 +111,20 @@ std::optional<QuantizationFormat> quantized_weight_format(const io::Checkpoint& 
 
 bool gptq_loader_bits(int bits) { return bits == 2 || bits == 3 || bits == 4 || bits == 8; }
 
+bool gptq_loader_bits(const QuantizationFormat& format) {
+  for (const DynamicRule& rule : format.dynamic) {
+    if (!rule.exclude && !gptq_loader_bits(rule.overrides.value("bits", format.bits))) {
+      return false;
+    }
+  }
+  return gptq_loader_bits(format.bits);
+}
+
+std::optional<LinearSetting> module_setting(const QuantizationFormat& format,
+                                            const std::string& module) {
+  return linear_setting(format.dynamic, format.top_setting(), module);
+}
+
 json quantization_config_json(const QuantizationFormat& format) {
   json meta = format.method_fields.is_null() ? json::object() : format.method_fields;
   PTQ_CHECK_INPUT(meta.is_object(), "method_fields must be a JSON object, got ", meta.dump());
@@ -127,8 +141,8 @@ json quantization_config_json(const QuantizationFormat& format) {
     meta["attn_granularity"] = "per_head_token_dynamic_asym";
     meta["attn_qk_transform"] = "block_hadamard";
   }
-  return {
-      {"quant_method", gptq_loader_bits(format.bits) ? "gptq" : "ptq"},
+  json config = {
+      {"quant_method", gptq_loader_bits(format) ? "gptq" : "ptq"},
       {"checkpoint_format", checkpoint_format_name(format.checkpoint_format)},
       {"bits", format.bits},
       {"group_size", format.group_size},
@@ -142,6 +156,8 @@ json quantization_config_json(const QuantizationFormat& format) {
       {"model_file_base_name", "model"},
       {"meta", meta},
   };
+  if (!format.dynamic.empty()) config["dynamic"] = dynamic_json(format.dynamic);
+  return config;
 }
 
 QuantizationFormat parse_quantization_config(const json& config, const std::string& source) {
@@ -164,6 +180,8 @@ QuantizationFormat parse_quantization_config(const json& config, const std::stri
   format.group_size = read_key(config, {"group_size", "q_group_size"}, format.group_size, top);
   PTQ_CHECK_INPUT(format.group_size == -1 || format.group_size > 0, source,
                   ": \"group_size\" must be -1 or positive, got ", format.group_size);
+  format.dynamic = parse_dynamic(
+      find_key(config, {"dynamic"}).second ? config["dynamic"] : json(nullptr), source);
   format.sym = read_key(config, {"sym"}, format.sym, top);
   format.desc_act = read_key(config, {"desc_act"}, format.desc_act, top);
   // GPTQModel keeps these under "meta" (docs/format.md); AutoGPTQ at the top level.
@@ -277,8 +295,13 @@ std::optional<at::Tensor> load_quantized_weight(const io::Checkpoint& checkpoint
                                                 const std::string& weight_name) {
   const std::optional<QuantizationFormat> format = quantized_weight_format(checkpoint, weight_name);
   if (!format) return std::nullopt;
-  return load_dequantized_weight(checkpoint, *weight_module(weight_name), format->bits,
-                                 format->checkpoint_format);
+  const std::string module = *weight_module(weight_name);
+  const std::optional<LinearSetting> setting = module_setting(*format, module);
+  PTQ_CHECK_INPUT(setting, "'", module, ".qweight' in ", checkpoint.file_of(module + ".qweight"),
+                  " is a quantized linear, but a \"-:\" rule of the quantization config's "
+                  "\"dynamic\" leaves '",
+                  module, "' unquantized");
+  return load_dequantized_weight(checkpoint, module, setting->bits, format->checkpoint_format);
 }
 
 }  // namespace ptq::quant

@@ -89,7 +89,14 @@ void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
                                                      const QuantizedWeight& weight,
                                                      const at::Tensor& bias) {
   check_source_shape(module, weight);
-  const GptqPackedWeight packed = pack_gptq(weight, _format.bits, _format.checkpoint_format);
+  const std::optional<LinearSetting> setting = module_setting(_format, module);
+  PTQ_CHECK_INPUT(setting, "cannot store quantized linear '", module,
+                  "': the format's \"dynamic\" leaves it unquantized");
+  const int64_t groups = group_count(weight.codes.size(1), setting->group_size);
+  PTQ_CHECK_INPUT(weight.scales.size(0) == groups, "quantized linear '", module, "' has ",
+                  weight.scales.size(0), " groups; its group size ", setting->group_size,
+                  " in the format implies ", groups);
+  const GptqPackedWeight packed = pack_gptq(weight, setting->bits, _format.checkpoint_format);
   // The original weight is not stored (docs/format.md); the bias is, in fp16. A quantized
   // source's packed tensors are replaced by the ones stored here (same names).
   _replaced.insert(module + ".weight");
@@ -103,6 +110,13 @@ void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
   }
   _grids += weight.scales.numel();
   _refit_groups += weight.refit_groups;
+}
+
+void QuantizedCheckpointWriter::set_dynamic(std::vector<DynamicRule> rules) {
+  PTQ_CHECK_INPUT(_grids == 0, "the per-linear settings of ", _staged->target().string(),
+                  " cannot change once quantized linears are stored");
+  _format.dynamic = std::move(rules);
+  parse_quantization_config(quantization_config_json(_format), "the quantization format");
 }
 
 void QuantizedCheckpointWriter::add_tensor(const std::string& name, const at::Tensor& tensor) {

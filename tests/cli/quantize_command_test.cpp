@@ -328,6 +328,106 @@ TEST(QuantizeCommand, RejectsBadInputWithExitCode2) {
   expect_bad_input(tmp, out, {"--calib", "tokens:" + (tmp / "short.i32").string()}, "short.i32");
 }
 
+// --linear-settings: the named linears at their own bits and group size, stored as GPTQModel's
+// "dynamic" rules (docs/format.md), read back by eval; each linear's storage by hand (codes N K b,
+// grids G N (16 + b), g_idx 32 K): q_proj 64 x 64 at 2 bits, group 32; down_proj 64 x 172 at 8
+// bits per channel.
+TEST(QuantizeCommand, LinearSettingsAreStoredAsDynamicAndReadBack) {
+  TempDir tmp;
+  const std::string eval_set = short_eval_set(tmp);
+  const fs::path settings = tmp / "settings.json";
+  const nlohmann::json chosen = {
+      {"model.layers.0.self_attn.q_proj", {{"bits", 2}, {"group_size", 32}}},
+      {"model.layers.4.mlp.down_proj", {{"bits", 8}, {"group_size", -1}}}};
+  write_file(settings, chosen.dump());
+  const fs::path out = tmp / "out";
+  const fs::path report = tmp / "report.json";
+  const CliResult r = run_cli(quantize_args(out, {"--linear-settings", settings.string(), "--eval",
+                                                  eval_set, "--report", report.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NEAR(eval_perplexity(out, eval_set), printed_perplexity(r.out),
+              1e-4 * printed_perplexity(r.out));
+  const auto config = nlohmann::json::parse(read_file(out / "config.json"));
+  const nlohmann::json expected_dynamic = {
+      {"+:model\\.layers\\.0\\.self_attn\\.q_proj$", {{"bits", 2}, {"group_size", 32}}},
+      {"+:model\\.layers\\.4\\.mlp\\.down_proj$", {{"bits", 8}, {"group_size", -1}}}};
+  EXPECT_EQ(config.at("quantization_config").at("dynamic"), expected_dynamic);
+  const auto json = nlohmann::json::parse(read_file(report));
+  EXPECT_EQ(json.at("settings").at("linear_settings"), chosen);
+  std::map<std::string, double> bits_per_weight;
+  for (const auto& layer : json.at("layers")) {
+    for (const auto& linear : layer.at("linears")) {
+      bits_per_weight[linear.at("name")] = linear.at("storage").at("bits_per_weight");
+    }
+  }
+  EXPECT_DOUBLE_EQ(bits_per_weight.at("model.layers.0.self_attn.q_proj"),
+                   (64.0 * 64 * 2 + 2 * 64 * 18 + 32 * 64) / (64 * 64));
+  EXPECT_DOUBLE_EQ(bits_per_weight.at("model.layers.4.mlp.down_proj"),
+                   (64.0 * 172 * 8 + 64 * 24 + 32 * 172) / (64 * 172));
+  // Linears without a setting: --wbits 4, per channel (o_proj: 64 x 64).
+  EXPECT_DOUBLE_EQ(bits_per_weight.at("model.layers.0.self_attn.o_proj"),
+                   (64.0 * 64 * 4 + 64 * 20 + 32 * 64) / (64 * 64));
+}
+
+TEST(QuantizeCommand, RejectsBadLinearSettingsAndBudgets) {
+  TempDir tmp;
+  const fs::path out = tmp / "out";
+  const fs::path settings = tmp / "settings.json";
+  write_file(settings, R"({"model.layers.9.mlp.up_proj": {"bits": 3, "group_size": 32}})");
+  expect_bad_input(tmp, out, {"--linear-settings", settings.string()},
+                   settings.string() + ": 'model.layers.9.mlp.up_proj' is not a quantized linear");
+  write_file(settings, R"({"model.layers.0.mlp.up_proj": {"bits": 9, "group_size": 32}})");
+  expect_bad_input(tmp, out, {"--linear-settings", settings.string()}, "bits 9 is not 2 to 8");
+  write_file(settings, R"({"model.layers.0.mlp.up_proj": {"bits": 3}})");
+  expect_bad_input(tmp, out, {"--linear-settings", settings.string()}, "settings.json");
+  write_file(settings, R"({"model.layers.0.mlp.up_proj": {"bits": 3, "group_size": 32}})");
+  expect_bad_input(tmp, out, {"--method", "ruquant", "--linear-settings", settings.string()},
+                   "rtn, gptq and septq can");
+  expect_bad_input(tmp, out, {"--target-bits", "3.5", "--linear-settings", settings.string()},
+                   "excludes --linear-settings");
+  expect_bad_input(tmp, out, {"--measurement", (tmp / "m.json").string()},
+                   "--measurement needs --target-bits");
+  expect_bad_input(tmp, out, {"--target-bits", "3.5", "--method", "ruquant"},
+                   "rtn, gptq and septq can");
+}
+
+// --target-bits: the effective bits per weight `inspect` counts stay within the target and are
+// the measured storage of the chosen settings; eval reads back the in-memory model; a second
+// target reuses the measurement file unchanged.
+TEST(QuantizeCommand, TargetBitsFitTheBudgetAndReuseTheMeasurement) {
+  TempDir tmp;
+  const std::string eval_set = short_eval_set(tmp);
+  const fs::path measurement = tmp / "measure.json";
+  std::string measured;
+  for (const std::string target : {"3.5", "4.0"}) {
+    SCOPED_TRACE(target);
+    const fs::path out = tmp / ("out-" + target);
+    const fs::path report = tmp / ("report-" + target + ".json");
+    const CliResult r =
+        run_cli(quantize_args(out, {"--target-bits", target, "--measurement", measurement.string(),
+                                    "--eval", eval_set, "--report", report.string()}));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NEAR(eval_perplexity(out, eval_set), printed_perplexity(r.out),
+                1e-4 * printed_perplexity(r.out));
+    const CliResult inspect = run_cli({"inspect", out.string(), "--json"});
+    ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+    const auto q = nlohmann::json::parse(inspect.out).at("quantization");
+    EXPECT_LE(q.at("bits_per_weight").get<double>(), std::stod(target));
+    EXPECT_FALSE(q.at("dynamic").empty());
+    const auto& storage = q.at("storage_bits");
+    const double stored = storage.at("codes").get<double>() + storage.at("grids").get<double>() +
+                          storage.at("g_idx").get<double>() + storage.at("extra").get<double>();
+    const auto json = nlohmann::json::parse(read_file(report));
+    EXPECT_DOUBLE_EQ(json.at("allocation").at("storage_bits").get<double>(), stored);
+    if (measured.empty()) {
+      measured = read_file(measurement);
+    } else {
+      EXPECT_EQ(read_file(measurement), measured);
+      EXPECT_NE(r.err.find("read from " + measurement.string()), std::string::npos) << r.err;
+    }
+  }
+}
+
 TEST(QuantizeCommand, RefusesUnwritableOrNonEmptyOutput) {
   TempDir tmp;
   write_file(tmp / "file", "x");

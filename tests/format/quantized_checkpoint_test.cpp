@@ -60,15 +60,17 @@ QuantizedRun quantize_and_write(const std::string& source,
                                 const QuantizationFormat& format,
                                 uint64_t max_shard_bytes) {
   QuantizedRun run{model::load_causal_lm(source), {}, {}};
-  QuantizerConfig config;
-  config.bits = format.bits;
-  config.sym = format.sym;
-  const UniformQuantizer quantizer(config);
   QuantizedCheckpointWriter writer(source, out.string(), format, max_shard_bytes);
   for (int64_t layer = 0; layer < run.lm->num_layers(); ++layer) {
     for (const std::string& module : run.lm->linear_names(layer)) {
+      // Each linear at its own setting when format.dynamic has rules.
+      const LinearSetting setting = *module_setting(format, module);
+      QuantizerConfig config;
+      config.bits = setting.bits;
+      config.sym = format.sym;
+      const UniformQuantizer quantizer(config);
       at::Tensor& weight = run.lm->weight(module + ".weight");
-      const QuantizedWeight quantized = quantize_rtn(weight, quantizer, format.group_size);
+      const QuantizedWeight quantized = quantize_rtn(weight, quantizer, setting.group_size);
       const bool has_bias = run.lm->has_weight(module + ".bias");
       const at::Tensor bias = has_bias ? run.lm->weight(module + ".bias") : at::Tensor();
       writer.add_quantized_linear(module, quantized, bias);
@@ -86,9 +88,10 @@ QuantizedRun quantize_and_write(const std::string& source,
 void expect_quantized_weights_exact(const QuantizedRun& run,
                                     const model::CausalLM& loaded,
                                     const io::Checkpoint& out,
-                                    int bits) {
+                                    const QuantizationFormat& format) {
   for (const auto& [module, weight] : run.weights) {
     SCOPED_TRACE(module);
+    const int bits = module_setting(format, module)->bits;
     EXPECT_FALSE(out.contains(module + ".weight"));
     const GptqPackedWeight packed{out.tensor(module + ".qweight"), out.tensor(module + ".qzeros"),
                                   out.tensor(module + ".scales"), out.tensor(module + ".g_idx")};
@@ -199,7 +202,7 @@ size_t check_round_trip(
   EXPECT_FALSE(run.weights.empty());
   const auto loaded = model::load_causal_lm(out.string());
   const io::Checkpoint out_checkpoint(out.string());
-  expect_quantized_weights_exact(run, *loaded, out_checkpoint, bits);
+  expect_quantized_weights_exact(run, *loaded, out_checkpoint, format);
   expect_logits_equal(*run.lm, *loaded);
   expect_configs(source, out, format);
   expect_shards(out, out_checkpoint, sharded);
@@ -207,6 +210,46 @@ size_t check_round_trip(
   EXPECT_GT(expect_tokenizer_files_copied(source, out), 0);
   EXPECT_FALSE(fs::exists(out.string() + ".tmp-" + std::to_string(::getpid())));
   return run.weights.size();
+}
+
+// Per-linear settings (GPTQModel's "dynamic"): each linear stored at its own bits and group
+// size decodes to its in-memory weights, the model's logits are identical, and the summary
+// counts each linear at its own bits (storage_bits.h, from the in-memory grids).
+TEST(QuantizedCheckpointRoundTrip, Stories260KPerLinearSettings) {
+  test::TempDir tmp;
+  const fs::path source = test::shared_dir() / "models" / "stories260K-hf";
+  const auto lm = model::load_causal_lm(source.string());
+  const std::vector<LinearSetting> cycle = {{3, 32}, {8, -1}, {2, 64}, {6, 16}, {4, 128}};
+  std::map<std::string, LinearSetting> settings;
+  for (int64_t layer = 0; layer < lm->num_layers(); ++layer) {
+    for (const std::string& module : lm->linear_names(layer)) {
+      settings[module] = cycle[settings.size() % cycle.size()];
+    }
+  }
+  QuantizationFormat format = rtn_format(4, 128);
+  format.dynamic = dynamic_rules(format.top_setting(), settings);
+  size_t overridden = 0;
+  for (const auto& entry : settings) overridden += entry.second != format.top_setting();
+  ASSERT_EQ(format.dynamic.size(), overridden);
+  ASSERT_GT(overridden, 0u);
+  const fs::path out = tmp / "mixed";
+  const QuantizedRun run = quantize_and_write(source.string(), out, format, UINT64_MAX);
+  const auto loaded = model::load_causal_lm(out.string());
+  const io::Checkpoint out_checkpoint(out.string());
+  const std::optional<QuantizationFormat> read = find_quantization_format(out.string());
+  ASSERT_TRUE(read);
+  EXPECT_EQ(dynamic_json(read->dynamic), dynamic_json(format.dynamic));
+  // 6 bits among the overrides: labelled "ptq", as a uniform 6-bit checkpoint.
+  EXPECT_EQ(quantization_config_json(*read)["quant_method"], "ptq");
+  expect_quantized_weights_exact(run, *loaded, out_checkpoint, *read);
+  expect_logits_equal(*run.lm, *loaded);
+  for (const auto& [module, setting] : settings) {
+    SCOPED_TRACE(module);
+    EXPECT_EQ(module_setting(*read, module), setting);
+    const int64_t columns = run.weights.at(module).size(1);
+    EXPECT_EQ(out_checkpoint.tensor(module + ".scales").size(0),
+              group_count(columns, setting.group_size));
+  }
 }
 
 // A copy of fixture `name` with tokenizer files beside it (the fixtures have none).
@@ -473,6 +516,8 @@ TEST(QuantizedCheckpointConfig, RejectsWhatPtqCannotRead) {
       {R"({"group_size": 128})", "bits"},
       {R"({"bits": 4, "pack_dtype": "int16"})", "pack_dtype"},
       {R"({"bits": 4, "group_size": 0})", "group_size"},
+      {R"({"bits": 4, "dynamic": {"+:x": {"bits": 1}}})", "+:x"},
+      {R"({"bits": 4, "dynamic": {"+:x": {"pack_dtype": "int16"}}})", "pack_dtype"},
   };
   for (const auto& [quantization, key] : cases) {
     test::write_file(file, R"({"quantization_config": )" + quantization + "}");

@@ -6,7 +6,8 @@
 Writes a tiny LLaMA (every width a multiple of 32, one all-positive linear so that asymmetric
 grids have zero points of 0), quantizes it with `ptq quantize` at every bit width ptq writes (2 to
 8) in both checkpoint formats (v1 "gptq", v2 "gptq_v2"; RTN and act-order GPTQ, sym and asym),
-decodes each output here and writes the decoded weights as a dense model, then asks
+and with per-linear settings (--linear-settings, stored as GPTQModel's "dynamic"), decodes each
+output here and writes the decoded weights as a dense model, then asks
 `ptq compare` for the difference to the quantized directory as ptq loads it: it must be 0 for
 every tensor. A reader with the other zero-point convention must decode other weights in every
 linear.
@@ -20,12 +21,16 @@ The decoding follows the loaders' documented conventions, not ptq's code (docs/f
   continuous bit stream per 32 values, value j at stream bit bits * j;
 - W[n, k] = scales[g, n] * (q[k, n] - zero[g, n]) with g = g_idx[k], where v1 ("gptq") stores
   zero - 1 in qzeros and readers add 1 back (AutoGPTQ, vLLM), and v2 ("gptq_v2", GPTQModel)
-  stores the zero itself.
+  stores the zero itself;
+- "dynamic" (GPTQModel, vLLM): its rules in stored order, each key a regex tried with re.match
+  on the module name; the first match decides: "-:" leaves the module unquantized, "+:" (or no
+  prefix) overrides the top-level bits/group_size with the rule's.
 
 Needs Debian's python3-torch and numpy.
 """
 import json
 import os
+import re
 import shutil
 import struct
 import subprocess
@@ -51,6 +56,16 @@ OTHER_SETTINGS = {
 }
 RUNS = [(bits, fmt, OTHER_SETTINGS.get((bits, fmt), ["--method", "rtn"]))
         for fmt in ("gptq", "gptq_v2") for bits in range(2, 9)]
+# Per-linear settings over a 4-bit, group-32 top level; 6 bits among them makes it "ptq".
+LINEAR_SETTINGS = {
+    "model.layers.0.self_attn.q_proj": {"bits": 3, "group_size": 16},
+    "model.layers.0.self_attn.v_proj": {"bits": 8, "group_size": -1},
+    "model.layers.0.mlp.up_proj": {"bits": 2, "group_size": 64},
+    "model.layers.0.mlp.down_proj": {"bits": 6, "group_size": 32},
+}
+SETTINGS_FILE = "{linear-settings}"  # replaced by the file's path
+RUNS += [(4, fmt, ["--method", "gptq", "--linear-settings", SETTINGS_FILE])
+         for fmt in ("gptq", "gptq_v2")]
 
 
 def read_safetensors(path):
@@ -96,15 +111,27 @@ def decode_linear(tensors, module, bits, zero_offset):
     return w.t().contiguous(), zeros
 
 
+def module_setting(qc, module):
+    """(bits, group_size) of `module` per "dynamic", None if a "-:" rule excludes it."""
+    for key, overrides in qc.get("dynamic", {}).items():  # json.load keeps the stored order
+        if key.startswith("-:"):
+            if re.match(key[2:], module):
+                return None
+        elif re.match(key[2:] if key.startswith("+:") else key, module):
+            return (overrides.get("bits", qc["bits"]),
+                    overrides.get("group_size", qc["group_size"]))
+    return qc["bits"], qc["group_size"]
+
+
 def decode_checkpoint(quantized, out_dir, zero_offset=None):
     """Writes the dense model a loader would build; returns {module: zero points}."""
     with open(os.path.join(quantized, "config.json")) as f:
         config = json.load(f)
     qc = config.pop("quantization_config")
-    bits = qc["bits"]
     method = qc.get("quant_method", "gptq")
+    all_bits = {qc["bits"]} | {o.get("bits", qc["bits"]) for o in qc.get("dynamic", {}).values()}
     # Loaders read "gptq" at their bit widths only; other widths must carry another label.
-    assert (method == "gptq") == (bits in LOADER_BITS), (quantized, method, bits)
+    assert (method == "gptq") == all_bits.issubset(LOADER_BITS), (quantized, method, all_bits)
     if zero_offset is None:
         zero_offset = {"gptq": 1, "gptq_v2": 0}[qc.get("checkpoint_format", "gptq")]
     tensors = read_safetensors(os.path.join(quantized, "model.safetensors"))
@@ -112,6 +139,10 @@ def decode_checkpoint(quantized, out_dir, zero_offset=None):
     for name, tensor in tensors.items():
         if name.endswith(".qweight"):
             module = name[:-len(".qweight")]
+            bits, group_size = module_setting(qc, module)
+            in_features = tensors[module + ".g_idx"].numel()
+            groups = 1 if group_size == -1 else -(-in_features // group_size)
+            assert tensors[module + ".scales"].shape[0] == groups, (quantized, module, group_size)
             dense[module + ".weight"], zeros[module] = decode_linear(tensors, module, bits,
                                                                      zero_offset)
         elif not name.endswith((".qzeros", ".scales", ".g_idx")):
@@ -156,9 +187,14 @@ def main():
     shutil.rmtree(work, ignore_errors=True)
     os.makedirs(work)
     model, calib = make_model(work)
+    settings = os.path.join(work, "linear-settings.json")
+    with open(settings, "w") as f:
+        json.dump(LINEAR_SETTINGS, f)
     failures = []
     for bits, fmt, extra in RUNS:
-        tag = "w%d-%s-%s" % (bits, fmt, "-".join(o.strip("-") for o in extra))
+        mixed = SETTINGS_FILE in extra
+        extra = [settings if o == SETTINGS_FILE else o for o in extra]
+        tag = "w%d-%s-%s" % (bits, fmt, "-".join(o.strip("-") for o in extra if o != settings))
         out = os.path.join(work, tag)
         run([ptq, "-q", "quantize", "--model", model, "--wbits", str(bits), "--group-size", "32",
              "--checkpoint-format", fmt, "--calib", "tokens:" + calib, "--nsamples", str(ROWS),
@@ -178,6 +214,11 @@ def main():
         print(line)
         if diff != 0:
             failures.append(tag + ": ptq evaluates other weights than the loaders' reading")
+        if mixed:
+            with open(os.path.join(out, "config.json")) as f:
+                dynamic = json.load(f)["quantization_config"].get("dynamic", {})
+            if len(dynamic) != len(LINEAR_SETTINGS):
+                failures.append(tag + ": expected one \"dynamic\" rule per linear setting")
         if wrong == 0:
             failures.append(tag + ": the wrong zero convention reads the same weights")
         asym = "--sym" not in extra

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "ptq/format/dynamic_settings.h"
 #include "ptq/format/gptq_packing.h"
 #include "ptq/format/outlier_store.h"
 #include "ptq/quant/activation_quantizer.h"
@@ -41,17 +42,29 @@ struct QuantizationFormat {
   // Fake-quantization of the attention operands (attention_quantizer.h) of every layer whose
   // q/k/v linears are stored quantized (meta.attn_bits/attn_clip; absent: none).
   ActivationQuantizerConfig attention;
+  // GPTQModel's per-module overrides of bits and group size ("dynamic", dynamic_settings.h).
+  std::vector<DynamicRule> dynamic;
+
+  LinearSetting top_setting() const { return {bits, group_size}; }
 };
 
 // Bit widths GPTQ loaders read (2, 3, 4, 8). ptq also writes 5, 6 and 7 in the same LSB-first
 // stream, which GPTQModel would take for its planar "gptq_p" layout: those are labelled
 // "quant_method": "ptq" so that no loader reads them as GPTQ (docs/format.md).
 bool gptq_loader_bits(int bits);
+// Whether every linear of `format` (the top level and each "dynamic" override) has such bits.
+bool gptq_loader_bits(const QuantizationFormat& format);
+
+// The bits and group size of quantized linear `module` (format.dynamic applied); nothing when a
+// "-:" rule leaves it unquantized. Throws InputError as linear_setting does.
+std::optional<LinearSetting> module_setting(const QuantizationFormat& format,
+                                            const std::string& module);
 
 // The minimal set loaders need (docs/format.md), written both as config.json
 // ["quantization_config"] and as quantize_config.json; `method` and `method_fields` go to
 // "meta" next to "quantizer": ["ptq:<version>"]. "quant_method" is "gptq", or "ptq" for bits
-// outside gptq_loader_bits; "checkpoint_format" names format.checkpoint_format.
+// outside gptq_loader_bits; "checkpoint_format" names format.checkpoint_format; "dynamic" is
+// written when format.dynamic has rules.
 nlohmann::json quantization_config_json(const QuantizationFormat& format);
 
 // Parses a quantization_config object read from `source` (named in errors). Accepts the
@@ -59,7 +72,8 @@ nlohmann::json quantization_config_json(const QuantizationFormat& format);
 // quant_method, format -> checkpoint_format) and GPTQModel's settings under "meta". Throws
 // InputError naming `source` and the key for what ptq cannot read: a quant_method other than
 // "gptq" or "ptq", a checkpoint_format other than "gptq" or "gptq_v2" (e.g. GPTQModel's planar
-// "gptq_p"), a pack_dtype other than "int32", bits outside 2..8.
+// "gptq_p"), a pack_dtype other than "int32", bits outside 2..8, "dynamic" rules parse_dynamic
+// refuses.
 QuantizationFormat parse_quantization_config(const nlohmann::json& config,
                                              const std::string& source);
 

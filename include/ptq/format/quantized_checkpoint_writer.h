@@ -54,15 +54,18 @@ class QuantizedCheckpointWriter {
   QuantizedCheckpointWriter(const QuantizedCheckpointWriter&) = delete;
   QuantizedCheckpointWriter& operator=(const QuantizedCheckpointWriter&) = delete;
 
-  // Stores `module`.qweight, .qzeros, .scales (fp16), .g_idx (pack_gptq at format.bits) and
-  // .bias as fp16 when `bias` is defined. The source holds the module either as
+  // Stores `module`.qweight, .qzeros, .scales (fp16), .g_idx (pack_gptq at the module's bits,
+  // module_setting) and .bias as fp16 when `bias` is defined. The source holds the module either as
   // `module`.weight or, for a quantized source, as GPTQ tensors (whose scales and g_idx give
   // its shape; they are replaced by these, and its bias, if not given, is copied as stored).
-  // Throws InputError if the source has neither of the codes' shape, or for a module added
-  // twice.
+  // Throws InputError if the source has neither of the codes' shape, for a module added twice,
+  // or for grids whose count is not the module's group size's.
   void add_quantized_linear(const std::string& module,
                             const QuantizedWeight& weight,
                             const at::Tensor& bias);
+  // Sets the format's per-linear settings (QuantizationFormat::dynamic), once they are chosen
+  // (--target-bits). Throws InputError once a quantized linear was added.
+  void set_dynamic(std::vector<DynamicRule> rules);
   // An extra tensor of a quantized linear (a method's side store), stored as given; replaces a
   // source tensor of the same name.
   void add_tensor(const std::string& name, const at::Tensor& tensor);

@@ -1,0 +1,63 @@
+#pragma once
+// The measurement pass of a bit budget (bit_allocation.h): every linear quantized at every
+// candidate setting, recording the error each leaves on the linear's output over the
+// calibration inputs relative to that output, tr((W - Q) H (W - Q)^T) / tr(W H W^T)
+// (relative_error.h; docs/format.md says why relative), and its exact storage bits
+// (storage_bits.h). A QuantMethod, so that the layer loop runs it like any method: the linears
+// get the loop's Hessians, and the candidates of one linear share GPTQ's factorisation of its
+// Hessian (SharedPreparation, gptq.h). The loop carries on with each linear at the candidate of
+// most storage bits, the closest to full precision.
+//
+//   MeasuringMethod m("gptq", options, default_candidates());
+//   quantize_model(*lm, ids, m, rtn, pipeline, [](auto&&...) {});
+//   Allocation a = allocate_bits(m.measured(), 3.5 * weights);
+
+#include <memory>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "ptq/format/dynamic_settings.h"
+#include "ptq/pipeline/bit_allocation.h"
+#include "ptq/quant/method.h"
+
+namespace ptq::quant {
+
+// Bits 2, 3, 4, 5, 6, 8 x group size -1, 128, 64, 32.
+std::vector<LinearSetting> default_candidates();
+
+// The measurement file of `ptq quantize --measurement`: {"identity": what it was measured with,
+// "linears": [{"module": M, "weights": N * K, "candidates": [{"bits": b, "group_size": g,
+// "storage_bits": s, "error": e}, ...]}, ...]}.
+nlohmann::json measurement_json(const nlohmann::json& identity,
+                                const std::vector<LinearCandidates>& linears);
+// The linears of the measurement file `path`. Throws InputError naming `path` when its identity
+// is not `identity` (naming the differing keys) or it is malformed.
+std::vector<LinearCandidates> read_measurement(const std::string& path,
+                                               const nlohmann::json& identity);
+
+class MeasuringMethod : public QuantMethod {
+ public:
+  // Throws InputError for no candidates, or a method other than rtn, gptq and septq.
+  MeasuringMethod(const std::string& name,
+                  const MethodOptions& options,
+                  const std::vector<LinearSetting>& candidates);
+
+  std::string name() const override { return _methods.front().second->name(); }
+  bool needs_hessian() const override { return true; }
+  QuantizedLinear quantize_linear(const std::string& module,
+                                  const at::Tensor& weight,
+                                  const LinearStats& stats) override;
+
+  // The linears measured so far, in the order quantized.
+  std::vector<LinearCandidates> measured() const;
+
+ private:
+  std::vector<std::pair<LinearSetting, std::unique_ptr<QuantMethod>>> _methods;
+  mutable std::mutex _mutex;
+  std::vector<LinearCandidates> _measured;
+};
+
+}  // namespace ptq::quant

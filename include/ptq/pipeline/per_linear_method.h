@@ -1,0 +1,48 @@
+#pragma once
+// A quantization method whose bits and group size differ per linear (`ptq quantize
+// --linear-settings`, --target-bits): one instance of the named method per distinct setting,
+// each linear quantized by the one of its setting. GPTQ's Hessian factorisation does not depend
+// on the bits or group size, so linears sharing a Hessian share it across settings
+// (SharedPreparation, gptq.h).
+//
+//   PerLinearMethod m("gptq", options, {{"model.layers.0.mlp.up_proj", {3, 128}}});
+//   m.quantize_linear("model.layers.0.mlp.up_proj", w, stats);  // 3 bits, group size 128
+//   m.quantize_linear("model.layers.0.mlp.down_proj", w, stats);  // options' bits, group size
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "ptq/format/dynamic_settings.h"
+#include "ptq/quant/method.h"
+
+namespace ptq::quant {
+
+class PerLinearMethod : public QuantMethod {
+ public:
+  // Linears absent from `settings` get options.quantizer.bits and options.group_size. Throws
+  // InputError for a method other than rtn, gptq and septq (RUQuant transforms whole groups
+  // and refines layers: its linears cannot be told apart by setting).
+  PerLinearMethod(const std::string& name,
+                  const MethodOptions& options,
+                  std::map<std::string, LinearSetting> settings);
+
+  std::string name() const override { return _default->name(); }
+  bool needs_hessian() const override { return _default->needs_hessian(); }
+  bool needs_calibration() const override { return _default->needs_calibration(); }
+  nlohmann::json config_fields() const override { return _default->config_fields(); }
+  QuantizedLinear quantize_linear(const std::string& module,
+                                  const at::Tensor& weight,
+                                  const LinearStats& stats) override;
+
+  // The setting `module` is quantized at.
+  LinearSetting setting(const std::string& module) const;
+
+ private:
+  LinearSetting _top;
+  std::map<std::string, LinearSetting> _settings;
+  std::unique_ptr<QuantMethod> _default;
+  std::map<std::pair<int, int>, std::unique_ptr<QuantMethod>> _by_setting;
+};
+
+}  // namespace ptq::quant

@@ -1,0 +1,110 @@
+#include "ptq/pipeline/linear_measurement.h"
+
+#include "io/read_file.h"
+#include "ptq/common/error.h"
+#include "ptq/quant/relative_error.h"
+#include "ptq/quant/storage_bits.h"
+
+namespace ptq::quant {
+
+std::vector<LinearSetting> default_candidates() {
+  std::vector<LinearSetting> candidates;
+  for (const int bits : {2, 3, 4, 5, 6, 8}) {
+    for (const int group_size : {-1, 128, 64, 32}) candidates.push_back({bits, group_size});
+  }
+  return candidates;
+}
+
+nlohmann::json measurement_json(const nlohmann::json& identity,
+                                const std::vector<LinearCandidates>& linears) {
+  nlohmann::json list = nlohmann::json::array();
+  for (const LinearCandidates& linear : linears) {
+    nlohmann::json candidates = nlohmann::json::array();
+    for (const SettingCost& c : linear.candidates) {
+      candidates.push_back({{"bits", c.setting.bits},
+                            {"group_size", c.setting.group_size},
+                            {"storage_bits", c.bits},
+                            {"error", c.error}});
+    }
+    list.push_back(
+        {{"module", linear.module}, {"weights", linear.weights}, {"candidates", candidates}});
+  }
+  return {{"identity", identity}, {"linears", list}};
+}
+
+std::vector<LinearCandidates> read_measurement(const std::string& path,
+                                               const nlohmann::json& identity) {
+  const std::string& source = path;
+  const nlohmann::json file = io::read_json_file(path);
+  PTQ_CHECK_INPUT(file.is_object() && file.contains("identity") && file.contains("linears"), source,
+                  ": not a measurement (expected \"identity\" and \"linears\")");
+  std::string differing;
+  for (const auto& [key, value] : identity.items()) {
+    if (file["identity"].value(key, nlohmann::json()) != value) differing += " " + key;
+  }
+  PTQ_CHECK_INPUT(differing.empty() && file["identity"].size() == identity.size(), source,
+                  " was measured with other settings or inputs (differing:",
+                  differing.empty() ? " other keys" : differing, "); delete it to measure again");
+  std::vector<LinearCandidates> linears;
+  try {
+    for (const nlohmann::json& entry : file.at("linears")) {
+      LinearCandidates linear{
+          entry.at("module").get<std::string>(), {}, entry.at("weights").get<int64_t>()};
+      for (const nlohmann::json& c : entry.at("candidates")) {
+        linear.candidates.push_back({{c.at("bits").get<int>(), c.at("group_size").get<int>()},
+                                     c.at("storage_bits").get<double>(),
+                                     c.at("error").get<double>()});
+      }
+      linears.push_back(std::move(linear));
+    }
+  } catch (const nlohmann::json::exception& e) {
+    PTQ_THROW_INPUT(source, ": malformed measurement: ", e.what());
+  }
+  return linears;
+}
+
+MeasuringMethod::MeasuringMethod(const std::string& name,
+                                 const MethodOptions& options,
+                                 const std::vector<LinearSetting>& candidates) {
+  PTQ_CHECK_INPUT(!candidates.empty(), "no candidate settings to measure");
+  PTQ_CHECK_INPUT(name == "rtn" || name == "gptq" || name == "septq", "method '", name,
+                  "' cannot quantize linears at different settings; rtn, gptq and septq can");
+  for (const LinearSetting& setting : candidates) {
+    MethodOptions own = options;
+    own.quantizer.bits = setting.bits;
+    own.group_size = setting.group_size;
+    _methods.emplace_back(setting, create_method(name, own));
+  }
+}
+
+QuantizedLinear MeasuringMethod::quantize_linear(const std::string& module,
+                                                 const at::Tensor& weight,
+                                                 const LinearStats& stats) {
+  LinearCandidates linear{module, {}, weight.numel()};
+  QuantizedLinear carried;
+  double most_bits = -1;
+  // Relative to the output's own energy tr(W H W^T), so that linears whose outputs differ in
+  // scale (attention logits, MLP activations, residual updates) weigh alike.
+  const double energy = quadratic_trace(weight, stats.hessian);
+  for (const auto& [setting, method] : _methods) {
+    QuantizedLinear q = method->quantize_linear(module, weight, stats);
+    const double bits = storage_bits(q.quantized, q.extra_tensors, setting.bits).total();
+    const double change = quadratic_trace(weight - q.quantized.weight, stats.hessian);
+    const double error = energy > 0 ? change / energy : change;
+    linear.candidates.push_back({setting, bits, error});
+    if (bits > most_bits) {
+      most_bits = bits;
+      carried = std::move(q);
+    }
+  }
+  const std::lock_guard<std::mutex> lock(_mutex);
+  _measured.push_back(std::move(linear));
+  return carried;
+}
+
+std::vector<LinearCandidates> MeasuringMethod::measured() const {
+  const std::lock_guard<std::mutex> lock(_mutex);
+  return _measured;
+}
+
+}  // namespace ptq::quant

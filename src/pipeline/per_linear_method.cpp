@@ -1,0 +1,46 @@
+#include "ptq/pipeline/per_linear_method.h"
+
+#include <utility>
+
+namespace ptq::quant {
+namespace {
+
+std::pair<int, int> key_of(const LinearSetting& setting) {
+  return {setting.bits, setting.group_size};
+}
+
+}  // namespace
+
+PerLinearMethod::PerLinearMethod(const std::string& name,
+                                 const MethodOptions& options,
+                                 std::map<std::string, LinearSetting> settings)
+    : _top{options.quantizer.bits, options.group_size},
+      _settings(std::move(settings)),
+      _default(create_method(name, options)) {
+  // RUQuant rotates whole groups (prepare_group) and refines layers: not per linear.
+  PTQ_CHECK_INPUT(name == "rtn" || name == "gptq" || name == "septq", "method '", name,
+                  "' cannot quantize linears at different settings; rtn, gptq and septq can");
+  for (const auto& [module, setting] : _settings) {
+    auto& method = _by_setting[key_of(setting)];
+    if (method) continue;
+    MethodOptions own = options;
+    own.quantizer.bits = setting.bits;
+    own.group_size = setting.group_size;
+    method = create_method(name, own);
+  }
+}
+
+LinearSetting PerLinearMethod::setting(const std::string& module) const {
+  const auto it = _settings.find(module);
+  return it == _settings.end() ? _top : it->second;
+}
+
+QuantizedLinear PerLinearMethod::quantize_linear(const std::string& module,
+                                                 const at::Tensor& weight,
+                                                 const LinearStats& stats) {
+  const auto it = _settings.find(module);
+  QuantMethod& method = it == _settings.end() ? *_default : *_by_setting.at(key_of(it->second));
+  return method.quantize_linear(module, weight, stats);
+}
+
+}  // namespace ptq::quant
