@@ -57,17 +57,18 @@ int64_t stored_layers(const io::Checkpoint& checkpoint) {
 }
 
 // A missing "<module>.weight" beside a "<module>.qweight" is a quantized linear, which plain
-// loading does not read: say how to read it instead of only that the weight is missing.
+// loading does not read: say what reads it instead of only that the weight is missing.
 std::string quantized_hint(const io::Checkpoint& checkpoint, const std::string& name) {
   constexpr std::string_view kWeight = ".weight";
   if (name.size() <= kWeight.size() ||
-      name.compare(name.size() - kWeight.size(), kWeight.size(), kWeight) != 0)
+      name.compare(name.size() - kWeight.size(), kWeight.size(), kWeight) != 0) {
     return "";
-  const std::string module = name.substr(0, name.size() - kWeight.size());
-  if (!checkpoint.contains(module + ".qweight")) return "";
-  return "; '" + module +
-         ".qweight' is there: a quantized directory is read with quant::load_model "
-         "(ptq/format/quantized_checkpoint.h), not model::load_causal_lm";
+  }
+  const std::string quantized = name.substr(0, name.size() - kWeight.size()) + ".qweight";
+  if (!checkpoint.contains(quantized)) return "";
+  return "; '" + quantized +
+         "' is there: a GPTQ directory needs a quantization config (docs/format.md) and is read "
+         "with quant::load_model (ptq/format/quantized_checkpoint.h)";
 }
 
 // The model of `config`'s architecture with `checkpoint`'s weights.
