@@ -25,6 +25,7 @@
 
 #include "ptq/common/progress.h"
 #include "ptq/eval/perplexity.h"
+#include "ptq/format/quantized_checkpoint.h"
 #include "ptq/model/causal_lm.h"
 #include "random_llama.h"
 
@@ -133,7 +134,7 @@ int run(const BenchOptions& o) {
 
   const auto lm = o.model.empty()
                       ? ptq::bench::random_llama({o.hidden, o.layers, o.vocab, o.seqlen})
-                      : ptq::model::load_causal_lm(o.model);
+                      : ptq::quant::load_model(o.model);
   const int64_t vocab = lm->config().vocab_size;
   const at::Tensor ids = at::randint(vocab, {o.segments * o.seqlen}, at::kInt);
   const std::vector<int32_t> tokens(ids.data_ptr<int32_t>(), ids.data_ptr<int32_t>() + ids.numel());

@@ -19,9 +19,6 @@ LAYERS = ["common", "io", "tokenizer", "model", "data", "quant", "format", "meth
           "eval", "report"]
 # (file, included layer): why it is allowed for now.
 EXCEPTIONS = {
-    ("src/model/causal_lm.cpp", "format"):
-        "model loading reads GPTQ weights and installs linear inputs itself (issue 19, item 2: "
-        "a weight source supplied by format::load_model removes it)",
     ("src/io/llama2c.cpp", "model"):
         "the llama2.c converter writes the model's tensor table (it belongs above model)",
 }

@@ -21,6 +21,7 @@
 #include "ptq/eval/kl_divergence.h"
 #include "ptq/eval/perplexity.h"
 #include "ptq/format/checkpoint_summary.h"
+#include "ptq/format/quantized_checkpoint.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/model/config.h"
 #include "ptq/tokenizer/tokenizer.h"
@@ -192,7 +193,7 @@ int64_t checked_budget(const EvalOptions& options,
 
 // A model whose layers are read one at a time during the evaluation (perplexity.h).
 std::unique_ptr<model::CausalLM> load_streamed(const std::string& dir) {
-  return model::load_causal_lm(dir, {/*lazy_layers=*/true});
+  return quant::load_model(dir, {/*lazy_layers=*/true});
 }
 
 eval::KlOptions kl_options(const EvalOptions& options, int64_t budget) {

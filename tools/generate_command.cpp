@@ -9,6 +9,7 @@
 #include "number_checks.h"
 #include "ptq/common/error.h"
 #include "ptq/eval/generate.h"
+#include "ptq/format/quantized_checkpoint.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/tokenizer/tokenizer.h"
 
@@ -52,7 +53,7 @@ int run_generate(const GenerateCommandOptions& options) {
   // upcast for its pass.
   model::LoadOptions load;
   load.keep_stored_dtype = true;
-  const auto lm = model::load_causal_lm(options.model, load);
+  const auto lm = quant::load_model(options.model, load);
   std::unique_ptr<tokenizer::Tokenizer> tokenizer;
   if (text_prompt || !options.print_ids) tokenizer = load_tokenizer_or_explain(options);
 

@@ -29,6 +29,7 @@
 #include "ptq/data/calibration.h"
 #include "ptq/data/dataset.h"
 #include "ptq/eval/perplexity.h"
+#include "ptq/format/quantized_checkpoint.h"
 #include "ptq/format/quantized_checkpoint_writer.h"
 #include "ptq/format/storage_bits.h"
 #include "ptq/methods/method.h"
@@ -454,7 +455,7 @@ int run_quantize(QuantizeOptions options) {
   validate(options);
   check_settings_encodable(options);
   stop_on_signals();
-  auto lm = model::load_causal_lm(options.model, {/*lazy_layers=*/true});
+  auto lm = quant::load_model(options.model, {/*lazy_layers=*/true});
   const bool true_sequential = options.true_sequential.value_or(
       model::find_architecture(lm->config().architecture).table().true_sequential);
   if (options.calib.seqlen <= 0)

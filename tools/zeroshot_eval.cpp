@@ -12,6 +12,7 @@
 #include "ptq/common/report.h"
 #include "ptq/eval/zeroshot.h"
 #include "ptq/format/checkpoint_summary.h"
+#include "ptq/format/quantized_checkpoint.h"
 #include "ptq/model/causal_lm.h"
 #include "ptq/tokenizer/tokenizer.h"
 
@@ -69,7 +70,7 @@ void print_result(const eval::TaskResult& result) {
 int run_zeroshot_eval(const ZeroShotEvalOptions& options) {
   const std::vector<std::string> tasks = parse_tasks(options.tasks);
   if (!options.json.empty()) check_output_file(options.json, "--json");
-  const auto lm = model::load_causal_lm(options.model);
+  const auto lm = quant::load_model(options.model);
   const auto tokenizer =
       tokenizer::load_tokenizer(options.tokenizer.empty() ? options.model : options.tokenizer);
   eval::ZeroShotOptions zeroshot;

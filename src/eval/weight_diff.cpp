@@ -7,6 +7,7 @@
 
 #include "ptq/common/error.h"
 #include "ptq/common/progress.h"
+#include "ptq/format/quantized_checkpoint.h"
 #include "ptq/model/causal_lm.h"
 
 namespace ptq::eval {
@@ -58,8 +59,8 @@ LayerDiff diff_group(int64_t index,
 }  // namespace
 
 WeightDiff diff_weights(const std::string& dir_a, const std::string& dir_b) {
-  const auto a = model::load_causal_lm(dir_a, {/*lazy_layers=*/true});
-  const auto b = model::load_causal_lm(dir_b, {/*lazy_layers=*/true});
+  const auto a = quant::load_model(dir_a, {/*lazy_layers=*/true});
+  const auto b = quant::load_model(dir_b, {/*lazy_layers=*/true});
   const model::ModelConfig& ca = a->config();
   const model::ModelConfig& cb = b->config();
   PTQ_CHECK_INPUT(ca.architecture == cb.architecture && a->num_layers() == b->num_layers(), dir_a,

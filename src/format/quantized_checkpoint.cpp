@@ -4,13 +4,17 @@
 
 #include <filesystem>
 #include <initializer_list>
+#include <memory>
 #include <utility>
 
 #include "io/read_file.h"
 #include "ptq/common/error.h"
 #include "ptq/format/gptq_packing.h"
+#include "ptq/format/linear_inputs.h"
 #include "ptq/format/outlier_store.h"
 #include "ptq/io/checkpoint.h"
+#include "ptq/model/causal_lm.h"
+#include "ptq/model/weight_source.h"
 
 namespace ptq::quant {
 namespace {
@@ -97,15 +101,56 @@ std::optional<std::string> weight_module(const std::string& weight_name) {
   return weight_name.substr(0, weight_name.size() - length);
 }
 
-// The format of the quantized linear `weight_name` is part of, if it is one.
-std::optional<QuantizationFormat> quantized_weight_format(const io::Checkpoint& checkpoint,
-                                                          const std::string& weight_name) {
-  const std::optional<std::string> module = weight_module(weight_name);
+// The module of `weight_name` if it is a quantized linear: "<module>.weight" is not stored but
+// "<module>.qweight" is (docs/format.md).
+std::optional<std::string> quantized_module(const io::Checkpoint& checkpoint,
+                                            const std::string& weight_name) {
+  std::optional<std::string> module = weight_module(weight_name);
   if (!module || checkpoint.contains(weight_name) || !checkpoint.contains(*module + ".qweight")) {
     return std::nullopt;
   }
-  return find_quantization_format(checkpoint.dir());
+  return module;
 }
+
+// Serves the quantized linears of a GPTQ directory of `format`, dequantized.
+class DequantizingSource : public model::WeightSource {
+ public:
+  explicit DequantizingSource(QuantizationFormat format) : _format(std::move(format)) {}
+
+  bool provides(const io::Checkpoint& checkpoint,
+                const std::string& name,
+                const std::vector<int64_t>& shape) const override {
+    const std::optional<std::string> module = quantized_module(checkpoint, name);
+    if (!module) return false;
+    // Views of the mapped files: the shapes cost no reads.
+    const at::Tensor scales = quantized_part(checkpoint, *module + ".scales", false);
+    const at::Tensor g_idx = quantized_part(checkpoint, *module + ".g_idx", true);
+    quantized_part(checkpoint, *module + ".qweight", true);
+    quantized_part(checkpoint, *module + ".qzeros", true);
+    const std::vector<int64_t> stored = {scales.dim() == 2 ? scales.size(1) : -1, g_idx.numel()};
+    PTQ_CHECK_INPUT(stored == shape, "quantized linear '", *module, "' in ", checkpoint.dir(),
+                    " has scales ", scales.sizes(), " and g_idx ", g_idx.sizes(),
+                    ", which do not give the weight shape ", at::IntArrayRef(shape),
+                    " config.json implies");
+    return true;
+  }
+
+  std::optional<at::Tensor> load(const io::Checkpoint& checkpoint,
+                                 const std::string& name) const override {
+    const std::optional<std::string> module = quantized_module(checkpoint, name);
+    if (!module) return std::nullopt;
+    const std::optional<LinearSetting> setting = module_setting(_format, *module);
+    PTQ_CHECK_INPUT(setting, "'", *module, ".qweight' in ",
+                    checkpoint.file_of(*module + ".qweight"),
+                    " is a quantized linear, but a \"-:\" rule of the quantization config's "
+                    "\"dynamic\" leaves '",
+                    *module, "' unquantized");
+    return load_dequantized_weight(checkpoint, *module, setting->bits, _format.checkpoint_format);
+  }
+
+ private:
+  QuantizationFormat _format;
+};
 
 }  // namespace
 
@@ -272,36 +317,16 @@ at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
   return weight;
 }
 
-bool check_quantized_weight(const io::Checkpoint& checkpoint,
-                            const std::string& weight_name,
-                            const std::vector<int64_t>& shape) {
-  const std::optional<QuantizationFormat> format = quantized_weight_format(checkpoint, weight_name);
-  if (!format) return false;
-  const std::string module = *weight_module(weight_name);
-  // Views of the mapped files: the shapes cost no reads.
-  const at::Tensor scales = quantized_part(checkpoint, module + ".scales", false);
-  const at::Tensor g_idx = quantized_part(checkpoint, module + ".g_idx", true);
-  quantized_part(checkpoint, module + ".qweight", true);
-  quantized_part(checkpoint, module + ".qzeros", true);
-  const std::vector<int64_t> stored = {scales.dim() == 2 ? scales.size(1) : -1, g_idx.numel()};
-  PTQ_CHECK_INPUT(stored == shape, "quantized linear '", module, "' in ", checkpoint.dir(),
-                  " has scales ", scales.sizes(), " and g_idx ", g_idx.sizes(),
-                  ", which do not give the weight shape ", at::IntArrayRef(shape),
-                  " config.json implies");
-  return true;
-}
-
-std::optional<at::Tensor> load_quantized_weight(const io::Checkpoint& checkpoint,
-                                                const std::string& weight_name) {
-  const std::optional<QuantizationFormat> format = quantized_weight_format(checkpoint, weight_name);
-  if (!format) return std::nullopt;
-  const std::string module = *weight_module(weight_name);
-  const std::optional<LinearSetting> setting = module_setting(*format, module);
-  PTQ_CHECK_INPUT(setting, "'", module, ".qweight' in ", checkpoint.file_of(module + ".qweight"),
-                  " is a quantized linear, but a \"-:\" rule of the quantization config's "
-                  "\"dynamic\" leaves '",
-                  module, "' unquantized");
-  return load_dequantized_weight(checkpoint, module, setting->bits, format->checkpoint_format);
+std::unique_ptr<model::CausalLM> load_model(const std::string& dir, model::LoadOptions options) {
+  // config.json's errors first, as plain loading reports them (a few kB read twice).
+  model::load_model_config(dir);
+  const std::optional<QuantizationFormat> format = find_quantization_format(dir);
+  if (!format) return model::load_causal_lm(dir, options);
+  options.source = std::make_shared<const DequantizingSource>(*format);
+  auto checkpoint = std::make_shared<const io::Checkpoint>(dir);
+  std::unique_ptr<model::CausalLM> lm = model::load_causal_lm(checkpoint, options);
+  install_linear_inputs(*lm, *checkpoint);
+  return lm;
 }
 
 }  // namespace ptq::quant

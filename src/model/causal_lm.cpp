@@ -9,11 +9,10 @@
 #include <string_view>
 
 #include "ptq/common/error.h"
-#include "ptq/format/linear_inputs.h"
-#include "ptq/format/quantized_checkpoint.h"
 #include "ptq/io/checkpoint.h"
 #include "ptq/io/dtype.h"
 #include "ptq/model/architecture.h"
+#include "ptq/model/weight_source.h"
 
 namespace ptq::model {
 namespace {
@@ -55,6 +54,37 @@ int64_t stored_layers(const io::Checkpoint& checkpoint) {
     }
   }
   return count;
+}
+
+// A missing "<module>.weight" beside a "<module>.qweight" is a quantized linear, which plain
+// loading does not read: say what reads it instead of only that the weight is missing.
+std::string quantized_hint(const io::Checkpoint& checkpoint, const std::string& name) {
+  constexpr std::string_view kWeight = ".weight";
+  if (name.size() <= kWeight.size() ||
+      name.compare(name.size() - kWeight.size(), kWeight.size(), kWeight) != 0) {
+    return "";
+  }
+  const std::string quantized = name.substr(0, name.size() - kWeight.size()) + ".qweight";
+  if (!checkpoint.contains(quantized)) return "";
+  return "; '" + quantized +
+         "' is there: a GPTQ directory needs a quantization config (docs/format.md) and is read "
+         "with quant::load_model (ptq/format/quantized_checkpoint.h)";
+}
+
+// The model of `config`'s architecture with `checkpoint`'s weights.
+std::unique_ptr<CausalLM> create_model(ModelConfig config,
+                                       std::shared_ptr<const io::Checkpoint> checkpoint,
+                                       const LoadOptions& options) {
+  // Before anything is sized by the config's count: a config claiming a million layers had
+  // their tensor lists built (2 GB) before a tensor was found missing; one claiming fewer
+  // silently dropped the rest.
+  const int64_t stored = stored_layers(*checkpoint);
+  PTQ_CHECK_INPUT(stored == config.num_layers, checkpoint->dir(), "/config.json says ",
+                  config.num_layers,
+                  " layers (num_hidden_layers) but the checkpoint holds tensors of ", stored,
+                  " (layers.0 to layers.", stored - 1, ")");
+  const Architecture& arch = find_architecture(config.architecture);
+  return arch.create(std::move(config), std::move(checkpoint), options);
 }
 
 }  // namespace
@@ -102,6 +132,7 @@ void CausalLM::load_weights(std::shared_ptr<const io::Checkpoint> checkpoint,
                             const std::vector<TensorSpec>& global_specs,
                             const std::function<std::vector<TensorSpec>(int64_t)>& layer_specs) {
   _checkpoint = std::move(checkpoint);
+  _source = options.source;
   _global_specs = global_specs;
   for (int64_t i = 0; i < num_layers(); ++i) _layer_specs[i] = layer_specs(i);
   // Every layer is checked before any is read, so a broken checkpoint fails before work.
@@ -121,13 +152,15 @@ void CausalLM::load_weights(std::shared_ptr<const io::Checkpoint> checkpoint,
   for (int64_t i = 0; i < num_layers(); ++i) load_layer(i);
 }
 
+bool CausalLM::from_source(const TensorSpec& spec) const {
+  return _source && _source->provides(*_checkpoint, spec.name, spec.shape);
+}
+
 void CausalLM::check_tensor(const TensorSpec& spec) const {
-  // A GPTQ directory stores a quantized linear's weight as .qweight/.qzeros/.scales/.g_idx
-  // (docs/format.md); it is read back dequantized.
-  if (quant::check_quantized_weight(*_checkpoint, spec.name, spec.shape)) return;
+  if (from_source(spec)) return;
   PTQ_CHECK_INPUT(_checkpoint->contains(spec.name), "tensor '", spec.name,
                   "' not found in checkpoint ", _checkpoint->dir(), " (", _config.architecture,
-                  " needs it)");
+                  " needs it)", _source ? "" : quantized_hint(*_checkpoint, spec.name));
   const io::TensorEntry& stored = _checkpoint->entry(spec.name);
   const std::string& file = _checkpoint->file_of(spec.name);
   PTQ_CHECK_INPUT(stored.shape == spec.shape, "tensor '", spec.name, "' in ", file, " has shape ",
@@ -137,7 +170,7 @@ void CausalLM::check_tensor(const TensorSpec& spec) const {
 }
 
 void CausalLM::keep_stored(const TensorSpec& spec) {
-  if (quant::check_quantized_weight(*_checkpoint, spec.name, spec.shape)) return;
+  if (from_source(spec)) return;
   // A copy: the mapped view's pages are released right after, as read_tensor's are.
   at::Tensor stored = _checkpoint->tensor(spec.name).clone(at::MemoryFormat::Contiguous);
   _checkpoint->release(spec.name);
@@ -151,9 +184,9 @@ void CausalLM::read_tensor(const TensorSpec& spec) {
     _weights[spec.name] = stored->second.to(at::kFloat);  // no copy when stored as fp32
     return;
   }
-  if (auto dequantized = quant::load_quantized_weight(*_checkpoint, spec.name)) {
-    check_finite(*dequantized, spec.name, _checkpoint->dir());
-    _weights[spec.name] = std::move(*dequantized);
+  if (auto served = _source ? _source->load(*_checkpoint, spec.name) : std::nullopt) {
+    check_finite(*served, spec.name, _checkpoint->dir());
+    _weights[spec.name] = std::move(*served);
     return;
   }
   // A copy even for fp32: the stored tensor is a read-only view of the mapped file, and
@@ -236,20 +269,15 @@ at::Tensor CausalLM::linear(const std::string& module,
 }
 
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& options) {
+  // config.json first: a directory without one is named as such, not for its missing weights.
   ModelConfig config = load_model_config(dir);
-  auto checkpoint = std::make_shared<const io::Checkpoint>(dir);
-  // Before anything is sized by the config's count: a config claiming a million layers had
-  // their tensor lists built (2 GB) before a tensor was found missing; one claiming fewer
-  // silently dropped the rest.
-  const int64_t stored = stored_layers(*checkpoint);
-  PTQ_CHECK_INPUT(stored == config.num_layers, dir, "/config.json says ", config.num_layers,
-                  " layers (num_hidden_layers) but the checkpoint holds tensors of ", stored,
-                  " (layers.0 to layers.", stored - 1, ")");
-  const Architecture& arch = find_architecture(config.architecture);
-  std::unique_ptr<CausalLM> lm = arch.create(std::move(config), checkpoint, options);
-  // A quantized directory's rotations and activation quantization (linear_inputs.h).
-  quant::install_linear_inputs(*lm, *checkpoint);
-  return lm;
+  return create_model(std::move(config), std::make_shared<const io::Checkpoint>(dir), options);
+}
+
+std::unique_ptr<CausalLM> load_causal_lm(std::shared_ptr<const io::Checkpoint> checkpoint,
+                                         const LoadOptions& options) {
+  ModelConfig config = load_model_config(checkpoint->dir());
+  return create_model(std::move(config), std::move(checkpoint), options);
 }
 
 }  // namespace ptq::model

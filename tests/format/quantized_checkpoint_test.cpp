@@ -200,7 +200,7 @@ size_t check_round_trip(
   const uint64_t max_shard_bytes = sharded ? source_bytes / 16 : UINT64_MAX;
   const QuantizedRun run = quantize_and_write(source.string(), out, format, max_shard_bytes);
   EXPECT_FALSE(run.weights.empty());
-  const auto loaded = model::load_causal_lm(out.string());
+  const auto loaded = quant::load_model(out.string());
   const io::Checkpoint out_checkpoint(out.string());
   expect_quantized_weights_exact(run, *loaded, out_checkpoint, format);
   expect_logits_equal(*run.lm, *loaded);
@@ -544,6 +544,43 @@ TEST(QuantizedCheckpointConfig, LoadErrorsNameTheModule) {
               load_dequantized_weight(checkpoint, "missing", 4);
             }).find("missing.qweight"),
             std::string::npos);
+}
+
+// ---- loading: quant::load_model, not model::load_causal_lm ----------------------------------
+
+TEST(QuantizedCheckpointLoad, PlainModelLoadingNamesTheQuantizedLinearAndTheLoader) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "quantized";
+  quantize_and_write(stories260k().string(), out, rtn_format(4, -1), UINT64_MAX);
+  const std::string message = input_error_of([&] { model::load_causal_lm(out.string()); });
+  EXPECT_NE(message.find("'model.layers.0.self_attn.q_proj.weight' not found in checkpoint " +
+                         out.string()),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("'model.layers.0.self_attn.q_proj.qweight' is there"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("quant::load_model"), std::string::npos) << message;
+}
+
+// The weight source serves layers read on demand too: lazily, and from the stored-dtype copy.
+TEST(QuantizedCheckpointLoad, LazyAndStoredDtypeLayersAreTheWrittenWeights) {
+  test::TempDir tmp;
+  const fs::path out = tmp / "quantized";
+  const QuantizedRun run =
+      quantize_and_write(stories260k().string(), out, rtn_format(3, 32), UINT64_MAX);
+  for (const model::LoadOptions& options :
+       {model::LoadOptions{/*lazy_layers=*/true}, model::LoadOptions{false, true}}) {
+    SCOPED_TRACE(options.lazy_layers ? "lazy_layers" : "keep_stored_dtype");
+    const auto lm = load_model(out.string(), options);
+    for (int64_t i = 0; i < lm->num_layers(); ++i) {
+      EXPECT_FALSE(lm->layer_loaded(i));
+      lm->load_layer(i);
+      for (const std::string& module : lm->linear_names(i)) {
+        EXPECT_TRUE(lm->weight(module + ".weight").equal(run.weights.at(module))) << module;
+      }
+      lm->unload_layer(i);
+    }
+  }
 }
 
 }  // namespace

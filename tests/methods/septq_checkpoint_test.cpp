@@ -60,7 +60,7 @@ TEST(SeptqCheckpoint, SideStoreRoundTripsThroughWriterAndReader) {
   ASSERT_FALSE(weights.empty());
 
   const io::Checkpoint checkpoint(out.string());
-  const auto loaded = model::load_causal_lm(out.string());
+  const auto loaded = quant::load_model(out.string());
   for (const auto& [module, weight] : weights) {
     SCOPED_TRACE(module);
     EXPECT_EQ(checkpoint.tensor(module + ".outlier_idx").scalar_type(), at::kInt);

@@ -34,7 +34,7 @@ using test::LlamaShape;
 using test::MemoryCgroup;
 using test::write_random_llama;
 
-constexpr LoadOptions kLazy{/*lazy_layers=*/true};
+const LoadOptions kLazy{/*lazy_layers=*/true};
 
 // embed, then load / run / unload each layer, then the head: the calibration pipeline's loop.
 at::Tensor run_streamed(CausalLM& lm, const at::Tensor& ids) {

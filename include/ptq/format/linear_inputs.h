@@ -1,7 +1,8 @@
 #pragma once
-// Model loading's hook for quantized directories whose linears treat their inputs: the stored
-// input transforms (input_transform.h) and the activation quantizer of the quantization config
-// (meta.act_bits, docs/format.md) and the attention quantizer (meta.attn_bits).
+// quant::load_model's step (ptq/format/quantized_checkpoint.h) for quantized directories
+// whose linears treat their inputs: the stored input transforms (input_transform.h) and the
+// activation quantizer of the quantization config (meta.act_bits, docs/format.md) and the
+// attention quantizer (meta.attn_bits).
 
 namespace ptq::io {
 class Checkpoint;

@@ -8,6 +8,7 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -16,6 +17,7 @@
 #include "ptq/format/dynamic_settings.h"
 #include "ptq/format/gptq_packing.h"
 #include "ptq/format/outlier_store.h"
+#include "ptq/model/causal_lm.h"
 #include "ptq/quant/activation_quantizer.h"
 
 namespace ptq::io {
@@ -103,18 +105,15 @@ at::Tensor load_dequantized_weight(const io::Checkpoint& checkpoint,
                                    int bits,
                                    CheckpointFormat format = CheckpointFormat::GptqV1);
 
-// Model loading's hooks. A GPTQ directory stores a quantized linear `<module>` without its
-// `<module>.weight` (docs/format.md); these recognise `weight_name` ("<module>.weight") as such
-// a linear when the checkpoint lacks it but holds `<module>.qweight` and its directory has a
-// quantization config (read per call: a few kB per quantized linear, nothing otherwise).
-//
-// false if `weight_name` is not a quantized linear; true if it is and the headers of its
-// tensors imply `shape` [N, K]; InputError naming the tensor and file otherwise.
-bool check_quantized_weight(const io::Checkpoint& checkpoint,
-                            const std::string& weight_name,
-                            const std::vector<int64_t>& shape);
-// The dequantized fp32 weight if `weight_name` is a quantized linear, else nothing.
-std::optional<at::Tensor> load_quantized_weight(const io::Checkpoint& checkpoint,
-                                                const std::string& weight_name);
+// The model of Hugging Face directory `dir`, quantized or not: for a directory with a
+// quantization config (find_quantization_format) its quantized linears are read dequantized
+// through a model::WeightSource (ptq/model/weight_source.h) set in options.source, and its
+// linears get their stored input transforms and activation and attention quantizers
+// (install_linear_inputs, ptq/format/linear_inputs.h). Everything that may read a quantized
+// directory (eval, generate, compare, zeroshot, quantize) loads through it; otherwise it is
+// model::load_causal_lm, whose errors it throws, and InputError naming the tensor and the
+// directory for a quantized linear whose tensors do not fit together or the config's shape.
+std::unique_ptr<model::CausalLM> load_model(const std::string& dir,
+                                            model::LoadOptions options = {});
 
 }  // namespace ptq::quant

@@ -49,6 +49,8 @@ class Checkpoint;
 
 namespace ptq::model {
 
+class WeightSource;
+
 // Called with the HF module name of a linear ("model.layers.3.self_attn.q_proj") and its
 // input, [B, T, in_features], as the weight sees it: after the linear's input transform,
 // before activation quantization (LinearInput).
@@ -83,6 +85,9 @@ struct LoadOptions {
   // packed tensors are dequantized from the mapped file on each load_layer(). An fp32 stored
   // tensor is shared with its copy, so what a caller writes into it survives unload_layer().
   bool keep_stored_dtype = false;
+  // The weights the checkpoint stores in another form than plain tensors (weight_source.h);
+  // none: every weight must be a plain tensor. quant::load_model sets it for GPTQ directories.
+  std::shared_ptr<const WeightSource> source;
 };
 
 // Keys and values of every layer for the positions seen so far.
@@ -178,6 +183,7 @@ class CausalLM {
 
  private:
   static std::vector<std::string> spec_names(const std::vector<TensorSpec>& specs);
+  bool from_source(const TensorSpec& spec) const;
   void check_tensor(const TensorSpec& spec) const;
   void read_tensor(const TensorSpec& spec);
   void keep_stored(const TensorSpec& spec);
@@ -185,6 +191,7 @@ class CausalLM {
 
   // Kept for load_layer(); its mappings cost address space, not memory (invariant 4).
   std::shared_ptr<const io::Checkpoint> _checkpoint;
+  std::shared_ptr<const WeightSource> _source;  // LoadOptions::source
   std::vector<TensorSpec> _global_specs;
   std::vector<std::vector<TensorSpec>> _layer_specs;  // by layer
   std::vector<bool> _layer_loaded;
@@ -194,11 +201,17 @@ class CausalLM {
 };
 
 // Reads config.json and the safetensors weights of a Hugging Face model directory (only the
-// non-layer weights with options.lazy_layers). Throws InputError for an unsupported
-// architecture (listing the supported ones) or a missing/mis-shaped tensor of any layer
-// (naming it and the file expected to hold it), or when config.json's num_hidden_layers is not
-// the number of layers the checkpoint holds tensors of (checked before anything is sized by it).
+// non-layer weights with options.lazy_layers), the weights options.source serves through it.
+// Throws InputError for an unsupported architecture (listing the supported ones) or a
+// missing/mis-shaped tensor of any layer (naming it and the file expected to hold it), or when
+// config.json's num_hidden_layers is not the number of layers the checkpoint holds tensors of
+// (checked before anything is sized by it). Knows nothing of quantization: a quantized
+// directory is read with quant::load_model (ptq/format/quantized_checkpoint.h), which supplies
+// the source and the linears' input treatment.
 std::unique_ptr<CausalLM> load_causal_lm(const std::string& dir, const LoadOptions& options = {});
+// The same for the checkpoint of an opened directory (its config.json is checkpoint->dir()'s).
+std::unique_ptr<CausalLM> load_causal_lm(std::shared_ptr<const io::Checkpoint> checkpoint,
+                                         const LoadOptions& options = {});
 
 // Architectures accepted in config.json "architectures", sorted.
 std::vector<std::string> supported_architectures();
