@@ -234,7 +234,7 @@ TEST(QuantizedCheckpointRoundTrip, Stories260KPerLinearSettings) {
   ASSERT_GT(overridden, 0u);
   const fs::path out = tmp / "mixed";
   const QuantizedRun run = quantize_and_write(source.string(), out, format, UINT64_MAX);
-  const auto loaded = model::load_causal_lm(out.string());
+  const auto loaded = quant::load_model(out.string());
   const io::Checkpoint out_checkpoint(out.string());
   const std::optional<QuantizationFormat> read = find_quantization_format(out.string());
   ASSERT_TRUE(read);
