@@ -14,11 +14,11 @@ if [ ! -f "$models/stories260K/model.safetensors" ]; then
   build/ptq convert --from llama2c "$shared/models/stories260K/stories260K.bin" --out "$models/stories260K"
 fi
 echo "== full precision"
-build/ptq eval --model "$models/stories260K" --dataset "$eval_set" --json "$models/stories260K-eval.json"
+build/ptq eval --model "$models/stories260K" --dataset "$eval_set" --report "$models/stories260K-eval.json"
 rm -rf "$models/stories260K-gptq-w4g32"
 build/ptq quantize --model "$models/stories260K" --method gptq --wbits 4 --group-size 32 \
   --calib "tokens:$shared/models/stories260K/samples-calib-128x512-seed1.i32" \
   --out "$models/stories260K-gptq-w4g32" --report "$models/stories260K-gptq-w4g32-report.json"
 echo "== GPTQ 4-bit, group size 32"
 build/ptq eval --model "$models/stories260K-gptq-w4g32" --dataset "$eval_set" \
-  --json "$models/stories260K-gptq-w4g32-eval.json"
+  --report "$models/stories260K-gptq-w4g32-eval.json"

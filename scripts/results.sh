@@ -35,7 +35,7 @@ export_merged() {
     --out "$work/$name-merged" 2>"$work/export/$name.log"
   "$ptq" -q --threads "$threads" eval --model "$work/$name-merged" \
     --dataset "tokens:$tokens/samples-eval-64x512-seed2.i32" \
-    --json "$work/export/$name.json" >/dev/null
+    --report "$work/export/$name.json" >/dev/null
   rm -rf "${work:?}/$name-merged"
 }
 
@@ -153,7 +153,7 @@ lines += [
     "nearest point of its own grid and drops the side store, which only ptq can serve; this is",
     "what a GPTQ loader gets from the SEPTQ run (loaders that skip the side store run the",
     "SEPTQ codes, which differ from the export only at the kept positions where the fp16",
-    "rounding of the kept value changes its code). Same rows as above, `ptq eval --json` of the",
+    "rounding of the kept value changes its code). Same rows as above, `ptq eval --report` of the",
     "export. Codes changed: kept weights whose code the merge changed, of the kept 1%.",
     "",
     "| bits | septq 1% perplexity | bits/weight | exported perplexity | bits/weight | codes changed | kept weights |",

@@ -16,7 +16,7 @@ start=$SECONDS
 eval_set="tokens:$tokens/samples-eval-64x512-seed2.i32"
 
 "$ptq" -q --threads "$threads" eval --model "$model" --dataset "$eval_set" \
-  --save-logits "$work/fp.logits" --json "$work/fp.save" >/dev/null
+  --save-logits "$work/fp.logits" --report "$work/fp.save" >/dev/null
 
 # run NAME ARGS...: one quantize, then its KL divergence to the saved distributions in
 # $work/NAME.json (and the quantize report in $work/NAME.quantize).
@@ -28,7 +28,7 @@ run() {
     --calib "tokens:$tokens/samples-calib-128x512-seed1.i32" --nsamples 128 \
     --out "$work/$name" --report "$work/$name.quantize" >/dev/null
   "$ptq" -q --threads "$threads" eval --model "$work/$name" --dataset "$eval_set" \
-    --kl-base-logits "$work/fp.logits" --json "$work/$name.json" >/dev/null
+    --kl-base-logits "$work/fp.logits" --report "$work/$name.json" >/dev/null
   echo "$((SECONDS - begin))" >"$work/$name.seconds"
   rm -rf "${work:?}/$name"
 }

@@ -56,7 +56,7 @@ spawn() {
 
 measure() {
   "$ptq" -q --threads "$threads" eval --model "$model" --dataset "tokens:$work/eval.i32" \
-    --json "$reports/fp.eval" >/dev/null
+    --report "$reports/fp.eval" >/dev/null
   for bits in $bits_rerun; do
     for seed in 1 2 3; do
       spawn "tuned-w$bits-seed$seed" "$bits" --method ruquant --seed "$seed" \

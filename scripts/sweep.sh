@@ -244,7 +244,7 @@ run_job() {  # INDEX
     echo "sweep.sh: job $1 ($name) requeued: resuming from $work"
     { "${quantize[@]}" --resume --report "$out/models/$name.json" &&
       "$ptq" -q --threads "$threads" eval --model "$out/models/$name" --dataset "$(eval_set)" \
-        --json "$out/$name.eval.json" &&
+        --report "$out/$name.eval.json" &&
       mv "$out/models/$name.json" "$out/$name.json"; } >> "$out/$name.log" 2>&1 || status=$?
   else
     # A fresh run: an earlier attempt may have left its resume checkpoint.

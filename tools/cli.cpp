@@ -81,6 +81,8 @@ int parse_and_run(int argc, char** argv) {
   // Global options may also follow the subcommand name.
   for (const auto& command : commands) command.app->fallthrough();
 
+  // Warnings while parsing (a former option spelling) go to the stderr logger too.
+  ptq::set_log_level(ptq::log_level_from_env(ptq::LogLevel::Info));
   try {
     app.parse(argc, argv);
   } catch (const CLI::ConfigError& e) {

@@ -17,7 +17,7 @@ struct CompareOptions {
   std::string a;
   std::string b;
   bool tensors = false;
-  std::string json;
+  std::string report;
 };
 
 std::string layer_name(int64_t index) {
@@ -63,12 +63,12 @@ nlohmann::json diff_json(const eval::WeightDiff& diff) {
 int run_compare(const CompareOptions& options) {
   const eval::WeightDiff diff = eval::diff_weights(options.a, options.b);
   print_table(diff, options.tensors);
-  if (!options.json.empty()) {
+  if (!options.report.empty()) {
     nlohmann::json report = diff_json(diff);
     report["a"] = options.a;
     report["b"] = options.b;
     report["versions"] = report_versions();
-    write_json_file(options.json, report);
+    write_json_file(options.report, report);
   }
   return kExitOk;
 }
@@ -86,7 +86,7 @@ Command add_compare_command(CLI::App& parent) {
   app.add_option("A", options->a, "Reference model directory")->required();
   app.add_option("B", options->b, "Model directory compared with it")->required();
   app.add_flag("--tensors", options->tensors, "One row per tensor instead of per layer");
-  app.add_option("--json", options->json, "Also write every tensor's differences as JSON");
+  add_report_option(app, &options->report, "Also write every tensor's differences as JSON here");
   command.run = [options] { return run_compare(*options); };
   return command;
 }

@@ -42,7 +42,7 @@ struct EvalOptions {
   int64_t max_segments = 0;
   int64_t batch_size = 0;
   std::string tokenizer;
-  std::string json;
+  std::string report;
   std::string tasks;  // zero-shot tasks instead of perplexity
   std::string task_dir;
   int64_t limit = 0;
@@ -156,7 +156,7 @@ void write_report(const EvalOptions& options,
   // What was evaluated (quantization settings, effective bits), so that ptq report can put a
   // row in its table for an eval report alone; every tensor's shape would only bloat it.
   report["checkpoint"] = quant::evaluated_checkpoint_json(options.model);
-  write_json_file(options.json, report);
+  write_json_file(options.report, report);
 }
 
 // The data set as rows of the perplexity windows: token rows as they are, text cut into
@@ -210,7 +210,7 @@ void report_kl(const EvalOptions& options, const eval::KlResult& r, int64_t seql
       r.top1_agreement_stderr, r.mean_delta_p, r.mean_delta_p_stderr, r.rms_delta_p,
       r.rms_delta_p_stderr, r.ln_ppl_ratio, r.ln_ppl_ratio_stderr, r.perplexity, r.base_perplexity,
       r.mean_base_tail_mass, static_cast<long long>(r.tokens));
-  if (options.json.empty()) return;
+  if (options.report.empty()) return;
   const auto number = json_number;
   nlohmann::json config = {{"model", options.model},
                            {"dataset", options.dataset},
@@ -218,28 +218,28 @@ void report_kl(const EvalOptions& options, const eval::KlResult& r, int64_t seql
                            {"max_segments", options.max_segments}};
   if (!options.kl_base.empty()) config["kl_base"] = options.kl_base;
   if (!options.kl_base_logits.empty()) config["kl_base_logits"] = options.kl_base_logits;
-  write_json_file(options.json, {{"kl_divergence",
-                                  {{"mean_kld", number(r.mean_kld)},
-                                   {"mean_kld_stderr", number(r.mean_kld_stderr)},
-                                   {"median_kld", number(r.median_kld)},
-                                   {"p99_kld", number(r.p99_kld)},
-                                   {"max_kld", number(r.max_kld)},
-                                   {"top1_agreement", number(r.top1_agreement)},
-                                   {"top1_agreement_stderr", number(r.top1_agreement_stderr)},
-                                   {"mean_delta_p", number(r.mean_delta_p)},
-                                   {"mean_delta_p_stderr", number(r.mean_delta_p_stderr)},
-                                   {"rms_delta_p", number(r.rms_delta_p)},
-                                   {"rms_delta_p_stderr", number(r.rms_delta_p_stderr)},
-                                   {"ln_ppl_ratio", number(r.ln_ppl_ratio)},
-                                   {"ln_ppl_ratio_stderr", number(r.ln_ppl_ratio_stderr)},
-                                   {"perplexity", number(r.perplexity)},
-                                   {"base_perplexity", number(r.base_perplexity)},
-                                   {"base_tail_mass", number(r.mean_base_tail_mass)},
-                                   {"tokens", r.tokens},
-                                   {"seconds", r.seconds}}},
-                                 {"config", config},
-                                 {"checkpoint", quant::evaluated_checkpoint_json(options.model)},
-                                 {"versions", report_versions()}});
+  write_json_file(options.report, {{"kl_divergence",
+                                    {{"mean_kld", number(r.mean_kld)},
+                                     {"mean_kld_stderr", number(r.mean_kld_stderr)},
+                                     {"median_kld", number(r.median_kld)},
+                                     {"p99_kld", number(r.p99_kld)},
+                                     {"max_kld", number(r.max_kld)},
+                                     {"top1_agreement", number(r.top1_agreement)},
+                                     {"top1_agreement_stderr", number(r.top1_agreement_stderr)},
+                                     {"mean_delta_p", number(r.mean_delta_p)},
+                                     {"mean_delta_p_stderr", number(r.mean_delta_p_stderr)},
+                                     {"rms_delta_p", number(r.rms_delta_p)},
+                                     {"rms_delta_p_stderr", number(r.rms_delta_p_stderr)},
+                                     {"ln_ppl_ratio", number(r.ln_ppl_ratio)},
+                                     {"ln_ppl_ratio_stderr", number(r.ln_ppl_ratio_stderr)},
+                                     {"perplexity", number(r.perplexity)},
+                                     {"base_perplexity", number(r.base_perplexity)},
+                                     {"base_tail_mass", number(r.mean_base_tail_mass)},
+                                     {"tokens", r.tokens},
+                                     {"seconds", r.seconds}}},
+                                   {"config", config},
+                                   {"checkpoint", quant::evaluated_checkpoint_json(options.model)},
+                                   {"versions", report_versions()}});
 }
 
 // --kl-base: both models streamed in lockstep, each within half the budget.
@@ -279,30 +279,30 @@ int run_save_logits(const EvalOptions& options) {
   std::printf("saved_predictions %lld\ntop_k %lld\nperplexity %.6f\nseqlen %lld\n",
               static_cast<long long>(saved.predictions), static_cast<long long>(saved.top_k),
               saved.perplexity, static_cast<long long>(rows.row_len));
-  if (options.json.empty()) return kExitOk;
-  write_json_file(options.json, {{"save_logits",
-                                  {{"file", options.save_logits},
-                                   {"predictions", saved.predictions},
-                                   {"top_k", saved.top_k},
-                                   {"perplexity", saved.perplexity},
-                                   {"seconds", saved.seconds}}},
-                                 {"config",
-                                  {{"model", options.model},
-                                   {"dataset", options.dataset},
-                                   {"seqlen", rows.row_len},
-                                   {"max_segments", options.max_segments}}},
-                                 {"versions", report_versions()}});
+  if (options.report.empty()) return kExitOk;
+  write_json_file(options.report, {{"save_logits",
+                                    {{"file", options.save_logits},
+                                     {"predictions", saved.predictions},
+                                     {"top_k", saved.top_k},
+                                     {"perplexity", saved.perplexity},
+                                     {"seconds", saved.seconds}}},
+                                   {"config",
+                                    {{"model", options.model},
+                                     {"dataset", options.dataset},
+                                     {"seqlen", rows.row_len},
+                                     {"max_segments", options.max_segments}}},
+                                   {"versions", report_versions()}});
   return kExitOk;
 }
 
 int run_eval(const EvalOptions& options) {
   if (!options.tasks.empty()) {
     return run_zeroshot_eval({options.model, options.tokenizer, options.tasks, options.task_dir,
-                              options.limit, options.json});
+                              options.limit, options.report});
   }
   PTQ_CHECK_INPUT(!options.dataset.empty(), "eval needs --dataset (or --tasks)");
   // Before any model is read: a long run must not fail at its last step on the report's path.
-  if (!options.json.empty()) check_output_file(options.json, "--json");
+  if (!options.report.empty()) check_output_file(options.report, "--report");
   if (!options.kl_base.empty()) return run_kl_eval(options);
   if (!options.kl_base_logits.empty()) return run_kl_file_eval(options);
   if (!options.save_logits.empty()) return run_save_logits(options);
@@ -314,7 +314,7 @@ int run_eval(const EvalOptions& options) {
   const eval::PerplexityResult result = evaluate(options, *lm, budget, timings);
   timings.eval = result.seconds;
   print_result(result);
-  if (!options.json.empty()) write_report(options, result, timings);
+  if (!options.report.empty()) write_report(options, result, timings);
   return kExitOk;
 }
 
@@ -344,7 +344,7 @@ Command add_eval_command(CLI::App& parent) {
       ->check(kNonNegative);
   app.add_option("--tokenizer", options->tokenizer,
                  "Tokenizer directory or file (default: the model directory)");
-  app.add_option("--json", options->json, "Also write the result and its context as JSON");
+  add_report_option(app, &options->report, "Also write the result and its context as JSON here");
   app.add_option("--tasks", options->tasks,
                  "Zero-shot tasks instead of perplexity, scored as lm-evaluation-harness does: "
                  "comma-separated lambada_openai, piqa, winogrande, boolq, arc_easy, "

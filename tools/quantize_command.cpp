@@ -680,7 +680,7 @@ Command add_quantize_command(CLI::App& parent) {
       ->check(CLI::IsMember({"gptq", "gptq_v2"}));
   app.add_option("--max-shard-size", options->max_shard_size, "Shard size, e.g. 2GB, 500MiB")
       ->capture_default_str();
-  app.add_option("--report", options->report, "Write a JSON report here");
+  add_report_option(app, &options->report, "Write a JSON report here");
   app.add_option("--eval", options->eval,
                  "Perplexity of the quantized model on this data set (as ptq eval --dataset)");
   app.add_option("--memory-budget", options->memory_budget_mb,

@@ -69,7 +69,7 @@ void print_result(const eval::TaskResult& result) {
 
 int run_zeroshot_eval(const ZeroShotEvalOptions& options) {
   const std::vector<std::string> tasks = parse_tasks(options.tasks);
-  if (!options.json.empty()) check_output_file(options.json, "--json");
+  if (!options.report.empty()) check_output_file(options.report, "--report");
   const auto lm = quant::load_model(options.model);
   const auto tokenizer =
       tokenizer::load_tokenizer(options.tokenizer.empty() ? options.model : options.tokenizer);
@@ -82,8 +82,8 @@ int run_zeroshot_eval(const ZeroShotEvalOptions& options) {
     print_result(result);
     results[task] = task_json(result);
   }
-  if (!options.json.empty()) {
-    write_json_file(options.json,
+  if (!options.report.empty()) {
+    write_json_file(options.report,
                     {{"tasks", results},
                      {"config",
                       {{"model", options.model},

@@ -13,7 +13,7 @@ struct ZeroShotEvalOptions {
   std::string tasks;      // comma-separated task names
   std::string task_dir;   // empty: the shared data's zeroshot/
   int64_t limit = 0;
-  std::string json;
+  std::string report;
 };
 
 int run_zeroshot_eval(const ZeroShotEvalOptions& options);

@@ -34,7 +34,7 @@ fs::path convert_stories(const TempDir& tmp) {
 nlohmann::json eval_json(const fs::path& model, const TempDir& tmp) {
   const fs::path json = tmp / "r.json";
   const CliResult r = run_cli(
-      {"eval", "--model", model.string(), "--dataset", eval_tokens(), "--json", json.string()});
+      {"eval", "--model", model.string(), "--dataset", eval_tokens(), "--report", json.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
   return nlohmann::json::parse(read_file(json));
 }
@@ -87,6 +87,35 @@ TEST(EvalCommand, PrintsTheResultOnStdout) {
   EXPECT_NE(r.out.find("tokens_per_second "), std::string::npos) << r.out;
 }
 
+// --report is the one spelling of "write a JSON report" (tools/command.h); eval's former
+// --json still writes the same report, with a warning, and the two together are refused.
+TEST(EvalCommand, FormerJsonSpellingWritesTheSameReport) {
+  TempDir tmp;
+  const fs::path model = shared_dir() / "models" / "stories260K-hf";
+  const std::vector<std::string> few = {"--max-segments", "2"};
+  const auto report_of = [&](const std::string& flag, const std::string& name) {
+    std::vector<std::string> extra = few;
+    extra.insert(extra.end(), {flag, (tmp / name).string()});
+    const CliResult r = eval_cli(model, eval_tokens(), extra);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(r.err.find("--json PATH is now spelled --report PATH") != std::string::npos,
+              flag == "--json")
+        << r.err;
+    return nlohmann::json::parse(read_file(tmp / name));
+  };
+  const nlohmann::json current = report_of("--report", "a.json");
+  const nlohmann::json former = report_of("--json", "b.json");
+  EXPECT_EQ(former.at("perplexity"), current.at("perplexity"));
+  EXPECT_EQ(former.at("segments").get<int64_t>(), 2);
+  std::vector<std::string> both = few;
+  both.insert(both.end(),
+              {"--report", (tmp / "c.json").string(), "--json", (tmp / "d.json").string()});
+  const CliResult r = eval_cli(model, eval_tokens(), both);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_FALSE(fs::exists(tmp / "c.json"));
+  EXPECT_FALSE(fs::exists(tmp / "d.json"));
+}
+
 std::string int32_bytes(const std::vector<int32_t>& ids) {
   return std::string(reinterpret_cast<const char*>(ids.data()), ids.size() * sizeof(int32_t));
 }
@@ -107,7 +136,7 @@ TEST(EvalCommand, TextDatasetScoresLikeItsIdsAsTokenRows) {
   const auto score = [&](const std::string& dataset, const std::string& json) {
     const CliResult r = eval_cli(model, dataset,
                                  {"--seqlen", "100", "--tokenizer", (tmp / "tokenizer").string(),
-                                  "--json", (tmp / json).string()});
+                                  "--report", (tmp / json).string()});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return nlohmann::json::parse(read_file(tmp / json));
   };

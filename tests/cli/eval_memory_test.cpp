@@ -37,7 +37,7 @@ std::vector<std::string> eval_args(const fs::path& model,
           "tokens:" + tokens.string(),
           "--seqlen",
           std::to_string(kLimitTestSeqlen),
-          "--json",
+          "--report",
           json.string()};
 }
 

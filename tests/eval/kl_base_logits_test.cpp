@@ -63,7 +63,7 @@ TEST(KlBaseLogits, FullDistributionsFileGivesTheKlBaseStatistics) {
   const std::string q = quantize_rtn(tmp);
   const CliResult direct =
       run_cli({"--threads", "1", "eval", "--model", q, "--kl-base", stories_model(), "--dataset",
-               token_set(kEvalRows), "--max-segments", "4", "--json", (tmp / "a.json").string()});
+               token_set(kEvalRows), "--max-segments", "4", "--report", (tmp / "a.json").string()});
   ASSERT_EQ(direct.exit_code, 0) << direct.err;
   const CliResult saved = save_logits(tmp / "fp.logits", {"--max-segments", "4"});
   ASSERT_EQ(saved.exit_code, 0) << saved.err;
@@ -75,7 +75,7 @@ TEST(KlBaseLogits, FullDistributionsFileGivesTheKlBaseStatistics) {
   const CliResult from_file =
       run_cli({"--threads", "1", "eval", "--model", q, "--kl-base-logits",
                (tmp / "fp.logits").string(), "--dataset", token_set(kEvalRows), "--max-segments",
-               "4", "--json", (tmp / "b.json").string()});
+               "4", "--report", (tmp / "b.json").string()});
   ASSERT_EQ(from_file.exit_code, 0) << from_file.err;
   nlohmann::json a = kl_json(tmp / "a.json"), b = kl_json(tmp / "b.json");
   EXPECT_EQ(b.at("tokens").get<int64_t>(), 4 * 511);
@@ -94,7 +94,7 @@ TEST(KlBaseLogits, RtnMeanKldIsTheLogPerplexityRatioWithinItsStandardError) {
   ASSERT_EQ(save_logits(tmp / "fp.logits", {}).exit_code, 0);
   const CliResult r = run_cli({"--threads", "1", "eval", "--model", q, "--kl-base-logits",
                                (tmp / "fp.logits").string(), "--dataset", token_set(kEvalRows),
-                               "--json", (tmp / "kl.json").string()});
+                               "--report", (tmp / "kl.json").string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const nlohmann::json kl = kl_json(tmp / "kl.json");
   EXPECT_EQ(kl.at("tokens").get<int64_t>(), 64 * 511);
@@ -121,7 +121,7 @@ TEST(KlBaseLogits, TopKFileBoundsKldFromBelowAndKeepsTheOtherStatistics) {
   for (const char* name : {"full", "top8"}) {
     const CliResult r = run_cli({"--threads", "1", "eval", "--model", q, "--kl-base-logits",
                                  (tmp / (std::string(name) + ".logits")).string(), "--dataset",
-                                 token_set(kEvalRows), "--max-segments", "2", "--json",
+                                 token_set(kEvalRows), "--max-segments", "2", "--report",
                                  (tmp / (std::string(name) + ".json")).string()});
     ASSERT_EQ(r.exit_code, 0) << r.err;
   }

@@ -61,7 +61,7 @@ TEST(KlDivergence, ModelAgainstItselfIsZero) {
       {"eval", "--model", model, "--kl-base", model, "--dataset",
        "tokens:" +
            (shared_dir() / "models" / "stories260K" / "samples-eval-64x512-seed2.i32").string(),
-       "--max-segments", "2", "--json", json.string()});
+       "--max-segments", "2", "--report", json.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto kl = nlohmann::json::parse(read_file(json)).at("kl_divergence");
   EXPECT_EQ(kl.at("tokens").get<int64_t>(), 2 * 511);

@@ -149,9 +149,10 @@ TEST(ZeroShotTaskFiles, UnknownTaskAndMissingFilesAreInputErrors) {
 TEST(ZeroShotCli, WritesTaskMetricsToJsonReport) {
   TempDir tmp;
   const fs::path json = tmp / "r.json";
-  const CliResult r = run_cli(
-      {"eval", "--model", (fixtures_dir() / "zeroshot_gpt2").string(), "--tasks", "piqa", "--limit",
-       "2", "--task-dir", (shared_dir() / "data" / "zeroshot").string(), "--json", json.string()});
+  const CliResult r =
+      run_cli({"eval", "--model", (fixtures_dir() / "zeroshot_gpt2").string(), "--tasks", "piqa",
+               "--limit", "2", "--task-dir", (shared_dir() / "data" / "zeroshot").string(),
+               "--report", json.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("piqa acc_norm "), std::string::npos) << r.out;
   const auto report = nlohmann::json::parse(read_file(json));

@@ -161,7 +161,7 @@ def run(args):
 
 def max_diff(ptq, a, b):
     report = a + ".diff.json"
-    run([ptq, "-q", "compare", a, b, "--json", report])
+    run([ptq, "-q", "compare", a, b, "--report", report])
     with open(report) as f:
         return json.load(f)["max_abs"]
 

@@ -1,5 +1,5 @@
 #pragma once
-// Hand-made reports in the shapes `ptq quantize --report` and `ptq eval --json` write.
+// Hand-made reports in the shapes `ptq quantize --report` and `ptq eval --report` write.
 
 #include <nlohmann/json.hpp>
 #include <string>
