@@ -350,6 +350,7 @@ int run(const BenchOptions& o) {
                 o.intermediate > 0 ? o.intermediate : ptq::bench::intermediate_size(o.hidden));
   } else {
     for (const std::string& name : o.shapes) {
+      if (name.empty()) continue;  // --shapes '': stories260K only
       const auto it = known.find(name);
       if (it == known.end()) {
         std::fprintf(stderr, "unknown shape %s (7b, 1b)\n", name.c_str());
@@ -369,7 +370,7 @@ int main(int argc, char** argv) {
   BenchOptions o;
   app.add_option("--threads", o.threads, "LibTorch threads")->capture_default_str();
   ptq::bench::add_timer_option(app);
-  app.add_option("--shapes", o.shapes, "Layer shapes: 7b, 1b")->delimiter(',');
+  app.add_option("--shapes", o.shapes, "Layer shapes: 7b, 1b ('' for none)")->delimiter(',');
   app.add_option("--methods", o.methods, "rtn, gptq, septq, ruquant")->delimiter(',');
   app.add_option("--hidden", o.hidden, "A custom layer width instead of --shapes");
   app.add_option("--intermediate", o.intermediate, "Its MLP width (default LLaMA's ratio)");
