@@ -536,12 +536,18 @@ int run_quantize(QuantizeOptions options) {
   } else if (options.resume) {
     spdlog::info("--resume: no checkpoint in {}, starting at layer 0", checkpoint.dir().string());
   }
-  pipeline.layer_done = [&](const quant::LayerRecord& layer, const at::Tensor& next_inputs) {
-    checkpoint.finish_layer(layer, next_inputs, method->layer_state());
-  };
+  // A method that refines each layer against the full-precision model's activations cannot
+  // resume (src/pipeline/pipeline.cpp): its layers are not checkpointed, so an interruption
+  // neither keeps them nor suggests --resume.
+  const bool checkpointed = !method->refines_layers();
+  if (checkpointed) {
+    pipeline.layer_done = [&](const quant::LayerRecord& layer, const at::Tensor& next_inputs) {
+      checkpoint.finish_layer(layer, next_inputs, method->layer_state());
+    };
+  }
   const auto sink = [&](const std::string& module, const quant::QuantizedLinear& linear) {
     output(module, linear);
-    checkpoint.add_linear(module, linear);
+    if (checkpointed) checkpoint.add_linear(module, linear);
   };
   quant::PipelineResult result;
   try {

@@ -537,6 +537,24 @@ TEST(QuantizeCommand, SigintStopsTheRunAndLeavesNoOutput) {
   EXPECT_TRUE(fs::exists(tmp / "out.work" / "layer-00000.safetensors"));
 }
 
+// RUQuant stage 2 cannot resume (it tunes against the full-precision model's activations):
+// an interrupted stage 2 run keeps no checkpoint and does not suggest --resume.
+TEST(QuantizeCommand, SigintOfAStage2RunKeepsNoCheckpoint) {
+  TempDir tmp;
+  const Interrupted run =
+      run_until(quantize_args(tmp / "out", {"--method", "ruquant", "--rotation-steps", "2",
+                                            "--tune-epochs", "1", "--nsamples", "4"}),
+                "quantize 1/5", SIGINT);
+  ASSERT_TRUE(run.signalled) << run.err;
+  ASSERT_TRUE(WIFEXITED(run.status)) << run.err;
+  EXPECT_EQ(WEXITSTATUS(run.status), 130) << run.err;
+  EXPECT_NE(run.err.find("interrupted"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("--resume"), std::string::npos) << run.err;
+  EXPECT_EQ(run.err.find("quantize 5/5"), std::string::npos) << "the run finished before SIGINT";
+  EXPECT_FALSE(fs::exists(tmp / "out"));
+  EXPECT_FALSE(fs::exists(tmp / "out.work" / "checkpoint.json"));
+}
+
 // Every file of directory `dir` by name, with its bytes.
 std::map<std::string, std::string> directory_files(const fs::path& dir) {
   std::map<std::string, std::string> files;
