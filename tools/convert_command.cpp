@@ -9,7 +9,7 @@
 #include "command.h"
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
-#include "ptq/io/llama2c.h"
+#include "ptq/model/llama2c.h"
 
 namespace ptq::cli {
 namespace {
@@ -28,7 +28,7 @@ void log_written_files(const std::string& dir) {
 
 int run_convert(const ConvertOptions& options) {
   spdlog::info("converting {} ({}) to {}", options.input, options.from, options.out);
-  io::convert_llama2c(options.input, options.out);
+  model::convert_llama2c(options.input, options.out);
   log_written_files(options.out);
   return kExitOk;
 }

@@ -7,8 +7,8 @@
 #include "ptq/common/error.h"
 #include "ptq/format/outlier_store.h"
 #include "ptq/io/checkpoint.h"
-#include "ptq/io/llama2c.h"
 #include "ptq/io/safetensors.h"
+#include "ptq/model/llama2c.h"
 
 namespace ptq::quant {
 namespace {
@@ -61,7 +61,7 @@ void read_directory(CheckpointSummary& summary, const std::string& dir) {
 }
 
 void read_llama2c(CheckpointSummary& summary, const std::string& file) {
-  const io::Llama2cLayout layout = io::read_llama2c_layout(file);
+  const model::Llama2cLayout layout = model::read_llama2c_layout(file);
   summary.config = model::parse_model_config(layout.hf_config, file);
   for (const auto& [name, shape] : layout.tensors) {
     summary.tensors.push_back({name, io::DType::F32, shape});

@@ -1,4 +1,4 @@
-#include "ptq/io/llama2c.h"
+#include "ptq/model/llama2c.h"
 
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
@@ -33,7 +33,7 @@ nlohmann::json read_json(const fs::path& path) { return nlohmann::json::parse(re
 
 TEST(Llama2c, Stories260KMatchesTheShippedHfCheckpoint) {
   TempDir dir;
-  io::convert_llama2c(stories_bin().string(), (dir / "m").string());
+  model::convert_llama2c(stories_bin().string(), (dir / "m").string());
   const io::SafetensorsReader ours((dir / "m" / "model.safetensors").string());
   const io::SafetensorsReader shipped((stories_hf() / "model.safetensors").string());
   ASSERT_EQ(shipped.names().size(), 47u);
@@ -51,7 +51,7 @@ TEST(Llama2c, Stories260KMatchesTheShippedHfCheckpoint) {
 
 TEST(Llama2c, Stories260KSafetensorsIsByteIdenticalToTheShippedOne) {
   TempDir dir;
-  io::convert_llama2c(stories_bin().string(), (dir / "m").string());
+  model::convert_llama2c(stories_bin().string(), (dir / "m").string());
   EXPECT_TRUE(read_file(dir / "m" / "model.safetensors") ==
               read_file(stories_hf() / "model.safetensors"));
   EXPECT_EQ(read_file(dir / "m" / "config.json"), read_file(stories_hf() / "config.json"));
@@ -62,7 +62,7 @@ TEST(Llama2c, UnsharedClassifierAndRotateHalfPermutation) {
   TempDir dir;
   // dim 8, hidden 4, 1 layer, 2 heads of 4, 1 kv head, vocab -3 (unshared), seq 2: 368 floats.
   write_file(dir / "tiny.bin", llama2c_bytes({8, 4, 1, 2, 1, -3, 2}, 368));
-  io::convert_llama2c((dir / "tiny.bin").string(), (dir / "m").string());
+  model::convert_llama2c((dir / "tiny.bin").string(), (dir / "m").string());
   const io::SafetensorsReader reader((dir / "m" / "model.safetensors").string());
   const auto rows = [](int64_t begin, int64_t n, int64_t cols) {
     return at::arange(begin, begin + n * cols, at::kFloat).reshape({n, cols});
@@ -86,7 +86,7 @@ TEST(Llama2c, TruncatedFileNamesTheFileAndLeavesNothing) {
   const std::string bytes = read_file(stories_bin());
   write_file(dir / "stories.bin", bytes.substr(0, bytes.size() - 100));
   expect_input_error(
-      [&] { io::convert_llama2c((dir / "stories.bin").string(), (dir / "m").string()); },
+      [&] { model::convert_llama2c((dir / "stories.bin").string(), (dir / "m").string()); },
       {"stories.bin: truncated: header implies 1056540 bytes, file has 1056440"});
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
 }
@@ -95,7 +95,7 @@ TEST(Llama2c, TrailingBytesAreRejected) {
   TempDir dir;
   write_file(dir / "long.bin", read_file(stories_bin()) + "xxxx");
   expect_input_error(
-      [&] { io::convert_llama2c((dir / "long.bin").string(), (dir / "m").string()); },
+      [&] { model::convert_llama2c((dir / "long.bin").string(), (dir / "m").string()); },
       {"long.bin", "1056540", "1056544"});
 }
 
@@ -104,7 +104,7 @@ TEST(Llama2c, InvalidDimsAreRejected) {
   const auto expect_rejected = [&](const std::vector<int32_t>& header, const std::string& part) {
     write_file(dir / "bad.bin", llama2c_bytes(header, 368));
     expect_input_error(
-        [&] { io::convert_llama2c((dir / "bad.bin").string(), (dir / "m").string()); },
+        [&] { model::convert_llama2c((dir / "bad.bin").string(), (dir / "m").string()); },
         {"bad.bin", part});
   };
   expect_rejected({8, 4, 0, 2, 1, -3, 2}, "non-positive");
@@ -114,7 +114,7 @@ TEST(Llama2c, InvalidDimsAreRejected) {
   expect_rejected({8, 4, 1, 2, 1, 0, 2}, "non-positive");
   write_file(dir / "short.bin", "abc");
   expect_input_error(
-      [&] { io::convert_llama2c((dir / "short.bin").string(), (dir / "m").string()); },
+      [&] { model::convert_llama2c((dir / "short.bin").string(), (dir / "m").string()); },
       {"short.bin", "truncated"});
 }
 
@@ -124,7 +124,7 @@ TEST(Llama2c, RefusesANonEmptyOutputDirectory) {
   fs::create_directory(dir / "m");
   write_file(dir / "m" / "keep.txt", "mine");
   expect_input_error(
-      [&] { io::convert_llama2c((dir / "tiny.bin").string(), (dir / "m").string()); },
+      [&] { model::convert_llama2c((dir / "tiny.bin").string(), (dir / "m").string()); },
       {(dir / "m").string(), "not empty"});
   EXPECT_EQ(read_file(dir / "m" / "keep.txt"), "mine");
 }
@@ -133,7 +133,7 @@ TEST(Llama2c, FillsAnExistingEmptyOutputDirectory) {
   TempDir dir;
   write_file(dir / "tiny.bin", llama2c_bytes({8, 4, 1, 2, 1, -3, 2}, 368));
   fs::create_directory(dir / "m");
-  io::convert_llama2c((dir / "tiny.bin").string(), (dir / "m/").string());
+  model::convert_llama2c((dir / "tiny.bin").string(), (dir / "m/").string());
   EXPECT_TRUE(fs::exists(dir / "m" / "model.safetensors"));
   EXPECT_TRUE(fs::exists(dir / "m" / "config.json"));
 }

@@ -1,4 +1,4 @@
-#include "ptq/io/llama2c.h"
+#include "ptq/model/llama2c.h"
 
 #include <ATen/ops/from_blob.h>
 
@@ -17,8 +17,12 @@
 #include "ptq/model/architecture.h"
 #include "ptq/model/tensor_table.h"
 
-namespace ptq::io {
+namespace ptq::model {
 namespace {
+
+using io::MappedFile;
+using io::SafetensorsWriter;
+using io::StagedDirectory;
 
 namespace fs = std::filesystem;
 
@@ -248,4 +252,4 @@ void convert_llama2c(const std::string& bin_path, const std::string& out_dir) {
   staged.commit();
 }
 
-}  // namespace ptq::io
+}  // namespace ptq::model

@@ -2,7 +2,7 @@
 // Conversion of a llama2.c checkpoint (the "legacy v0" export of karpathy/llama2.c's
 // export.py) into a Hugging Face LlamaForCausalLM directory: config.json + model.safetensors.
 //
-//   ptq::io::convert_llama2c("stories260K.bin", "models/stories260K-hf");
+//   ptq::model::convert_llama2c("stories260K.bin", "models/stories260K-hf");
 //
 // The .bin file is 7 little-endian int32 (dim, hidden_dim, n_layers, n_heads, n_kv_heads,
 // vocab_size, max_seq_len) followed by fp32 tensors in a fixed order; a negative vocab_size
@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-namespace ptq::io {
+namespace ptq::model {
 
 // What a .bin holds, from its header: the config.json convert_llama2c writes, and the fp32
 // tensors in file order ("tok_embeddings" [vocab, dim], "wq" [n_layers, dim, dim], ...,
@@ -38,4 +38,4 @@ Llama2cLayout read_llama2c_layout(const std::string& bin_path);
 // `out_dir` exists and is not an empty directory.
 void convert_llama2c(const std::string& bin_path, const std::string& out_dir);
 
-}  // namespace ptq::io
+}  // namespace ptq::model
