@@ -2,8 +2,8 @@
 
 #include "io/read_file.h"
 #include "ptq/common/error.h"
+#include "ptq/format/storage_bits.h"
 #include "ptq/quant/relative_error.h"
-#include "ptq/quant/storage_bits.h"
 
 namespace ptq::quant {
 

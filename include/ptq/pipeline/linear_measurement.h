@@ -20,8 +20,8 @@
 #include <vector>
 
 #include "ptq/format/dynamic_settings.h"
+#include "ptq/methods/method.h"
 #include "ptq/pipeline/bit_allocation.h"
-#include "ptq/quant/method.h"
 
 namespace ptq::quant {
 

@@ -14,7 +14,7 @@
 #include <string>
 
 #include "ptq/format/dynamic_settings.h"
-#include "ptq/quant/method.h"
+#include "ptq/methods/method.h"
 
 namespace ptq::quant {
 
