@@ -190,10 +190,14 @@ class GroupGrids {
 // State of the lazy-batch column sweep, in processing order with W stored transposed so that a
 // weight column is a contiguous row.
 struct ColumnSweep {
-  at::Tensor wt;     // fp32 [K, N], the updated weight
-  at::Tensor hinv;   // fp32 [K, K], upper Cholesky factor of H^-1
-  at::Tensor keep;   // uint8 [K, N] or undefined
-  at::Tensor qt;     // fp32 [K, N], quantized (or kept) values
+  at::Tensor wt;    // fp32 [K, N], the updated weight
+  at::Tensor hinv;  // fp32 [K, K], upper Cholesky factor of H^-1
+  at::Tensor keep;  // uint8 [K, N] or undefined
+  // fp32 [K, N], quantized (or kept) values: wt's own storage. A block's rows of wt are dead
+  // once its grids are found and its block copy w1 is taken (later blocks read and update only
+  // rows from their own begin on), so row i of Q overwrites row i of W (at 4096 x 11008 one
+  // N x K copy less, 180 MB).
+  at::Tensor qt;
   at::Tensor codes;  // uint8 [K, N]
   float maxq = 0;
   double loss = 0;
@@ -353,8 +357,8 @@ GptqResult gptq_quantize(const at::Tensor& weight,
                   "a given channel grid needs group size -1 and one scale and zero per row");
   const UniformQuantizer quantizer(config.quantizer);
   const int64_t columns = weight.size(1);
-  const at::Tensor original = weight.to(at::kFloat).contiguous();
-  const at::Tensor w = original.masked_fill(hessian.dead.unsqueeze(0), 0);
+  at::Tensor original = weight.to(at::kFloat).contiguous();
+  at::Tensor w = original.masked_fill(hessian.dead.unsqueeze(0), 0);
   GroupGrids grids(quantizer, config.group_size, config.static_groups);
   grids.prepare(original, w, channel_grid);
 
@@ -371,9 +375,13 @@ GptqResult gptq_quantize(const at::Tensor& weight,
     return identity ? t : permute_columns(t, result.perm);
   };
   sweep.wt = in_order(w).t().contiguous();
+  // The sweep reads only its transposed copy: W [N, K] (and an fp32 copy of a non-fp32 weight)
+  // is not held through it.
+  w.reset();
+  original.reset();
   sweep.hinv = hessian.inverse.upper.to(at::kFloat).contiguous();
   if (keep_mask.defined()) sweep.keep = in_order(keep_mask).t().contiguous().to(at::kByte);
-  sweep.qt = at::empty_like(sweep.wt);
+  sweep.qt = sweep.wt;
   sweep.codes = at::empty(sweep.wt.sizes(), sweep.wt.options().dtype(at::kByte));
   sweep.maxq = static_cast<float>(quantizer.maxq());
   const int64_t* perm = result.perm.data_ptr<int64_t>();
@@ -383,6 +391,8 @@ GptqResult gptq_quantize(const at::Tensor& weight,
 
   result.loss = sweep.loss;
   result.quantized.weight = permute_columns(sweep.qt.t(), result.inv_perm);
+  sweep.qt.reset();  // and wt, its storage: freed before the codes are permuted
+  sweep.wt.reset();
   result.quantized.codes = permute_columns(sweep.codes.t(), result.inv_perm);
   result.quantized.scales = grids.scales();
   result.quantized.zeros = grids.zeros();
