@@ -4,6 +4,7 @@
 #include <ATen/Parallel.h>
 
 #include <algorithm>
+#include <cmath>
 #include <deque>
 #include <tuple>
 #include <vector>
@@ -46,6 +47,21 @@ void flip_to_row_major_in_place(T* m, int64_t n) {
   }
 }
 
+// Whether every entry of the fp32 or fp64 tensor `t` is finite, without temporaries:
+// t.isfinite().all() took about 7 bytes per entry of them (the peak RSS rose 207 MB checking
+// the factor at K = 5504; about 850 MB at K = 11008), the peak of a 7B layer's down_proj, on
+// top of H and its factor.
+bool all_finite(const at::Tensor& t) {
+  const at::Tensor c = t.contiguous();
+  bool finite = true;
+  AT_DISPATCH_FLOATING_TYPES(c.scalar_type(), "all_finite", [&] {
+    const scalar_t* p = c.data_ptr<scalar_t>();
+    const int64_t count = c.numel();
+    for (int64_t i = 0; i < count && finite; ++i) finite = std::isfinite(p[i]);
+  });
+  return finite;
+}
+
 }  // namespace
 
 DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfig& config) {
@@ -74,7 +90,7 @@ DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfi
       });
       upper = factor;
     }
-    if (info.item<int64_t>() == 0 && upper.isfinite().all().item<bool>()) {
+    if (info.item<int64_t>() == 0 && all_finite(upper)) {
       return {upper, percdamp, damp};
     }
     if (attempt == config.max_damp_retries) {
@@ -93,7 +109,7 @@ void check_hessian(const at::Tensor& hessian, const GptqConfig& config) {
                   "GPTQ expects a square Hessian [K, K], got ", hessian.sizes());
   PTQ_CHECK_INPUT(hessian.scalar_type() == at::kFloat || hessian.scalar_type() == at::kDouble,
                   "the Hessian must be fp32 or fp64");
-  PTQ_CHECK_INPUT(hessian.isfinite().all().item<bool>(), "the Hessian has non-finite entries");
+  PTQ_CHECK_INPUT(all_finite(hessian), "the Hessian has non-finite entries");
   PTQ_CHECK_INPUT((hessian.diagonal() >= 0).all().item<bool>(),
                   "the Hessian has negative diagonal entries");
   PTQ_CHECK_INPUT(config.percdamp > 0 && config.damp_growth > 1 && config.max_damp_retries >= 0,
