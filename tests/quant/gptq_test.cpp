@@ -349,14 +349,24 @@ SweepReplay replay_untiled_sweep(const at::Tensor& weight,
   at::Tensor codes = at::empty(wt.sizes(), wt.options().dtype(at::kByte));
   const float* h = hinv.data_ptr<float>();
   double loss = 0;
+  // Per column, its grid (dynamic groups or one per row, as gptq.cpp's GroupGrids): found at a
+  // group's first column from wt as it is at the start of that column's block.
+  std::vector<QuantParams> grids;
+  if (config.group_size == -1) grids.push_back(quantizer.find_params(weight));
   for (int64_t begin = 0; begin < columns; begin += config.block_size) {
     const int64_t end = std::min<int64_t>(begin + config.block_size, columns);
-    const QuantParams grid = quantizer.find_params(wt.slice(0, begin, end).t());
-    const float* scale = grid.scale.data_ptr<float>();
-    const float* zero = grid.zero.data_ptr<float>();
+    std::vector<QuantParams> block_grids;
+    for (int64_t j = begin; j < end; ++j) {
+      if (config.group_size != -1 && j % config.group_size == 0) {
+        grids.push_back(quantizer.find_params(wt.slice(0, j, j + config.group_size).t()));
+      }
+      block_grids.push_back(grids.back());
+    }
     at::Tensor w1 = wt.slice(0, begin, end).clone();
     at::Tensor err1 = at::zeros_like(w1);
     for (int64_t i = begin; i < end; ++i) {
+      const float* scale = block_grids[i - begin].scale.data_ptr<float>();
+      const float* zero = block_grids[i - begin].zero.data_ptr<float>();
       const float* w = w1.data_ptr<float>() + (i - begin) * rows;
       float* err = err1.data_ptr<float>() + (i - begin) * rows;
       const float d = h[i * columns + i];
@@ -396,6 +406,32 @@ TEST(Gptq, TiledSweepIsBitIdenticalToTheUntiledSweep) {
       const at::Tensor mask = keep ? at::rand({150, 300}) < 0.05 : at::zeros({150, 300}, at::kBool);
       const PreparedHessian prepared = prepare_hessian(h, config);
       const GptqResult got = gptq_quantize(w, prepared, config, keep ? mask : at::Tensor());
+      const SweepReplay want = replay_untiled_sweep(w, prepared, config, mask);
+      EXPECT_TRUE(got.quantized.weight.equal(want.weight));
+      EXPECT_TRUE(got.quantized.codes.equal(want.codes));
+      EXPECT_EQ(got.loss, want.loss);
+    }
+  }
+}
+
+// The sweep writes Q over the rows of its W^T working copy that earlier blocks have finished:
+// bit-identical to the replay, with its separate Q, where grids read rows of W^T across block
+// boundaries (groups of 96 and 256 against blocks of 128), within a block (32) and not at all
+// (one grid per row, with a dead column).
+TEST(Gptq, SweepWritingQOverItsWorkingCopyIsBitIdenticalForEveryGroupLayout) {
+  at::manual_seed(12);
+  const at::Tensor w = at::randn({150, 300});
+  at::Tensor h = correlated_hessian(300, 600);
+  h.select(0, 7).zero_();
+  h.select(1, 7).zero_();
+  for (int group_size : {-1, 32, 96, 256}) {
+    for (bool act_order : {false, true}) {
+      SCOPED_TRACE(testing::Message() << "group " << group_size << ", act_order " << act_order);
+      GptqConfig config = make_config(4, false, group_size);
+      config.act_order = act_order;
+      const at::Tensor mask = at::rand({150, 300}) < 0.05;
+      const PreparedHessian prepared = prepare_hessian(h, config);
+      const GptqResult got = gptq_quantize(w, prepared, config, mask);
       const SweepReplay want = replay_untiled_sweep(w, prepared, config, mask);
       EXPECT_TRUE(got.quantized.weight.equal(want.weight));
       EXPECT_TRUE(got.quantized.codes.equal(want.codes));
