@@ -120,6 +120,7 @@ void validate(QuantizeOptions& options) {
   // What the run reads or writes last is checked first, so it cannot fail after the work (the
   // output folder is checked when the writer claims it, also before any work).
   if (!options.report.empty()) check_output_file(options.report, "--report");
+  if (!options.measurement.empty()) check_output_file(options.measurement, "--measurement");
   data::check_dataset_spec(options.calib.spec);
   if (!options.eval.empty()) data::check_dataset_spec(options.eval);
 }

@@ -389,6 +389,10 @@ TEST(QuantizeCommand, RejectsBadLinearSettingsAndBudgets) {
                    "--measurement needs --target-bits");
   expect_bad_input(tmp, out, {"--target-bits", "3.5", "--method", "ruquant"},
                    "rtn, gptq and septq can");
+  // Written after the measurement pass: a folder that is not there is refused before it.
+  expect_bad_input(tmp, out,
+                   {"--target-bits", "3.5", "--measurement", (tmp / "no" / "m.json").string()},
+                   "--measurement " + (tmp / "no" / "m.json").string());
 }
 
 // --target-bits: the effective bits per weight `inspect` counts stay within the target and are
