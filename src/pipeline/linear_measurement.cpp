@@ -34,15 +34,14 @@ nlohmann::json measurement_json(const nlohmann::json& identity,
 
 std::vector<LinearCandidates> read_measurement(const std::string& path,
                                                const nlohmann::json& identity) {
-  const std::string& source = path;
   const nlohmann::json file = io::read_json_file(path);
-  PTQ_CHECK_INPUT(file.is_object() && file.contains("identity") && file.contains("linears"), source,
+  PTQ_CHECK_INPUT(file.is_object() && file.contains("identity") && file.contains("linears"), path,
                   ": not a measurement (expected \"identity\" and \"linears\")");
   std::string differing;
   for (const auto& [key, value] : identity.items()) {
     if (file["identity"].value(key, nlohmann::json()) != value) differing += " " + key;
   }
-  PTQ_CHECK_INPUT(differing.empty() && file["identity"].size() == identity.size(), source,
+  PTQ_CHECK_INPUT(differing.empty() && file["identity"].size() == identity.size(), path,
                   " was measured with other settings or inputs (differing:",
                   differing.empty() ? " other keys" : differing, "); delete it to measure again");
   std::vector<LinearCandidates> linears;
@@ -58,7 +57,7 @@ std::vector<LinearCandidates> read_measurement(const std::string& path,
       linears.push_back(std::move(linear));
     }
   } catch (const nlohmann::json::exception& e) {
-    PTQ_THROW_INPUT(source, ": malformed measurement: ", e.what());
+    PTQ_THROW_INPUT(path, ": malformed measurement: ", e.what());
   }
   return linears;
 }
