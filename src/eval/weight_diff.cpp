@@ -59,8 +59,10 @@ LayerDiff diff_group(int64_t index,
 }  // namespace
 
 WeightDiff diff_weights(const std::string& dir_a, const std::string& dir_b) {
-  const auto a = quant::load_model(dir_a, {/*lazy_layers=*/true});
-  const auto b = quant::load_model(dir_b, {/*lazy_layers=*/true});
+  model::LoadOptions lazy;
+  lazy.lazy_layers = true;
+  const auto a = quant::load_model(dir_a, lazy);
+  const auto b = quant::load_model(dir_b, lazy);
   const model::ModelConfig& ca = a->config();
   const model::ModelConfig& cb = b->config();
   PTQ_CHECK_INPUT(ca.architecture == cb.architecture && a->num_layers() == b->num_layers(), dir_a,
