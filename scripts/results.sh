@@ -175,11 +175,11 @@ lines += [
     "Weight-and-activation quantization (RUQuant stages 1 and 2, with RTN and smoothing-only",
     "baselines, at W8A8, W6A6 and W4A4): docs/results-ruquant.md (`scripts/results_ruquant.sh`).",
 ]
-# scripts/results_kl.sh's section is its own: kept as it is.
-BEGIN, END = "<!-- begin scripts/results_kl.sh -->", "<!-- end scripts/results_kl.sh -->"
+# The sections other scripts write (scripts/results_kl.sh, scripts/results_budget.sh), each
+# between its <!-- begin scripts/NAME --> and <!-- end scripts/NAME --> markers: kept as they are.
 old = out.read_text() if out.exists() else ""
-if BEGIN in old and END in old:
-    lines += ["", BEGIN + old.split(BEGIN, 1)[1].split(END, 1)[0] + END]
+for section in re.finditer(r"<!-- begin (scripts/\S+) -->.*?<!-- end \1 -->", old, re.S):
+    lines += ["", section.group(0)]
 out.write_text("\n".join(lines) + "\n")
 print(out.read_text())
 PY
