@@ -19,10 +19,15 @@
 // Settings as configs/: 4 bits, group 128 (septq per channel), ruquant W4A4 stage 1.
 // stories260K (--stories, the shared model and calibration rows): gptq vs rtn + one forward
 // pass of the calibration set, with user/system time and minor page faults of each.
+// --measure: instead of the above, the `--target-bits` measurement pass as
+// tools/quantize_command.cpp runs it (gptq at every default candidate,
+// src/pipeline/linear_measurement.cpp; no relative-error diagnostic, layers unloaded) against
+// one plain gptq run (4 bits, group 128) of the same model and calibration in the same process,
+// wall and CPU seconds, on stories260K and each layer shape.
 //
 //   build/bench/quantize_bench [--shapes 7b,1b] [--quick] [--threads 2] [--methods ...]
 //                              [--hidden H --intermediate F] [--stories DIR --calib FILE]
-//                              [--no-relative-error] [--cpu-time]
+//                              [--no-relative-error] [--cpu-time] [--measure]
 // --cpu-time: the layer's times (GEMM rate, layer pass, Hessians, load, total) in process CPU
 // seconds, for a machine shared with other jobs (run it with --threads 1); the solve column
 // stays the pipeline's wall seconds per linear, and stories260K reports wall and CPU anyway.
@@ -45,6 +50,7 @@
 #include "ptq/common/heap.h"
 #include "ptq/common/logging.h"
 #include "ptq/data/dataset.h"
+#include "ptq/pipeline/linear_measurement.h"
 #include "ptq/pipeline/pipeline.h"
 #include "random_llama.h"
 
@@ -71,6 +77,7 @@ struct BenchOptions {
   std::string stories = "../shared/models/stories260K-hf";
   std::string calib = "../shared/models/stories260K/samples-calib-128x512-seed1.i32";
   int64_t stories_samples = 128;
+  bool measure = false;  // the --target-bits measurement pass against one gptq run
 };
 
 // A /proc/self/status field in bytes: VmHWM is the peak RSS since the last reset_peak_rss().
@@ -225,6 +232,41 @@ double bound_bytes(const Shape& x) {
   return 4 * (layer + global + hessians + activations);
 }
 
+struct Run {
+  double wall = 0;
+  Usage usage;
+  double cpu() const { return usage.user + usage.system; }
+};
+
+// The measurement pass against one plain gptq run (see the header comment), each on a fresh
+// load of the model in DIR.
+void bench_measurement(const BenchOptions& o,
+                       const std::string& label,
+                       const std::string& dir,
+                       const at::Tensor& ids) {
+  const auto timed = [&](ptq::quant::QuantMethod& q, const ptq::quant::PipelineOptions& p) {
+    const auto lm = ptq::model::load_causal_lm(dir);
+    const auto rtn = ptq::quant::create_method("rtn", method_options("rtn"));
+    const Usage before = usage_now();
+    const auto start = Clock::now();
+    ptq::quant::quantize_model(*lm, ids, q, *rtn, p, {});
+    return Run{since(start), usage_now() - before};
+  };
+  const auto gptq = ptq::quant::create_method("gptq", method_options("gptq"));
+  const Run plain = timed(*gptq, pipeline_options(o, "gptq"));
+  const std::vector<ptq::quant::LinearSetting> candidates = ptq::quant::default_candidates();
+  ptq::quant::MeasuringMethod measuring("gptq", method_options("gptq"), candidates);
+  ptq::quant::PipelineOptions p = pipeline_options(o, "gptq");
+  p.relative_error = false;
+  p.unload_layers = true;
+  const Run measure = timed(measuring, p);
+  std::printf(
+      "%s: gptq %.2f s wall, %.2f s CPU; measurement (%zu candidates) %.2f s wall, %.2f s CPU; "
+      "measurement / gptq = %.2f wall, %.2f CPU (target <= 3)\n",
+      label.c_str(), plain.wall, plain.cpu(), candidates.size(), measure.wall, measure.cpu(),
+      measure.wall / plain.wall, measure.cpu() / plain.cpu());
+}
+
 void bench_layer(const BenchOptions& o,
                  const std::string& label,
                  int64_t hidden,
@@ -240,6 +282,11 @@ void bench_layer(const BenchOptions& o,
               label.c_str(), static_cast<long long>(x.h), static_cast<long long>(x.f),
               static_cast<long long>(x.h / 64), static_cast<long long>(x.n),
               static_cast<long long>(x.s));
+  if (o.measure) {
+    bench_measurement(o, label + " layer", dir.string(), ids);
+    fs::remove_all(dir);
+    return;
+  }
   double rate = 0, forward = 0, hessian = 0;
   {
     const auto lm = ptq::model::load_causal_lm(dir.string());
@@ -281,11 +328,6 @@ void bench_layer(const BenchOptions& o,
   fs::remove_all(dir);
 }
 
-struct Run {
-  double wall = 0;
-  Usage usage;
-};
-
 Run quantize_stories(const BenchOptions& o, const at::Tensor& ids, const std::string& method) {
   const auto lm = ptq::model::load_causal_lm(o.stories);
   const auto q = ptq::quant::create_method(method, method_options(method));
@@ -304,6 +346,7 @@ void bench_stories(const BenchOptions& o) {
           .to(at::kLong);
   std::printf("\nstories260K whole model, %lld x 512 calibration tokens\n",
               static_cast<long long>(samples));
+  if (o.measure) return bench_measurement(o, "stories260K", o.stories, ids);
   // One forward pass of the calibration set through the model, batch 3 as the pipeline's.
   const auto lm = ptq::model::load_causal_lm(o.stories);
   const Usage before = usage_now();
@@ -384,6 +427,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--calib", o.calib, "its calibration token rows (int32, 512 per row)")
       ->capture_default_str();
+  app.add_flag("--measure", o.measure,
+               "The --target-bits measurement pass against one gptq run instead");
   CLI11_PARSE(app, argc, argv);
   if (o.quick) o.samples = 2;
   return run(o);

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# Regenerates docs/results-budget.md and docs/results-budget.svg: GPTQ on stories260K with a
-# bit budget (`ptq quantize --target-bits B`, each linear's bits and group size chosen from the
-# measured output errors, docs/format.md) against every uniform GPTQ setting of 2 and 3 bits
-# (group size -1, 128, 64, 32), perplexity vs effective bits per weight as `inspect` counts them.
-# Calibration: the first NSAMPLES (default 32) of the 128 x 512 calib token rows; eval: all
-# 64 x 512 eval rows. One measurement (--measurement) serves every target.
+# Regenerates docs/results-budget.md and docs/results-budget.svg: GPTQ and SEPTQ on stories260K
+# with a bit budget (`ptq quantize --method gptq|septq --target-bits B`, each linear's bits and
+# group size chosen from the measured output errors, docs/format.md) against every uniform GPTQ
+# and SEPTQ setting of 2 and 3 bits (group size -1, 128, 64, 32, 16; SEPTQ at its default keep
+# fraction), perplexity vs effective bits per weight as `inspect` counts them. Calibration: the
+# first NSAMPLES (default 32) of the 128 x 512 calib token rows; eval: all 64 x 512 eval rows.
+# One measurement per method (--measurement) serves every target.
 #
 #   scripts/results_budget.sh [PTQ_BINARY]   (PTQ_THREADS, PTQ_SHARED_DIR as scripts/results.sh;
 #                                             NSAMPLES overrides 32)
@@ -14,89 +15,171 @@ source "$(dirname "$0")/lib/stories260k.sh"
 nsamples="${NSAMPLES:-32}"
 start=$SECONDS
 
-# run NAME ARGS...: one gptq quantize + eval, its report in $work/NAME.json.
+# run NAME ARGS...: one quantize (ARGS name the method) + eval, its report in $work/NAME.json;
+# a run ptq refuses (exit 2, e.g. a target below every candidate's storage) leaves its error
+# message in $work/NAME.refused instead, for the table.
 run() {
-  local name="$1"
+  local name="$1" status=0
   shift
-  "$ptq" -q --threads "$threads" quantize --model "$model" --method gptq "$@" \
+  "$ptq" -q --threads "$threads" quantize --model "$model" "$@" \
     --calib "tokens:$tokens/samples-calib-128x512-seed1.i32" --nsamples "$nsamples" \
     --out "$work/$name" --report "$work/$name.json" \
-    --eval "tokens:$tokens/samples-eval-64x512-seed2.i32" >/dev/null
+    --eval "tokens:$tokens/samples-eval-64x512-seed2.i32" >/dev/null 2>"$work/$name.log" ||
+    status=$?
+  if [[ $status -eq 2 ]]; then
+    grep ' error ' "$work/$name.log" | sed 's/^\[[^]]*\] error //' >"$work/$name.refused"
+    return
+  elif [[ $status -ne 0 ]]; then
+    cat "$work/$name.log" >&2
+    exit "$status"
+  fi
   "$ptq" -q inspect "$work/$name" --json >"$work/$name.inspect.json"
   rm -rf "${work:?}/$name"
 }
 
-for bits in 2 3; do
-  for group in -1 128 64 32; do run "uniform-w$bits-g$group" --wbits "$bits" --group-size "$group"; done
-done
-for target in 3.0 3.5 4.0 4.5; do
-  run "target-$target" --wbits 4 --group-size 128 --target-bits "$target" \
-    --measurement "$work/measure.json"
+for method in gptq septq; do
+  for bits in 2 3; do
+    for group in -1 128 64 32 16; do
+      run "uniform-$method-w$bits-g$group" --method "$method" --wbits "$bits" --group-size "$group"
+    done
+  done
+  for target in 3.0 3.5 4.0 4.5; do
+    run "target-$method-$target" --method "$method" --wbits 4 --group-size 128 \
+      --target-bits "$target" --measurement "$work/measure-$method.json"
+  done
 done
 
 python3 - "$work" "$root/docs" "$((SECONDS - start))" "$nsamples" <<'PY'
-import json, pathlib, sys
+import json, math, pathlib, sys
 
 work, docs, seconds, nsamples = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2]), sys.argv[3], sys.argv[4]
 rows = []
 for report in sorted(work.glob("*.json")):
-    if report.name.endswith(".inspect.json") or report.name == "measure.json":
+    if report.name.endswith(".inspect.json") or report.name.startswith("measure-"):
         continue
     r = json.loads(report.read_text())
     q = json.loads(report.with_suffix(".inspect.json").read_text())["quantization"]
     s = r["settings"]
-    rows.append({"name": report.stem, "target": s["target_bits"], "bits": s["wbits"],
-                 "group": s["group_size"], "bpw": q["bits_per_weight"],
-                 "ppl": r["eval"]["perplexity"], "seconds": r["quantize_seconds"],
-                 "overrides": len(q["dynamic"])})
+    rows.append({"name": report.stem, "method": s["method"], "target": s["target_bits"],
+                 "bits": s["wbits"], "group": s["group_size"], "keep": s.get("keep_percent"),
+                 "bpw": q["bits_per_weight"], "ppl": r["eval"]["perplexity"],
+                 "seconds": r["quantize_seconds"], "overrides": len(q["dynamic"])})
+refused = []
+for log in sorted(work.glob("*.refused")):
+    method, target = log.stem.split("-")[1:]
+    refused.append({"method": method, "target": float(target), "why": log.read_text().strip()})
 uniform = [r for r in rows if not r["target"]]
 mixed = [r for r in rows if r["target"]]
+
+
+def label(r):
+    if r["target"]:
+        return "%s --target-bits %s" % (r["method"], r["target"])
+    keep = " %g%%" % r["keep"] if r["method"] == "septq" else ""
+    return "%s%s w%d g%d" % (r["method"], keep, r["bits"], r["group"])
+
+
+def losses(r):
+    """The uniform settings within r's target whose perplexity r does not beat."""
+    return [u for u in uniform if u["bpw"] <= r["target"] and not r["ppl"] < u["ppl"]]
+
+
+keeps = sorted({u["keep"] for u in uniform if u["method"] == "septq"})
 lines = ["# Results: a bit budget (`--target-bits`) on stories260K", "",
-         "Generated by `scripts/results_budget.sh` (%s s for all runs, 1 thread). GPTQ, calibration "
-         "on the first %s of the 128 x 512 calib rows, perplexity on all 64 x 512 eval rows (full "
-         "precision 15.68007). Effective bits per weight as `ptq inspect` counts them (codes, grids, "
-         "g_idx: docs/results.md). `--target-bits` rows: each linear's setting chosen among bits "
-         "2, 3, 4, 5, 6, 8 x group size -1, 128, 64, 32 for the least summed relative output error "
-         "tr((W - Q) H (W - Q)^T) / tr(W H W^T) within the budget (docs/format.md); `beats` says whether its "
-         "perplexity is below every uniform setting of at most the target's bits." % (seconds, nsamples),
-         "", "| run | target | effective bits/weight | perplexity | overrides | beats uniform <= target | quantize s |",
+         "Generated by `scripts/results_budget.sh` (%s s for all runs, 1 thread). GPTQ and SEPTQ "
+         "(keep %s%%), calibration on the first %s of the 128 x 512 calib rows, perplexity on all "
+         "64 x 512 eval rows (full precision 15.68007). Effective bits per weight as `ptq inspect` "
+         "counts them (codes, grids, g_idx and SEPTQ's kept weights: docs/results.md). "
+         "`--target-bits` rows: each linear's setting chosen among bits 2, 3, 4, 5, 6, 8 x group "
+         "size -1, 128, 64, 32 of the same method (SEPTQ at its default keep fraction) for the "
+         "least summed relative output error tr((W - Q) H (W - Q)^T) / tr(W H W^T) within the "
+         "budget (docs/format.md); `beats` says whether its perplexity is below every uniform "
+         "setting, GPTQ and SEPTQ, of at most the target's effective bits, and else names the "
+         "ones it does not beat. `quantize s` is the quantizing pass only: it leaves out the "
+         "measurement pass the first target of each method runs (its cost: "
+         "docs/quantize-bench.md)."
+         % (seconds, "/".join("%g" % k for k in keeps), nsamples),
+         "", "| run | target | effective bits/weight | perplexity | overrides | beats every uniform <= target | quantize s |",
          "|---|---:|---:|---:|---:|---|---:|"]
-for r in sorted(rows, key=lambda r: r["bpw"]):
+for r in sorted(rows, key=lambda r: (r["bpw"], r["name"])):
     beats = ""
     if r["target"]:
-        fitting = [u["ppl"] for u in uniform if u["bpw"] <= r["target"]]
-        beats = "yes" if all(r["ppl"] < p for p in fitting) else "NO"
-    label = r["name"] if r["target"] else "gptq w%d g%d" % (r["bits"], r["group"])
+        lost = losses(r)
+        beats = "yes" if not lost else "NO: not below " + ", ".join(
+            "%s (%.1f at %.3f)" % (label(u), u["ppl"], u["bpw"]) for u in lost)
     lines.append("| %s | %s | %.3f | %.4f | %s | %s | %.2f |" % (
-        label, r["target"] or "-", r["bpw"], r["ppl"], r["overrides"] if r["target"] else "-",
+        label(r), r["target"] or "-", r["bpw"], r["ppl"], r["overrides"] if r["target"] else "-",
         beats, r["seconds"]))
+for r in refused:
+    lines.append("| %s --target-bits %s | %s | - | - | - | refused by ptq: %s | - |" % (
+        r["method"], r["target"], r["target"], r["why"]))
+lines += ["", "Per target, the best uniform setting within it and the two mixed runs:", "",
+          "| target | best uniform <= target | gptq --target-bits | septq --target-bits |",
+          "|---:|---|---|---|"]
+for target in sorted({r["target"] for r in mixed + refused}):
+    fitting = [u for u in uniform if u["bpw"] <= target]
+    best = min(fitting, key=lambda u: u["ppl"]) if fitting else None
+    cells = ["%s: %.1f at %.3f" % (label(best), best["ppl"], best["bpw"]) if best else "none"]
+    for method in ("gptq", "septq"):
+        m = [r for r in mixed if r["target"] == target and r["method"] == method]
+        cells.append("%.1f at %.3f (%s)" % (m[0]["ppl"], m[0]["bpw"],
+                                            "beats" if not losses(m[0]) else "does NOT beat")
+                     if m else "refused (below its cheapest candidates)"
+                     if any(r["method"] == method and r["target"] == target for r in refused)
+                     else "-")
+    lines.append("| %s | %s |" % (target, " | ".join(cells)))
 lines += ["", "![perplexity vs effective bits](results-budget.svg)", ""]
 (docs / "results-budget.md").write_text("\n".join(lines))
 
-# Perplexity (log scale) vs bits: uniform points, the --target-bits curve.
-import math
-W, H, P = 640, 400, 50
+# Perplexity (log scale) vs bits: uniform points, the best uniform perplexity within each bit
+# count (a step line), the two --target-bits curves.
+W, H, P, T = 640, 440, 50, 80
 xs = [r["bpw"] for r in rows]; ys = [math.log10(r["ppl"]) for r in rows]
 x0, x1, y0, y1 = min(xs) - 0.1, max(xs) + 0.1, min(ys) - 0.1, max(ys) + 0.1
 X = lambda x: P + (x - x0) / (x1 - x0) * (W - 2 * P)
-Y = lambda y: H - P - (y - y0) / (y1 - y0) * (H - 2 * P)
+Y = lambda y: H - P - (y - y0) / (y1 - y0) * (H - P - T)
+colors = {"gptq": "blue", "septq": "red"}
 svg = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-size="11">' % (W, H),
        '<rect width="100%" height="100%" fill="white"/>',
        '<text x="%d" y="%d">effective bits per weight</text>' % (W / 2 - 60, H - 10),
        '<text x="5" y="20">log10 perplexity</text>']
-for r in uniform:
-    svg.append('<circle cx="%.1f" cy="%.1f" r="4" fill="gray"><title>%s</title></circle>' % (
-        X(r["bpw"]), Y(math.log10(r["ppl"])), r["name"]))
-pts = sorted((r["bpw"], math.log10(r["ppl"])) for r in mixed)
-svg.append('<polyline fill="none" stroke="blue" points="%s"/>' % " ".join(
-    "%.1f,%.1f" % (X(x), Y(y)) for x, y in pts))
-for x, y in pts:
-    svg.append('<circle cx="%.1f" cy="%.1f" r="4" fill="blue"/>' % (X(x), Y(y)))
+front, best = [], None
+for u in sorted(uniform, key=lambda u: u["bpw"]):
+    if best is None or u["ppl"] < best:
+        if best is not None:
+            front.append((u["bpw"], math.log10(best)))
+        best = u["ppl"]
+        front.append((u["bpw"], math.log10(best)))
+front.append((x1, math.log10(best)))
+svg.append('<polyline fill="none" stroke="gray" stroke-dasharray="4 3" points="%s"/>' % " ".join(
+    "%.1f,%.1f" % (X(x), Y(y)) for x, y in front))
+for u in uniform:
+    x, y = X(u["bpw"]), Y(math.log10(u["ppl"]))
+    shape = ('<circle cx="%.1f" cy="%.1f" r="4" fill="gray">' % (x, y) if u["method"] == "gptq"
+             else '<rect x="%.1f" y="%.1f" width="8" height="8" fill="orange">' % (x - 4, y - 4))
+    svg.append('%s<title>%s</title></%s>' % (shape, label(u), shape[1:shape.index(" ")]))
+for method, color in colors.items():
+    pts = sorted((r["bpw"], math.log10(r["ppl"])) for r in mixed if r["method"] == method)
+    svg.append('<polyline fill="none" stroke="%s" points="%s"/>' % (color, " ".join(
+        "%.1f,%.1f" % (X(x), Y(y)) for x, y in pts)))
+    for x, y in pts:
+        svg.append('<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>' % (X(x), Y(y), color))
 for t in range(math.ceil(x0 * 2), math.floor(x1 * 2) + 1):
     svg.append('<text x="%.1f" y="%d">%.1f</text>' % (X(t / 2) - 8, H - P + 15, t / 2))
 for t in range(math.ceil(y0 * 4), math.floor(y1 * 4) + 1):
     svg.append('<text x="5" y="%.1f">%.2f</text>' % (Y(t / 4) + 4, t / 4))
-svg.append('<text x="%d" y="20" fill="blue">blue: --target-bits 3.0, 3.5, 4.0, 4.5; gray: uniform gptq</text>' % (W / 2 - 100))
+def targets(method):
+    text = "%s --target-bits " % method + ", ".join(
+        "%s" % r["target"] for r in sorted(mixed, key=lambda r: r["target"]) if r["method"] == method)
+    gone = ["%s" % r["target"] for r in refused if r["method"] == method]
+    return text + (" (%s refused)" % ", ".join(gone) if gone else "")
+
+
+legend = [("blue", targets("gptq")), ("red", targets("septq")),
+          ("gray", "uniform gptq (circles); dashed: best uniform at &lt;= these bits"),
+          ("orange", "uniform septq (squares)")]
+for i, (color, text) in enumerate(legend):
+    svg.append('<text x="%d" y="%d" fill="%s">%s</text>' % (W / 2 - 60, 20 + 14 * i, color, text))
 svg.append("</svg>")
 (docs / "results-budget.svg").write_text("\n".join(svg) + "\n")
 PY
