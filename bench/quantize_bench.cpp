@@ -128,6 +128,18 @@ ptq::quant::PipelineOptions pipeline_options(const BenchOptions& o, const std::s
   return p;
 }
 
+// quantize_model with RTN as the fallback of a linear whose method fails, as `ptq quantize`
+// (tools/quantize_command.cpp): a fallback that needs no Hessian lets the pipeline hand a
+// Hessian of one linear to the method to factorise in place (LinearStats::hessian_consumable).
+ptq::quant::PipelineResult quantize(ptq::model::CausalLM& lm,
+                                    const at::Tensor& ids,
+                                    ptq::quant::QuantMethod& q,
+                                    const BenchOptions& o,
+                                    const std::string& method) {
+  const auto rtn = ptq::quant::create_method("rtn", method_options(method));
+  return ptq::quant::quantize_model(lm, ids, q, *rtn, pipeline_options(o, method), {});
+}
+
 struct Shape {
   int64_t h, f, s, n, vocab;
   int64_t tokens() const { return n * s; }
@@ -308,8 +320,7 @@ void bench_layer(const BenchOptions& o,
     const auto lm = ptq::model::load_causal_lm(dir.string());
     const double load = ptq::bench::now_seconds() - start;
     const auto q = ptq::quant::create_method(method, method_options(method));
-    const ptq::quant::PipelineResult r =
-        ptq::quant::quantize_model(*lm, ids, *q, *q, pipeline_options(o, method), {});
+    const ptq::quant::PipelineResult r = quantize(*lm, ids, *q, o, method);
     const double total = ptq::bench::now_seconds() - start;
     double solve = 0;
     for (const auto& layer : r.layers) {
@@ -333,7 +344,7 @@ Run quantize_stories(const BenchOptions& o, const at::Tensor& ids, const std::st
   const auto q = ptq::quant::create_method(method, method_options(method));
   const Usage before = usage_now();
   const auto start = Clock::now();
-  ptq::quant::quantize_model(*lm, ids, *q, *q, pipeline_options(o, method), {});
+  quantize(*lm, ids, *q, o, method);
   return {since(start), usage_now() - before};
 }
 

@@ -85,8 +85,11 @@ QuantizedLinear MeasuringMethod::quantize_linear(const std::string& module,
   // Relative to the output's own energy tr(W H W^T), so that linears whose outputs differ in
   // scale (attention logits, MLP activations, residual updates) weigh alike.
   const double energy = quadratic_trace(weight, stats.hessian);
+  // Every candidate, and the error below, reads H: none may consume it.
+  LinearStats shared_stats = stats;
+  shared_stats.hessian_consumable = false;
   for (const auto& [setting, method] : _methods) {
-    QuantizedLinear q = method->quantize_linear(module, weight, stats);
+    QuantizedLinear q = method->quantize_linear(module, weight, shared_stats);
     const double bits = storage_bits(q.quantized, q.extra_tensors, setting.bits).total();
     const double change = quadratic_trace(weight - q.quantized.weight, stats.hessian);
     const double error = energy > 0 ? change / energy : change;

@@ -150,14 +150,24 @@ class GroupHessians {
     if (it->second == name) _accumulators.at(name).add_batch(input);
   }
 
-  LinearStats stats(const std::string& name) const {
+  // consumable: whether nothing reads a Hessian after its linears are quantized (no
+  // relative-error diagnostic, a fallback without Hessian). Then a Hessian of one linear alone
+  // (o_proj, down_proj) goes to the method as LinearStats::hessian_consumable, the
+  // accumulator's storage with it: read no more here.
+  LinearStats stats(const std::string& name, bool consumable) const {
     const auto it = _owner.find(name);
     if (it == _owner.end() || it->second.empty()) return {};
     const HessianAccumulator& h = _accumulators.at(it->second);
-    return {h.hessian(), h.samples(), _shared.at(it->second)};
+    if (consumable && sole_user(it->second)) return {h.hessian(), h.samples(), nullptr, true};
+    return {h.hessian(), h.samples(), _shared.at(it->second), false};
   }
 
  private:
+  bool sole_user(const std::string& owner) const {
+    return std::count_if(_owner.begin(), _owner.end(),
+                         [&](const auto& entry) { return entry.second == owner; }) == 1;
+  }
+
   std::map<std::string, std::string> _owner;  // linear -> whose accumulator holds its Hessian
   std::map<std::string, HessianAccumulator> _accumulators;
   // Per accumulator: its linears share the method's preparation of the Hessian too.
@@ -322,9 +332,10 @@ LayerRecord quantize_layer(const LayerContext& ctx,
     const GroupHessians hessians = ctx.method.needs_hessian()
                                        ? collect_hessians(ctx.lm, index, group, act.inputs, batch)
                                        : GroupHessians({});
+    const bool consumable = !ctx.relative_error && !ctx.fallback.needs_hessian();
     for (const std::string& name : group) {
       check_not_stopped(options);
-      record.linears.push_back(quantize_linear(linear_ctx, name, hessians.stats(name)));
+      record.linears.push_back(quantize_linear(linear_ctx, name, hessians.stats(name, consumable)));
     }
     quantize_attention_after(ctx, index, group);
   }

@@ -64,35 +64,39 @@ bool all_finite(const at::Tensor& t) {
 
 }  // namespace
 
-DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfig& config) {
-  const int64_t n = hessian.size(0);
-  const double mean_diag = hessian.diagonal().mean().item<double>();
+namespace {
+
+// Overwrites `factor`, J A J of the damped symmetric A in one contiguous buffer, by the upper
+// Cholesky factor U of A^-1 in row-major order. false when A is not numerically positive
+// definite (the buffer is then garbage).
+// gptq.py: U = cholesky(cholesky_inverse(cholesky(A)), upper=True), 4/3 K^3 FLOPs. The same
+// factor in 2/3 K^3: with J the exchange matrix, J A J = L L^T gives A = R R^T with R = J L J
+// upper triangular, so A^-1 = R^-T R^-1 and, the Cholesky factor with a positive diagonal being
+// unique, U = R^-1 = J L^-1 J. A is symmetric, so the row-major storage of J A J is also its
+// column-major storage, which LAPACK factors and the triangular inverse overwrites in place; the
+// flip back rearranges it into row-major U, the sweep's layout.
+bool invert_flipped_in_place(const at::Tensor& factor) {
+  at::Tensor lower = factor.t();
+  at::Tensor info = at::empty({}, factor.options().dtype(at::kInt));
+  at::linalg_cholesky_ex_out(lower, info, lower);
+  if (info.item<int64_t>() != 0) return false;
+  invert_lower_triangular_in_place(lower);
+  AT_DISPATCH_FLOATING_TYPES(factor.scalar_type(), "flip_to_row_major", [&] {
+    flip_to_row_major_in_place(factor.data_ptr<scalar_t>(), factor.size(0));
+  });
+  return all_finite(factor);
+}
+
+// The damping loop: flipped() returns J H J (undamped, contiguous) in the buffer to factor,
+// once per attempt.
+template <typename Flipped>
+DampedInverse damp_until_definite(double mean_diag, const GptqConfig& config, Flipped flipped) {
   double percdamp = config.percdamp;
   for (int attempt = 0;; ++attempt, percdamp *= config.damp_growth) {
     const double damp = percdamp * mean_diag;
-    // gptq.py: U = cholesky(cholesky_inverse(cholesky(A)), upper=True) for the damped A,
-    // 4/3 K^3 FLOPs. The same factor in 2/3 K^3: with J the exchange matrix, J A J = L L^T gives
-    // A = R R^T with R = J L J upper triangular, so A^-1 = R^-T R^-1 and, the Cholesky factor
-    // with a positive diagonal being unique, U = R^-1 = J L^-1 J.
-    // All in one K x K buffer (at K = 11008, 485 MB): A is symmetric, so the row-major storage
-    // of J A J is also its column-major storage, which LAPACK factors and the triangular inverse
-    // overwrites in place; the flip back rearranges it into row-major U, the sweep's layout.
-    at::Tensor factor = hessian.flip({0, 1}).contiguous();
+    at::Tensor factor = flipped();
     factor.diagonal().add_(damp);
-    at::Tensor lower = factor.t();
-    at::Tensor info = at::empty({}, hessian.options().dtype(at::kInt));
-    at::linalg_cholesky_ex_out(lower, info, lower);
-    at::Tensor upper;
-    if (info.item<int64_t>() == 0) {
-      invert_lower_triangular_in_place(lower);
-      AT_DISPATCH_FLOATING_TYPES(factor.scalar_type(), "flip_to_row_major", [&] {
-        flip_to_row_major_in_place(factor.data_ptr<scalar_t>(), n);
-      });
-      upper = factor;
-    }
-    if (info.item<int64_t>() == 0 && all_finite(upper)) {
-      return {upper, percdamp, damp};
-    }
+    if (invert_flipped_in_place(factor)) return {factor, percdamp, damp};
     if (attempt == config.max_damp_retries) {
       PTQ_THROW_RUNTIME("GPTQ: the Hessian is not positive definite even with percdamp ", percdamp,
                         " after ", attempt, " retries");
@@ -100,6 +104,66 @@ DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfi
     spdlog::warn("GPTQ: Cholesky failed with percdamp {} (damp {}); retrying with percdamp {}",
                  percdamp, damp, percdamp * config.damp_growth);
   }
+}
+
+// The lower triangle (diagonal included) of the square contiguous m, packed row by row: enough
+// to rebuild a symmetric m at half its size.
+at::Tensor pack_lower(const at::Tensor& m) {
+  const int64_t n = m.size(0);
+  at::Tensor packed = at::empty({n * (n + 1) / 2}, m.options());
+  AT_DISPATCH_FLOATING_TYPES(m.scalar_type(), "pack_lower", [&] {
+    const scalar_t* src = m.data_ptr<scalar_t>();
+    scalar_t* out = packed.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < n; ++i) out = std::copy(src + i * n, src + i * n + i + 1, out);
+  });
+  return packed;
+}
+
+// Writes the symmetric matrix whose lower triangle pack_lower packed into the contiguous m.
+void unpack_symmetric(const at::Tensor& packed, const at::Tensor& m) {
+  const int64_t n = m.size(0);
+  AT_DISPATCH_FLOATING_TYPES(m.scalar_type(), "unpack_symmetric", [&] {
+    const scalar_t* in = packed.data_ptr<scalar_t>();
+    scalar_t* dst = m.data_ptr<scalar_t>();
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t j = 0; j <= i; ++j, ++in) dst[i * n + j] = dst[j * n + i] = *in;
+    }
+  });
+}
+
+// J H J of a contiguous square H, in place: flip({0, 1}) of a contiguous matrix reverses its
+// storage, so this holds exactly what hessian.flip({0, 1}).contiguous() would copy.
+void flip_in_place(const at::Tensor& m) {
+  AT_DISPATCH_FLOATING_TYPES(m.scalar_type(), "flip_in_place", [&] {
+    scalar_t* p = m.data_ptr<scalar_t>();
+    std::reverse(p, p + m.numel());
+  });
+}
+
+double mean_diagonal(const at::Tensor& hessian) { return hessian.diagonal().mean().item<double>(); }
+
+}  // namespace
+
+DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfig& config) {
+  return damp_until_definite(mean_diagonal(hessian), config, [&] {
+    return hessian.flip({0, 1}).contiguous();
+  });
+}
+
+DampedInverse damped_inverse_cholesky_in_place(const at::Tensor& hessian,
+                                               const GptqConfig& config) {
+  PTQ_CHECK_INPUT(hessian.is_contiguous(), "an in-place factorisation needs a contiguous Hessian");
+  const double mean_diag = mean_diagonal(hessian);  // before the flip reverses the diagonal
+  flip_in_place(hessian);
+  // A failed attempt leaves the buffer garbage: a retry rebuilds J H J from this half-size copy
+  // (at K = 11008, 243 MB held during the factorisation instead of a 485 MB second buffer).
+  const at::Tensor backup = pack_lower(hessian);
+  bool first = true;
+  return damp_until_definite(mean_diag, config, [&] {
+    if (!first) unpack_symmetric(backup, hessian);
+    first = false;
+    return hessian;
+  });
 }
 
 namespace {
@@ -305,16 +369,19 @@ at::Tensor permute_columns(const at::Tensor& t, const at::Tensor& perm) {
 
 }  // namespace
 
-PreparedHessian prepare_hessian(const at::Tensor& hessian, const GptqConfig& config) {
+namespace {
+
+// prepare_hessian, overwriting H's own storage when in_place.
+PreparedHessian prepare(const at::Tensor& hessian, const GptqConfig& config, bool in_place) {
   check_hessian(hessian, config);
   const int64_t columns = hessian.size(0);
   PreparedHessian prepared;
   // Dead inputs (diag 0) carry no signal: gptq.py sets H[d, d] = 1 and W[:, d] = 0. H is
-  // copied only when there is one (at K = 11008 a copy is 485 MB).
+  // copied only when there is one and it must stay intact (at K = 11008 a copy is 485 MB).
   prepared.dead = hessian.diagonal() == 0;
   at::Tensor h = hessian;
   if (prepared.dead.any().item<bool>()) {
-    h = hessian.clone();
+    if (!in_place) h = hessian.clone();
     h.diagonal().masked_fill_(prepared.dead, 1);
   }
   prepared.perm = config.act_order ? std::get<1>(h.diagonal().sort(/*stable=*/true, 0, true))
@@ -323,8 +390,19 @@ PreparedHessian prepare_hessian(const at::Tensor& hessian, const GptqConfig& con
   prepared.inv_perm.index_put_({prepared.perm}, at::arange(columns, at::kLong));
   // Without act-order perm is the identity: permuting would only copy H twice.
   if (config.act_order) h = h.index_select(0, prepared.perm).index_select(1, prepared.perm);
-  prepared.inverse = damped_inverse_cholesky(h, config);
+  prepared.inverse = in_place ? damped_inverse_cholesky_in_place(h.contiguous(), config)
+                              : damped_inverse_cholesky(h, config);
   return prepared;
+}
+
+}  // namespace
+
+PreparedHessian prepare_hessian(const at::Tensor& hessian, const GptqConfig& config) {
+  return prepare(hessian, config, /*in_place=*/false);
+}
+
+PreparedHessian prepare_hessian_in_place(const at::Tensor& hessian, const GptqConfig& config) {
+  return prepare(hessian, config, /*in_place=*/true);
 }
 
 namespace {

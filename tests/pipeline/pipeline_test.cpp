@@ -174,7 +174,7 @@ class UnsharedMethod : public QuantMethod {
                                   const at::Tensor& weight,
                                   const LinearStats& stats) override {
     slots[module] = stats.shared.get();
-    return _inner.quantize_linear(module, weight, {stats.hessian, stats.samples, nullptr});
+    return _inner.quantize_linear(module, weight, {stats.hessian, stats.samples, nullptr, false});
   }
   std::map<std::string, const SharedPreparation*> slots;
 
@@ -214,6 +214,58 @@ TEST(Pipeline, SharedFactorisationGivesBitIdenticalWeights) {
     EXPECT_EQ(slot("self_attn.q_proj"), slot("self_attn.v_proj"));
     EXPECT_EQ(slot("mlp.gate_proj"), slot("mlp.up_proj"));
     EXPECT_NE(slot("mlp.gate_proj"), nullptr);
+  }
+}
+
+// Gives the inner method each linear's statistics with LinearStats::hessian_consumable cleared,
+// so that it factorises a copy and H stays intact, and records the linears offered it.
+class KeptHessianMethod : public QuantMethod {
+ public:
+  explicit KeptHessianMethod(QuantMethod& inner) : _inner(inner) {}
+  std::string name() const override { return _inner.name(); }
+  bool needs_hessian() const override { return true; }
+  QuantizedLinear quantize_linear(const std::string& module,
+                                  const at::Tensor& weight,
+                                  const LinearStats& stats) override {
+    if (stats.hessian_consumable) consumable.insert(module);
+    return _inner.quantize_linear(module, weight,
+                                  {stats.hessian, stats.samples, stats.shared, false});
+  }
+  std::set<std::string> consumable;
+
+ private:
+  QuantMethod& _inner;
+};
+
+// Without the relative-error diagnostic, o_proj and down_proj (a Hessian each of their own)
+// are factorised in their Hessian's storage: the whole model's weights are bit-identical to
+// factorising copies, for GPTQ with act-order and for SEPTQ.
+TEST(Pipeline, ConsumedHessiansGiveBitIdenticalWeights) {
+  for (const std::string method : {"gptq", "septq"}) {
+    MethodOptions options = method_options(3, 8);
+    options.act_order = method == "gptq";
+    const auto quantizer = create_method(method, options);
+    const auto rtn = create_method("rtn", options);
+    KeptHessianMethod kept(*quantizer);
+    PipelineOptions pipeline;
+    pipeline.relative_error = false;
+    std::map<bool, std::map<std::string, at::Tensor>> weights;
+    for (const bool consumed : {true, false}) {
+      const auto lm = model::load_causal_lm(test::fixture_model("llama"));
+      const auto sink = [&](const std::string& module, const QuantizedLinear& q) {
+        weights[consumed][module] = q.quantized.weight.clone();
+      };
+      QuantMethod& run = consumed ? *quantizer : static_cast<QuantMethod&>(kept);
+      quantize_model(*lm, random_ids(*lm, 4, 16), run, *rtn, pipeline, sink);
+    }
+    ASSERT_EQ(weights[true].size(), weights[false].size());
+    for (const auto& [module, w] : weights[true]) {
+      EXPECT_TRUE(w.equal(weights[false].at(module))) << method << " " << module;
+    }
+    EXPECT_EQ(kept.consumable.count("model.layers.1.self_attn.o_proj"), 1U);
+    EXPECT_EQ(kept.consumable.count("model.layers.1.mlp.down_proj"), 1U);
+    EXPECT_EQ(kept.consumable.count("model.layers.1.self_attn.q_proj"), 0U);
+    EXPECT_EQ(kept.consumable.count("model.layers.1.mlp.up_proj"), 0U);
   }
 }
 

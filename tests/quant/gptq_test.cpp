@@ -481,6 +481,45 @@ TEST(Gptq, CholeskyFailureRetriesWithLargerDamp) {
   EXPECT_THROW(gptq_quantize(w, matrix({{1, NAN}, {NAN, 1}}), config), InputError);
 }
 
+// Prepared in the Hessian's own storage (dead diagonals set there, the factor overwriting it)
+// against a preparation that leaves H intact, bit for bit: with a dead column, with and without
+// act-order, and through damping retries, each rebuilding the flipped H from its packed half
+// (K = 301: the packing's rows are of every length, the flip has a middle entry).
+void expect_same_preparation_in_place(const at::Tensor& h, const GptqConfig& config) {
+  const PreparedHessian want = prepare_hessian(h, config);
+  const at::Tensor consumed = h.clone();
+  const PreparedHessian got = prepare_hessian_in_place(consumed, config);
+  EXPECT_TRUE(at::equal(got.dead, want.dead));
+  EXPECT_TRUE(at::equal(got.perm, want.perm));
+  EXPECT_TRUE(at::equal(got.inv_perm, want.inv_perm));
+  EXPECT_TRUE(at::equal(got.inverse.upper, want.inverse.upper));
+  EXPECT_EQ(got.inverse.percdamp, want.inverse.percdamp);
+  EXPECT_EQ(got.inverse.damp, want.inverse.damp);
+  // Without act-order no permuted copy is made: the factor is H's own buffer.
+  if (!config.act_order) EXPECT_EQ(got.inverse.upper.data_ptr(), consumed.data_ptr());
+}
+
+TEST(Gptq, PreparationInPlaceIsBitIdenticalThroughRetries) {
+  at::manual_seed(8);
+  at::Tensor h = correlated_hessian(301, 1200);
+  h[5].zero_();
+  h.select(1, 5).zero_();
+  for (const bool act_order : {false, true}) {
+    GptqConfig config;
+    config.act_order = act_order;
+    expect_same_preparation_in_place(h, config);
+  }
+  // Shifted below definiteness by more than the first damp (0.01 mean diag H), its diagonal
+  // still positive: retried.
+  const at::Tensor live = correlated_hessian(301, 1200);
+  const double lowest = at::linalg_eigvalsh(live.to(at::kDouble)).min().item<double>();
+  const at::Tensor indefinite =
+      live - (lowest + 0.01 * live.diagonal().mean().item<double>()) * at::eye(301);
+  GptqConfig config;
+  ASSERT_GT(prepare_hessian(indefinite, config).inverse.percdamp, config.percdamp);
+  expect_same_preparation_in_place(indefinite, config);
+}
+
 TEST(Gptq, KeepMask) {
   at::manual_seed(5);
   const at::Tensor w = at::randn({8, 20});

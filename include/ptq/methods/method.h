@@ -36,6 +36,11 @@ struct LinearStats {
   // One per Hessian, handed to every linear that shares it (q/k/v, gate/up): what a method
   // derives from H alone (GPTQ's damped factorisation) is computed once (gptq.h). May be null.
   std::shared_ptr<SharedPreparation> shared;
+  // The caller reads neither `hessian` nor its storage after this one quantize_linear (no
+  // relative-error diagnostic, no other linear shares it): the method may overwrite it in place
+  // (GPTQ factorises it there, one K x K buffer less: 485 MB at K = 11008). A wrapper that hands
+  // the same stats to several methods, or reads H afterwards, must clear it.
+  bool hessian_consumable = false;
 };
 
 struct QuantizedLinear {

@@ -66,6 +66,10 @@ struct DampedInverse {
   double damp = 0;
 };
 DampedInverse damped_inverse_cholesky(const at::Tensor& hessian, const GptqConfig& config);
+// The same bits in the contiguous hessian's own storage, which ends up holding `upper` (the
+// caller's H is consumed): one K x K buffer instead of two, plus a packed half-size copy of H
+// while it factorises, for the retries.
+DampedInverse damped_inverse_cholesky_in_place(const at::Tensor& hessian, const GptqConfig& config);
 
 // The Hessian side of GPTQ, independent of the weight: dead inputs, processing order and the
 // damped inverse's Cholesky factor. Prepared once, it serves both a method's own use of the
@@ -79,6 +83,10 @@ struct PreparedHessian {
 // Hessian [K, K] fp32 or fp64 (the factorisation runs in its dtype). Throws InputError for a
 // malformed H, std::runtime_error when it stays indefinite after the damping retries.
 PreparedHessian prepare_hessian(const at::Tensor& hessian, const GptqConfig& config);
+// The same bits, consuming H: its storage is overwritten (dead diagonals, then the factor) for
+// a caller that reads H no more, so that H and its factor are not held together (at K = 11008,
+// 485 MB each). Not through SharedPreparation, whose other linears still need H.
+PreparedHessian prepare_hessian_in_place(const at::Tensor& hessian, const GptqConfig& config);
 
 // prepare_hessian of one Hessian, computed on first use and reused by every linear that shares
 // that Hessian: q/k/v (gate/up) would otherwise factorise the same damped H three (two) times,

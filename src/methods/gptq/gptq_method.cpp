@@ -17,6 +17,7 @@ quant::GptqConfig gptq_config(const quant::MethodOptions& options) {
 
 quant::PreparedHessian prepared_hessian(const quant::LinearStats& stats,
                                         const quant::GptqConfig& config) {
+  if (stats.hessian_consumable) return quant::prepare_hessian_in_place(stats.hessian, config);
   return stats.shared ? stats.shared->get(stats.hessian, config)
                       : quant::prepare_hessian(stats.hessian, config);
 }

@@ -11,7 +11,8 @@ namespace ptq::methods {
 // The GPTQ settings of the shared method options (also SEPTQ's, a GPTQ variant).
 quant::GptqConfig gptq_config(const quant::MethodOptions& options);
 
-// prepare_hessian of stats.hessian, through stats.shared when the pipeline gave one.
+// prepare_hessian of stats.hessian: in its own storage when stats.hessian_consumable, else
+// through stats.shared when the pipeline gave one.
 quant::PreparedHessian prepared_hessian(const quant::LinearStats& stats,
                                         const quant::GptqConfig& config);
 
