@@ -6,8 +6,8 @@
 Writes a tiny LLaMA (every width a multiple of 32, one all-positive linear so that asymmetric
 grids have zero points of 0), quantizes it with `ptq quantize` at every bit width ptq writes (2 to
 8) in both checkpoint formats (v1 "gptq", v2 "gptq_v2"; RTN and act-order GPTQ, sym and asym),
-and with per-linear settings (--linear-settings, stored as GPTQModel's "dynamic"), decodes each
-output here and writes the decoded weights as a dense model, then asks
+and with per-linear settings (--linear-settings, and --target-bits's allocation, both stored as
+GPTQModel's "dynamic"), decodes each output here and writes the decoded weights as a dense model, then asks
 `ptq compare` for the difference to the quantized directory as ptq loads it: it must be 0 for
 every tensor. A reader with the other zero-point convention must decode other weights in every
 linear.
@@ -65,6 +65,10 @@ LINEAR_SETTINGS = {
 }
 SETTINGS_FILE = "{linear-settings}"  # replaced by the file's path
 RUNS += [(4, fmt, ["--method", "gptq", "--linear-settings", SETTINGS_FILE])
+         for fmt in ("gptq", "gptq_v2")]
+# Settings chosen by a bit budget (--target-bits), written as the same "dynamic" rules.
+TARGET_BITS = "3.5"
+RUNS += [(4, fmt, ["--method", "gptq", "--target-bits", TARGET_BITS])
          for fmt in ("gptq", "gptq_v2")]
 
 
@@ -214,11 +218,14 @@ def main():
         print(line)
         if diff != 0:
             failures.append(tag + ": ptq evaluates other weights than the loaders' reading")
-        if mixed:
+        if mixed or TARGET_BITS in extra:
             with open(os.path.join(out, "config.json")) as f:
                 dynamic = json.load(f)["quantization_config"].get("dynamic", {})
-            if len(dynamic) != len(LINEAR_SETTINGS):
+            if mixed and len(dynamic) != len(LINEAR_SETTINGS):
                 failures.append(tag + ": expected one \"dynamic\" rule per linear setting")
+            if not mixed and not dynamic:
+                failures.append(tag + ": a 3.5-bit budget under 4-bit group-32 settings chose "
+                                "no \"dynamic\" rule")
         if wrong == 0:
             failures.append(tag + ": the wrong zero convention reads the same weights")
         asym = "--sym" not in extra
