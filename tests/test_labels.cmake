@@ -17,7 +17,8 @@ set(PTQ_UNIT_TEST_SOURCES
   quant/activation_quantizer_test.cpp quant/gptq_test.cpp format/loader_support_test.cpp
   format/outlier_export_test.cpp format/outlier_merge_test.cpp data/python_random_test.cpp
   quant/relative_error_test.cpp pipeline/resume_checkpoint_test.cpp format/storage_bits_test.cpp
-  quant/triangular_inverse_test.cpp quant/uniform_quantizer_test.cpp
+  quant/grid_error_estimate_test.cpp quant/triangular_inverse_test.cpp
+  quant/uniform_quantizer_test.cpp
   report/markdown_table_test.cpp report/perplexity_plot_test.cpp report/run_reports_test.cpp
   tokenizer/byte_level_test.cpp tokenizer/pair_merge_test.cpp tokenizer/regex_splitter_test.cpp)
 

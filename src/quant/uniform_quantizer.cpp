@@ -7,9 +7,11 @@
 #include <cmath>
 #include <limits>
 #include <utility>
+#include <vector>
 
 #include "ptq/common/error.h"
 #include "ptq/quant/activation_quantizer.h"
+#include "quant/grid_error_estimate.h"
 
 namespace ptq::quant {
 namespace {
@@ -29,7 +31,7 @@ void for_each_code(const at::Tensor& x, const QuantParams& params, float maxq, F
   const float* zp = zero.data_ptr<float>();
   const int64_t cols = x.size(1);
   // Rows are independent and each element's arithmetic is the same on any thread: split rows
-  // across threads (SEPTQ's MSE grid search quantizes whole weights 80 times per linear).
+  // across threads.
   at::parallel_for(0, x.size(0), std::max<int64_t>(1, 16384 / std::max<int64_t>(cols, 1)),
                    [&](int64_t r0, int64_t r1) {
                      for (int64_t r = r0; r < r1; ++r) {
@@ -92,50 +94,136 @@ void UniformQuantizer::fit_checkpoint_format(QuantParams& params, const at::Tens
   }
 }
 
-void UniformQuantizer::abs_error(const at::Tensor& x,
-                                 const QuantParams& params,
-                                 at::Tensor& out) const {
-  TORCH_CHECK(x.is_contiguous() && out.is_contiguous() && out.sizes() == x.sizes(),
-              "abs_error expects contiguous x and out of the same shape");
-  const float* xp = x.data_ptr<float>();
-  float* op = out.data_ptr<float>();
-  const int64_t cols = x.size(1);
-  // The same fp32 subtraction and abs as at::sub and abs_ on quantize's output.
-  for_each_code(x, params, static_cast<float>(maxq()),
-                [&](int64_t r, int64_t c, float value, float) {
-                  op[r * cols + c] = std::fabs(value - xp[r * cols + c]);
-                });
+std::vector<QuantParams> UniformQuantizer::mse_candidates(const at::Tensor& xmin,
+                                                          const at::Tensor& xmax,
+                                                          const QuantParams& params) const {
+  // quant.py (mse=True): for i in range(int(maxshrink * grid)): p = 1 - i / grid, the range
+  // shrunk by p. Candidates are fitted to the checkpoint format first, so the search judges the
+  // grids used.
+  std::vector<QuantParams> candidates(static_cast<size_t>(_config.maxshrink * _config.grid));
+  for (size_t i = 0; i < candidates.size(); ++i) {
+    const double p = 1 - static_cast<double>(i) / _config.grid;
+    const at::Tensor xmin1 = xmin * p;
+    const at::Tensor xmax1 = xmax * p;
+    QuantParams& candidate = candidates[i];
+    candidate.scale = (xmax1 - xmin1) / maxq();
+    candidate.zero = _config.sym ? params.zero : at::round(-xmin1 / candidate.scale);
+    fit_checkpoint_format(candidate, xmax1);
+  }
+  return candidates;
 }
 
 void UniformQuantizer::search_mse_params(const at::Tensor& x,
                                          const at::Tensor& xmin,
                                          const at::Tensor& xmax,
                                          QuantParams& params) const {
-  // quant.py (mse=True): for i in range(int(maxshrink * grid)): p = 1 - i / grid, shrink the
-  // range by p, keep per row the grid with the smallest sum |q - x|^norm (strict improvement).
-  // Candidates are fitted to the checkpoint format first, so the search judges the grids used.
-  at::Tensor best = at::full({x.size(0)}, std::numeric_limits<float>::infinity(), x.options());
-  // One error buffer for every candidate: a fresh one per candidate would be a fresh mapping,
-  // faulted in page by page, 80 times per weight.
+  // Per row, the first candidate with the smallest sum |q - x|^norm (quant.py keeps a candidate
+  // on strict improvement), each sum as ATen's pow_ and sum(1) give it. Scoring all 80 that way
+  // was most of SEPTQ's time; the estimate (src/quant/grid_error_estimate.h) rules out the
+  // candidates whose sums provably exceed another's, and only the rest are scored exactly, so
+  // the grids are the same bits.
+  const std::vector<QuantParams> candidates = mse_candidates(xmin, xmax, params);
+  if (candidates.empty()) return;
+  const auto stack = [&](at::Tensor QuantParams::*field) {
+    std::vector<at::Tensor> parts;
+    for (const QuantParams& c : candidates) parts.push_back(c.*field);
+    return at::stack(parts).contiguous();
+  };
+  const at::Tensor scales = stack(&QuantParams::scale);
+  const at::Tensor zeros = stack(&QuantParams::zero);
   const at::Tensor xc = x.contiguous();
-  at::Tensor err_buffer = at::empty(x.sizes(), xc.options());
-  const int steps = static_cast<int>(_config.maxshrink * _config.grid);
-  for (int i = 0; i < steps; ++i) {
-    const double p = 1 - static_cast<double>(i) / _config.grid;
-    const at::Tensor xmin1 = xmin * p;
-    const at::Tensor xmax1 = xmax * p;
-    QuantParams candidate;
-    candidate.scale = (xmax1 - xmin1) / maxq();
-    candidate.zero = _config.sym ? params.zero : at::round(-xmin1 / candidate.scale);
-    fit_checkpoint_format(candidate, xmax1);
-    // Fused: the candidate's quantize, subtraction and abs were three passes over x.
-    abs_error(xc, candidate, err_buffer);
-    const at::Tensor err = err_buffer.pow_(_config.norm).sum(1);
-    const at::Tensor better = err < best;
-    best = at::where(better, err, best);
-    params.scale = at::where(better, candidate.scale, params.scale);
-    params.zero = at::where(better, candidate.zero, params.zero);
-    if (candidate.refit.defined()) params.refit = at::where(better, candidate.refit, params.refit);
+  const int64_t rows = xc.size(0);
+  at::Tensor choice = at::full({rows}, -1, at::kLong);
+  // A block's rows stay in cache while every candidate visits them.
+  const int64_t block = std::max<int64_t>(1, 65536 / xc.size(1));
+  at::parallel_for(0, rows, block, [&](int64_t r0, int64_t r1) {
+    for (int64_t b = r0; b < r1; b += block) {
+      choose_mse_rows(xc, scales, zeros, b, std::min(b + block, r1), choice);
+    }
+  });
+  const at::Tensor chosen = choice >= 0;
+  const at::Tensor index = choice.clamp_min(0).unsqueeze(0);
+  params.scale = at::where(chosen, scales.gather(0, index).squeeze(0), params.scale);
+  params.zero = at::where(chosen, zeros.gather(0, index).squeeze(0), params.zero);
+  if (candidates.front().refit.defined()) {
+    params.refit =
+        at::where(chosen, stack(&QuantParams::refit).gather(0, index).squeeze(0), params.refit);
+  }
+}
+
+void UniformQuantizer::choose_mse_rows(const at::Tensor& x,
+                                       const at::Tensor& scales,
+                                       const at::Tensor& zeros,
+                                       int64_t begin,
+                                       int64_t end,
+                                       at::Tensor& choice) const {
+  const int64_t steps = scales.size(0);
+  const int64_t rows = x.size(0);
+  const int64_t cols = x.size(1);
+  const int64_t n = end - begin;
+  const float* xp = x.data_ptr<float>();
+  const float* sp = scales.data_ptr<float>();
+  const float* zp = zeros.data_ptr<float>();
+  const auto maxq_f = static_cast<float>(maxq());
+  const auto norm = static_cast<float>(_config.norm);
+  // candidate i of row begin + r is scored exactly unless the estimates prove it loses.
+  std::vector<char> exact(static_cast<size_t>(steps * n), 1);
+  if (grid_error_estimate_supported(_config.norm)) {
+    std::vector<double> estimate(exact.size());
+    for (int64_t i = 0; i < steps; ++i) {
+      for (int64_t r = 0; r < n; ++r) {
+        const int64_t row = begin + r;
+        estimate[i * n + r] = estimate_grid_error(xp + row * cols, cols, sp[i * rows + row],
+                                                  zp[i * rows + row], maxq_f, norm);
+      }
+    }
+    for (int64_t r = 0; r < n; ++r) {
+      double ceiling = std::numeric_limits<double>::infinity();
+      for (int64_t i = 0; i < steps; ++i) {
+        const double e = estimate[i * n + r];
+        if (std::isfinite(e)) ceiling = std::min(ceiling, grid_error_upper_bound(e, cols, norm));
+      }
+      for (int64_t i = 0; i < steps; ++i) {
+        const double e = estimate[i * n + r];
+        if (std::isfinite(e) && grid_error_lower_bound(e, cols, norm) > ceiling) {
+          exact[i * n + r] = 0;
+        }
+      }
+    }
+  }
+  // ATen's pow runs its scalar path on the last elements of a buffer that do not fill two
+  // vectors; a buffer padded to a multiple of 64 sends every element through the vector path, as
+  // a whole weight's buffer does.
+  const int64_t padded = (n * cols + 63) / 64 * 64;
+  at::Tensor errors = at::empty({padded}, x.options());
+  float* ep = errors.data_ptr<float>();
+  int64_t* cp = choice.data_ptr<int64_t>();
+  std::vector<float> best(static_cast<size_t>(n), std::numeric_limits<float>::infinity());
+  std::vector<int64_t> scored;
+  for (int64_t i = 0; i < steps; ++i) {
+    scored.clear();
+    for (int64_t r = 0; r < n; ++r) {
+      if (exact[i * n + r]) scored.push_back(r);
+    }
+    if (scored.empty()) continue;
+    const auto m = static_cast<int64_t>(scored.size());
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t row = begin + scored[k];
+      grid_errors(xp + row * cols, cols, sp[i * rows + row], zp[i * rows + row], maxq_f,
+                  ep + k * cols);
+    }
+    std::fill(ep + m * cols, ep + padded, 0.0f);
+    const at::Tensor used = errors.slice(0, 0, (m * cols + 63) / 64 * 64);
+    used.pow_(_config.norm);
+    const at::Tensor sums = used.slice(0, 0, m * cols).view({m, cols}).sum(1);
+    const float* sum = sums.data_ptr<float>();
+    for (int64_t k = 0; k < m; ++k) {
+      const int64_t r = scored[k];
+      if (sum[k] < best[r]) {
+        best[r] = sum[k];
+        cp[begin + r] = i;
+      }
+    }
   }
 }
 

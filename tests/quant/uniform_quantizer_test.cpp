@@ -159,13 +159,30 @@ TEST(Quantizer, MseSearchMatchesReferenceGrid) {
   }
 }
 
-// The search scores each candidate in one fused pass and one reused buffer: the grids equal bit
-// for bit those of quant.py's loop written with separate tensor ops (quantize, subtract, abs,
-// pow, sum), on a contiguous weight and on a transposed slice (GPTQ's group grids).
+// Wide rows with heavy tails (Student-t with 3 degrees of freedom, as z / sqrt(chi2 / 3)), where
+// the search's estimates must leave several near-tied candidates to the exact scores, and rows
+// whose estimates prove nothing: errors that underflow in pow (every score 0, so the first
+// candidate wins) and errors whose powers overflow fp32 (every score infinite, so the min-max
+// grid stays).
+at::Tensor wide_heavy_tailed_rows() {
+  at::manual_seed(11);
+  const at::Tensor chi2 = at::randn({3, 6, 4096}).square().sum(0) / 3;
+  at::Tensor x = at::randn({6, 4096}) / chi2.sqrt();
+  x[1].mul_(1e-30);
+  x[2].mul_(1e30);
+  x[3][4000] = 1e25;
+  return x;
+}
+
+// The search ranks candidates by an estimate and scores exactly only those the estimate's bound
+// cannot rule out: the grids equal bit for bit those of quant.py's loop written with separate
+// tensor ops (quantize, subtract, abs, pow, sum), on a contiguous weight, on a transposed slice
+// (GPTQ's group grids) and on wide heavy-tailed rows with special values.
 TEST(Quantizer, MseSearchEqualsTheUnfusedLoop) {
   at::manual_seed(5);
   const at::Tensor w = at::randn({48, 300}) * at::rand({48, 1}) + 0.2 * at::randn({48, 1});
-  for (const at::Tensor& x : {w, w.t().contiguous().slice(0, 0, 96).t()}) {
+  for (const at::Tensor& x :
+       {w, w.t().contiguous().slice(0, 0, 96).t(), wide_heavy_tailed_rows()}) {
     const UniformQuantizer quantizer = reference_quantizer(3, false, true);
     const QuantizerConfig& c = quantizer.config();
     const at::Tensor zeros = at::zeros({x.size(0)}, x.options());

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdint>
 #include <utility>
+#include <vector>
 
 namespace ptq::quant {
 
@@ -90,12 +91,22 @@ class UniformQuantizer {
   std::pair<at::Tensor, at::Tensor> min_max_range(const at::Tensor& x) const;
   // Applies gptq_v1_zero and fp16_scales to a grid whose range ends at xmax.
   void fit_checkpoint_format(QuantParams& params, const at::Tensor& xmax) const;
-  // out = |quantize(x, params) - x| in one pass; x and out contiguous fp32 of the same shape.
-  void abs_error(const at::Tensor& x, const QuantParams& params, at::Tensor& out) const;
+  // quant.py's candidate grids of the MSE search, in its order.
+  std::vector<QuantParams> mse_candidates(const at::Tensor& xmin,
+                                          const at::Tensor& xmax,
+                                          const QuantParams& params) const;
   void search_mse_params(const at::Tensor& x,
                          const at::Tensor& xmin,
                          const at::Tensor& xmax,
                          QuantParams& params) const;
+  // choice[row] for rows [begin, end) of x: the index of the row's first best candidate of
+  // scales / zeros [candidates, rows], or left at -1 when no score is below infinity.
+  void choose_mse_rows(const at::Tensor& x,
+                       const at::Tensor& scales,
+                       const at::Tensor& zeros,
+                       int64_t begin,
+                       int64_t end,
+                       at::Tensor& choice) const;
 
   QuantizerConfig _config;
 };
