@@ -40,14 +40,10 @@ class SeptqMethod : public quant::QuantMethod {
                                          const at::Tensor& weight,
                                          const quant::LinearStats& stats) override {
     const quant::PreparedHessian hessian = prepared_hessian(stats, _config);
-    const at::Tensor original = weight.to(at::kFloat).contiguous();
     // The scoring RTN's per-channel grid is the column loop's grid when quantizing per
-    // channel: found once (the MSE search costs about as much as the column loop).
-    const quant::QuantParams grid = _quantizer.find_params(original);
-    const at::Tensor w = original.masked_fill(hessian.dead.unsqueeze(0), 0);
-    const at::Tensor scores = septq::importance_scores(w, _quantizer.quantize(w, grid), hessian);
-    const at::Tensor keep =
-        septq::global_top_mask(scores, septq::kept_count(scores.numel(), _keep_percent));
+    // channel: found once.
+    const quant::QuantParams grid = _quantizer.find_params(weight.to(at::kFloat).contiguous());
+    const at::Tensor keep = keep_mask(weight, hessian, grid);
     quant::GptqResult result = quant::gptq_quantize(weight, hessian, _config, keep,
                                                     _config.group_size == -1 ? &grid : nullptr);
     quant::QuantizedLinear out;
@@ -57,6 +53,17 @@ class SeptqMethod : public quant::QuantMethod {
     out.damp = result.damp;
     if (_keep_percent > 0) store_kept_weights(out, keep);
     return out;
+  }
+
+  // SEPTQ's static global mask: the kept share of the largest importance scores. Its own
+  // function so that the masked copy and the scores (two N x K fp32 tensors) are freed before
+  // the column loop, which held them through its peak (docs/quantize-bench.md, round 9).
+  at::Tensor keep_mask(const at::Tensor& weight,
+                       const quant::PreparedHessian& hessian,
+                       const quant::QuantParams& grid) const {
+    const at::Tensor w = weight.to(at::kFloat).masked_fill(hessian.dead.unsqueeze(0), 0);
+    const at::Tensor scores = septq::importance_scores(w, _quantizer.quantize(w, grid), hessian);
+    return septq::global_top_mask(scores, septq::kept_count(scores.numel(), _keep_percent));
   }
 
   // Not "mse": GPTQModel's meta.mse is a float norm with another meaning.
