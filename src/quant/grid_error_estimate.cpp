@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <optional>
 
 #include "ptq/quant/uniform_quantizer.h"
 
@@ -19,6 +20,7 @@ constexpr float kSmallest = 0x1p-40f;
 constexpr float kLargest = 0x1p64f;
 constexpr int kLanes = 16;
 constexpr int kChunk = 256;
+constexpr int kCheckEvery = 4;  // chunks between two comparisons with the ceiling
 
 // Relative error of pow_estimate for e in [2^-40, 2^64] with a normal result. y = norm * (n +
 // log2 m) has |n + log2 m| <= 64.5: rounding the sum and the product adds <= norm * 2^-17, the
@@ -101,10 +103,16 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void grid_errors(
 
 bool grid_error_estimate_supported(double norm) { return norm >= kMinNorm && norm <= kMaxNorm; }
 
-__attribute__((target_clones("avx512f", "avx2", "default"))) double estimate_grid_error(
-    const float* x, int64_t cols, float scale, float zero, float maxq, float norm) {
+__attribute__((target_clones("avx512f", "avx2", "default"))) std::optional<double>
+estimate_grid_error(
+    const float* x, int64_t cols, float scale, float zero, float maxq, float norm, double ceiling) {
   float lanes[kLanes] = {};
   float terms[kChunk];
+  const auto total = [&] {
+    double sum = 0;
+    for (float lane : lanes) sum += lane;
+    return sum;
+  };
   for (int64_t begin = 0; begin < cols; begin += kChunk) {
     const int len = static_cast<int>(std::min<int64_t>(kChunk, cols - begin));
     const float* xs = x + begin;
@@ -116,10 +124,16 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) double estimate_gri
     for (int j = 0; j < padded; j += kLanes) {
       for (int l = 0; l < kLanes; ++l) lanes[l] += terms[j + l];
     }
+    // Adding a non-negative term never lowers a rounded lane, so the row's estimate is at least
+    // this partial one, and so is its lower bound.
+    if (begin / kChunk % kCheckEvery == kCheckEvery - 1) {
+      const double partial = total();
+      if (std::isfinite(partial) && grid_error_lower_bound(partial, cols, norm) > ceiling) {
+        return std::nullopt;
+      }
+    }
   }
-  double total = 0;
-  for (float lane : lanes) total += lane;
-  return total;
+  return total();
 }
 
 // With R the real sum of e_c^norm over the row's fp32 errors e_c, s = estimate_sum_error and

@@ -7,6 +7,7 @@
 // for the candidates the bound cannot rule out, which keeps its grids bit for bit.
 
 #include <cstdint>
+#include <optional>
 
 namespace ptq::quant {
 
@@ -20,8 +21,10 @@ bool grid_error_estimate_supported(double norm);
 // The score of x[0, cols) on the grid (scale, zero, maxq), from fp32 log2 / exp2 polynomials
 // summed in 16 fp32 lanes. Not finite when a term leaves the range the bound covers (an error
 // above 2^64, a result above 2^127, a non-finite x or grid): such an estimate proves nothing.
-double estimate_grid_error(
-    const float* x, int64_t cols, float scale, float zero, float maxq, float norm);
+// None, early, once the lower bound of the sum so far exceeds `ceiling`: the score then
+// provably exceeds every score whose upper bound is `ceiling`.
+std::optional<double> estimate_grid_error(
+    const float* x, int64_t cols, float scale, float zero, float maxq, float norm, double ceiling);
 
 // Bounds that hold for any finite estimate E' of a row of `cols` elements against the score E
 // that ATen computes from the same fp32 errors (pow_ then sum, in any order, on any vector

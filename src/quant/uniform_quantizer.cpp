@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -169,23 +170,34 @@ void UniformQuantizer::choose_mse_rows(const at::Tensor& x,
   // candidate i of row begin + r is scored exactly unless the estimates prove it loses.
   std::vector<char> exact(static_cast<size_t>(steps * n), 1);
   if (grid_error_estimate_supported(_config.norm)) {
-    std::vector<double> estimate(exact.size());
-    for (int64_t i = 0; i < steps; ++i) {
-      for (int64_t r = 0; r < n; ++r) {
-        const int64_t row = begin + r;
-        estimate[i * n + r] = estimate_grid_error(xp + row * cols, cols, sp[i * rows + row],
-                                                  zp[i * rows + row], maxq_f, norm);
+    // Every kCoarse-th candidate first, estimated in full: their least upper bound lets the
+    // others stop as soon as their partial sums provably exceed it.
+    constexpr int64_t kCoarse = 8;
+    std::vector<double> ceiling(static_cast<size_t>(n), std::numeric_limits<double>::infinity());
+    std::vector<double> estimate(exact.size(), std::numeric_limits<double>::quiet_NaN());
+    for (const bool coarse : {true, false}) {
+      for (int64_t i = 0; i < steps; ++i) {
+        if ((i % kCoarse == 0) != coarse) continue;
+        for (int64_t r = 0; r < n; ++r) {
+          const int64_t row = begin + r;
+          const std::optional<double> e =
+              estimate_grid_error(xp + row * cols, cols, sp[i * rows + row], zp[i * rows + row],
+                                  maxq_f, norm, ceiling[r]);
+          if (!e) {
+            exact[i * n + r] = 0;
+            continue;
+          }
+          estimate[i * n + r] = *e;
+          if (std::isfinite(*e)) {
+            ceiling[r] = std::min(ceiling[r], grid_error_upper_bound(*e, cols, norm));
+          }
+        }
       }
     }
-    for (int64_t r = 0; r < n; ++r) {
-      double ceiling = std::numeric_limits<double>::infinity();
-      for (int64_t i = 0; i < steps; ++i) {
+    for (int64_t i = 0; i < steps; ++i) {
+      for (int64_t r = 0; r < n; ++r) {
         const double e = estimate[i * n + r];
-        if (std::isfinite(e)) ceiling = std::min(ceiling, grid_error_upper_bound(e, cols, norm));
-      }
-      for (int64_t i = 0; i < steps; ++i) {
-        const double e = estimate[i * n + r];
-        if (std::isfinite(e) && grid_error_lower_bound(e, cols, norm) > ceiling) {
+        if (std::isfinite(e) && grid_error_lower_bound(e, cols, norm) > ceiling[r]) {
           exact[i * n + r] = 0;
         }
       }

@@ -12,10 +12,12 @@
 namespace ptq::quant {
 namespace {
 
+constexpr double kNoCeiling = std::numeric_limits<double>::infinity();
+
 // A grid too coarse to reach any code but its zero: every value dequantizes to 0, so a row's
 // error is |x| and the estimate of one element is |x|^norm.
 double estimate_power(float e, float norm) {
-  return estimate_grid_error(&e, 1, 1e30f, 0, 15, norm);
+  return estimate_grid_error(&e, 1, 1e30f, 0, 15, norm, kNoCeiling).value();
 }
 
 // pow_relative_error in src/quant/grid_error_estimate.cpp, whose derivation claims the measured
@@ -79,7 +81,8 @@ TEST(GridErrorEstimate, BoundsHoldAgainstAtenScores) {
       grid_errors(x.data_ptr<float>(), cols, scale, zero, maxq, errors.data());
       const double aten = at::tensor(errors).pow_(2.4).sum().item<float>();
       const double estimate =
-          estimate_grid_error(x.data_ptr<float>(), cols, scale, zero, maxq, 2.4f);
+          estimate_grid_error(x.data_ptr<float>(), cols, scale, zero, maxq, 2.4f, kNoCeiling)
+              .value();
       const double lower = grid_error_lower_bound(estimate, cols, 2.4);
       const double upper = grid_error_upper_bound(estimate, cols, 2.4);
       SCOPED_TRACE(testing::Message() << cols << " columns, " << bits << " bits");
@@ -88,6 +91,21 @@ TEST(GridErrorEstimate, BoundsHoldAgainstAtenScores) {
       EXPECT_LT(upper / lower - 1, 2e-3);
     }
   }
+}
+
+// With a ceiling the estimate stops (none) only when its lower bound exceeds it, and otherwise
+// returns the full estimate.
+TEST(GridErrorEstimate, StopsOnlyAboveTheCeiling) {
+  at::manual_seed(6);
+  const at::Tensor x = at::randn({4096});
+  const auto estimate = [&](double ceiling) {
+    return estimate_grid_error(x.data_ptr<float>(), 4096, 0.3f, 8, 15, 2.4f, ceiling);
+  };
+  const double full = estimate(kNoCeiling).value();
+  EXPECT_EQ(estimate(grid_error_upper_bound(full, 4096, 2.4)), full);
+  EXPECT_EQ(estimate(grid_error_lower_bound(full, 4096, 2.4)), full);
+  EXPECT_FALSE(estimate(grid_error_lower_bound(full, 4096, 2.4) * 0.999).has_value());
+  EXPECT_FALSE(estimate(0).has_value());
 }
 
 }  // namespace
