@@ -57,7 +57,7 @@ TEST(SeptqImportance, ScoreIsTheObsSaliencyOfTheRtnError) {
     const quant::GptqConfig config = mse_config(2, act_order);
     const at::Tensor rtn =
         quant::quantize_rtn(w, quant::UniformQuantizer(config.quantizer), -1).weight;
-    const at::Tensor scores = importance_scores(w, rtn, quant::prepare_hessian(h, config));
+    const at::Tensor scores = importance_scores(w, rtn.clone(), quant::prepare_hessian(h, config));
     const int first = act_order ? 1 : 0;
     for (int64_t r = 0; r < 3; ++r) {
       for (int c = 0; c < 2; ++c) {
@@ -108,7 +108,7 @@ TEST(SeptqMask, IsGlobalOverTheMatrix) {
   const quant::GptqConfig config = mse_config(3, false);
   const at::Tensor rtn =
       quant::quantize_rtn(w, quant::UniformQuantizer(config.quantizer), -1).weight;
-  const at::Tensor scores = importance_scores(w, rtn, quant::prepare_hessian(h, config));
+  const at::Tensor scores = importance_scores(w, rtn.clone(), quant::prepare_hessian(h, config));
   EXPECT_TRUE(global_top_mask(scores, 4).reshape({-1}).nonzero().reshape({-1}).equal(kept));
 }
 

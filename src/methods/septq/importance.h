@@ -16,9 +16,10 @@
 namespace ptq::methods::septq {
 
 // weight: fp32 [N, K] with dead columns already zeroed; rtn: its round-to-nearest on the
-// per-channel grid; hessian: prepared by prepare_hessian. fp32 [N, K].
+// per-channel grid, consumed: the scores are written over it, so that scoring holds one N x K
+// buffer fewer; hessian: prepared by prepare_hessian. fp32 [N, K].
 at::Tensor importance_scores(const at::Tensor& weight,
-                             const at::Tensor& rtn,
+                             at::Tensor&& rtn,
                              const quant::PreparedHessian& hessian);
 
 }  // namespace ptq::methods::septq

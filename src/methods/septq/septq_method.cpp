@@ -56,12 +56,15 @@ class SeptqMethod : public quant::QuantMethod {
   }
 
   // SEPTQ's static global mask: the kept share of the largest importance scores. Its own
-  // function so that the masked copy and the scores (two N x K fp32 tensors) are freed before
-  // the column loop, which held them through its peak (docs/quantize-bench.md, round 9).
+  // function so that no N x K temporary of the scoring outlives it (docs/quantize-bench.md,
+  // round 9).
   at::Tensor keep_mask(const at::Tensor& weight,
                        const quant::PreparedHessian& hessian,
                        const quant::QuantParams& grid) const {
-    const at::Tensor w = weight.to(at::kFloat).masked_fill(hessian.dead.unsqueeze(0), 0);
+    // Without dead columns the weight itself (no copy; masked_fill would change no value).
+    const at::Tensor fp32 = weight.to(at::kFloat);
+    const at::Tensor w =
+        hessian.dead.any().item<bool>() ? fp32.masked_fill(hessian.dead.unsqueeze(0), 0) : fp32;
     const at::Tensor scores = septq::importance_scores(w, _quantizer.quantize(w, grid), hessian);
     return septq::global_top_mask(scores, septq::kept_count(scores.numel(), _keep_percent));
   }
