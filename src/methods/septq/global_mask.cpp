@@ -1,6 +1,7 @@
 #include "methods/septq/global_mask.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
 
 #include <algorithm>
 #include <cmath>
@@ -25,8 +26,20 @@ at::Tensor global_top_mask(const at::Tensor& scores, int64_t count) {
                   " elements");
   at::Tensor mask = at::zeros(flat.sizes(), flat.options().dtype(at::kBool));
   if (count == 0) return mask.view(scores.sizes());
-  // topk is O(N log count); only the threshold's value matters, its ties are resolved below.
-  const at::Tensor threshold = std::get<0>(flat.topk(count)).min();
+  // Only the threshold's value matters (its ties are resolved below): the count-th largest
+  // score, found in O(N) on one copy. ATen's topk copied every score into (value, index)
+  // pairs, 16 bytes per element, SEPTQ's peak memory at 7B (docs/quantize-bench.md, round 9).
+  at::Tensor threshold;
+  AT_DISPATCH_FLOATING_TYPES(flat.scalar_type(), "global_top_mask", [&] {
+    const at::Tensor copy = flat.clone(at::MemoryFormat::Contiguous);
+    scalar_t* begin = copy.data_ptr<scalar_t>();
+    // Descending, NaN first, as topk ranks it.
+    const auto higher = [](scalar_t a, scalar_t b) {
+      return a > b || (std::isnan(a) && !std::isnan(b));
+    };
+    std::nth_element(begin, begin + (count - 1), begin + copy.numel(), higher);
+    threshold = at::scalar_tensor(begin[count - 1], flat.options());
+  });
   mask = flat > threshold;
   const int64_t above = mask.sum().item<int64_t>();
   // nonzero lists the tied elements by ascending index: the lowest ones fill the count.
