@@ -59,7 +59,9 @@ struct QuantizeOptions {
   std::string linear_settings_file;                             // --linear-settings
   double target_bits = 0;                                       // --target-bits; 0: none
   std::string measurement;                                      // --measurement
+  std::string candidates_file;                                  // --candidates
   std::map<std::string, quant::LinearSetting> linear_settings;  // read by validate()
+  std::vector<quant::LinearSetting> candidates;                 // read by validate()
   quant::ActivationQuantizerConfig activations;
   bool no_attention_quant = false;
   std::optional<bool> true_sequential;  // default: the family table's (FamilyTable)
@@ -110,8 +112,13 @@ void validate(QuantizeOptions& options) {
                   "--target-bits measures weight-only quantization: it excludes --abits");
   PTQ_CHECK_INPUT(options.measurement.empty() || options.target_bits > 0,
                   "--measurement needs --target-bits");
+  PTQ_CHECK_INPUT(options.candidates_file.empty() || options.target_bits > 0,
+                  "--candidates needs --target-bits");
   if (options.target_bits > 0) {
-    quant::MeasuringMethod(options.method, options.method_options, quant::default_candidates());
+    options.candidates = options.candidates_file.empty()
+                             ? quant::default_candidates()
+                             : quant::read_candidates(options.candidates_file);
+    quant::MeasuringMethod(options.method, options.method_options, options.candidates);
   }
   if (!options.linear_settings_file.empty()) {
     options.linear_settings = quant::read_linear_settings(options.linear_settings_file);
@@ -285,6 +292,11 @@ nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequentia
       {"eval", options.eval},
       {"threads", at::get_num_threads()}};
   settings.update(quant::method_settings(m));
+  if (options.target_bits > 0) {
+    settings["candidates"] = nlohmann::json::array();
+    for (const auto& c : options.candidates)
+      settings["candidates"].push_back({c.bits, c.group_size});
+  }
   return settings;
 }
 
@@ -412,9 +424,7 @@ quant::Allocation allocate_target(const QuantizeOptions& options,
   for (const char* free : {"wbits", "group_size", "linear_settings", "target_bits", "threads"}) {
     identity.erase(free);
   }
-  const std::vector<quant::LinearSetting> candidates = quant::default_candidates();
-  identity["candidates"] = nlohmann::json::array();
-  for (const auto& c : candidates) identity["candidates"].push_back({c.bits, c.group_size});
+  const std::vector<quant::LinearSetting>& candidates = options.candidates;  // in the identity
   std::vector<quant::LinearCandidates> measured;
   if (!options.measurement.empty() && std::filesystem::exists(options.measurement)) {
     measured = quant::read_measurement(options.measurement, identity);
@@ -637,6 +647,10 @@ Command add_quantize_command(CLI::App& parent) {
   app.add_option("--measurement", options->measurement,
                  "With --target-bits: reuse the measurement in this JSON file if it exists "
                  "(same settings and inputs), else write it there");
+  app.add_option("--candidates", options->candidates_file,
+                 "With --target-bits: JSON [{\"bits\": B, \"group_size\": G}, ...], the "
+                 "settings each linear chooses from (default bits 2, 3, 4, 5, 6, 8 x group size "
+                 "-1, 128, 64, 32)");
   app.add_option("--linear-settings", options->linear_settings_file,
                  "JSON {\"<module>\": {\"bits\": B, \"group_size\": G}}: these linears at their "
                  "own setting (rtn, gptq, septq), stored as GPTQModel's \"dynamic\" overrides; "

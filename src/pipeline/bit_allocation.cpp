@@ -50,6 +50,19 @@ int setting_int(const nlohmann::json& object, const char* key, const std::string
   return it->get<int>();
 }
 
+// {"bits": B, "group_size": G} with B in 2..8 and G -1 or positive; `where` names it in errors.
+LinearSetting parse_setting(const nlohmann::json& value, const std::string& where) {
+  PTQ_CHECK_INPUT(value.is_object() && value.size() == 2, where,
+                  " must be {\"bits\": B, \"group_size\": G}, got ", value.dump());
+  const LinearSetting setting{setting_int(value, "bits", where),
+                              setting_int(value, "group_size", where)};
+  PTQ_CHECK_INPUT(setting.bits >= 2 && setting.bits <= 8, where, ": bits ", setting.bits,
+                  " is not 2 to 8");
+  PTQ_CHECK_INPUT(setting.group_size == -1 || setting.group_size > 0, where, ": group_size ",
+                  setting.group_size, " is neither -1 nor positive");
+  return setting;
+}
+
 }  // namespace
 
 std::map<std::string, LinearSetting> read_linear_settings(const std::string& path) {
@@ -57,18 +70,24 @@ std::map<std::string, LinearSetting> read_linear_settings(const std::string& pat
   PTQ_CHECK_INPUT(file.is_object(), path, ": expected an object of module -> {bits, group_size}");
   std::map<std::string, LinearSetting> settings;
   for (const auto& [module, value] : file.items()) {
-    const std::string where = path + ": '" + module + "'";
-    PTQ_CHECK_INPUT(value.is_object() && value.size() == 2, where,
-                    " must be {\"bits\": B, \"group_size\": G}, got ", value.dump());
-    const LinearSetting setting{setting_int(value, "bits", where),
-                                setting_int(value, "group_size", where)};
-    PTQ_CHECK_INPUT(setting.bits >= 2 && setting.bits <= 8, where, ": bits ", setting.bits,
-                    " is not 2 to 8");
-    PTQ_CHECK_INPUT(setting.group_size == -1 || setting.group_size > 0, where, ": group_size ",
-                    setting.group_size, " is neither -1 nor positive");
-    settings[module] = setting;
+    settings[module] = parse_setting(value, path + ": '" + module + "'");
   }
   return settings;
+}
+
+std::vector<LinearSetting> read_candidates(const std::string& path) {
+  const nlohmann::json file = io::read_json_file(path);
+  PTQ_CHECK_INPUT(file.is_array() && !file.empty(), path,
+                  ": expected a non-empty array of {\"bits\": B, \"group_size\": G}");
+  std::vector<LinearSetting> candidates;
+  for (size_t i = 0; i < file.size(); ++i) {
+    const std::string where = path + ": candidate " + std::to_string(i);
+    const LinearSetting setting = parse_setting(file[i], where);
+    PTQ_CHECK_INPUT(std::find(candidates.begin(), candidates.end(), setting) == candidates.end(),
+                    where, " repeats bits ", setting.bits, ", group_size ", setting.group_size);
+    candidates.push_back(setting);
+  }
+  return candidates;
 }
 
 nlohmann::json linear_settings_json(const std::map<std::string, LinearSetting>& settings) {

@@ -483,6 +483,7 @@ GptqResult gptq_quantize(const at::Tensor& weight,
     sweep_block(sweep, i1, std::min<int64_t>(i1 + config.block_size, columns), grids, perm);
   }
 
+  sweep.keep.reset();  // not held through the output permutations, the method's peak
   result.loss = sweep.loss;
   result.quantized.weight = permute_columns(sweep.qt.t(), result.inv_perm);
   sweep.qt.reset();  // and wt, its storage: freed before the codes are permuted

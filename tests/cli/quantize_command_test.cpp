@@ -15,7 +15,10 @@
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <sstream>
+#include <utility>
+#include <vector>
 
 #include "cli/stories260k_runs.h"
 #include "ptq/methods/method.h"
@@ -387,6 +390,21 @@ TEST(QuantizeCommand, RejectsBadLinearSettingsAndBudgets) {
                    "excludes --linear-settings");
   expect_bad_input(tmp, out, {"--measurement", (tmp / "m.json").string()},
                    "--measurement needs --target-bits");
+  const fs::path candidates = tmp / "candidates.json";
+  write_file(candidates, R"([{"bits": 3, "group_size": 32}])");
+  expect_bad_input(tmp, out, {"--candidates", candidates.string()},
+                   "--candidates needs --target-bits");
+  for (const auto& [text, message] : std::vector<std::pair<std::string, std::string>>{
+           {"[]", "expected a non-empty array"},
+           {R"({"bits": 3, "group_size": 32})", "expected a non-empty array"},
+           {R"([{"bits": 9, "group_size": 32}])", "candidate 0: bits 9 is not 2 to 8"},
+           {R"([{"bits": 3, "group_size": 0}])", "group_size 0 is neither -1 nor positive"},
+           {R"([{"bits": 3, "group_size": 32}, {"bits": 3, "group_size": 32}])",
+            "candidate 1 repeats bits 3, group_size 32"}}) {
+    write_file(candidates, text);
+    expect_bad_input(tmp, out, {"--target-bits", "3.5", "--candidates", candidates.string()},
+                     candidates.string() + ": " + message);
+  }
   expect_bad_input(tmp, out, {"--target-bits", "3.5", "--method", "ruquant"},
                    "rtn, gptq and septq can");
   // Written after the measurement pass: a folder that is not there is refused before it.
@@ -429,6 +447,33 @@ TEST(QuantizeCommand, TargetBitsFitTheBudgetAndReuseTheMeasurement) {
       EXPECT_EQ(read_file(measurement), measured);
       EXPECT_NE(r.err.find("read from " + measurement.string()), std::string::npos) << r.err;
     }
+  }
+}
+
+// --candidates: each linear's setting is one of the file's, and the report records them.
+TEST(QuantizeCommand, TargetBitsChooseAmongTheGivenCandidates) {
+  TempDir tmp;
+  const fs::path candidates = tmp / "candidates.json";
+  write_file(candidates,
+             R"([{"bits": 3, "group_size": -1}, {"bits": 4, "group_size": -1},
+                 {"bits": 8, "group_size": 64}])");
+  const fs::path out = tmp / "out";
+  const fs::path report = tmp / "report.json";
+  const CliResult r =
+      run_cli(quantize_args(out, {"--target-bits", "3.5", "--candidates", candidates.string(),
+                                  "--report", report.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto settings = nlohmann::json::parse(read_file(report)).at("settings");
+  EXPECT_EQ(settings.at("candidates"), nlohmann::json::parse("[[3, -1], [4, -1], [8, 64]]"));
+  std::set<std::pair<int, int>> chosen;
+  for (const auto& [module, s] : settings.at("linear_settings").items()) {
+    chosen.insert({s.at("bits").get<int>(), s.at("group_size").get<int>()});
+  }
+  EXPECT_FALSE(chosen.empty());
+  for (const auto& setting : chosen) {
+    EXPECT_TRUE(setting == std::make_pair(3, -1) || setting == std::make_pair(4, -1) ||
+                setting == std::make_pair(8, 64))
+        << setting.first << ", " << setting.second;
   }
 }
 

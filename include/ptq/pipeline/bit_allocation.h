@@ -49,7 +49,12 @@ struct Allocation {
 // and the module for anything else: not an object, other keys, bits outside 2..8, a group size
 // neither -1 nor positive.
 std::map<std::string, LinearSetting> read_linear_settings(const std::string& path);
-// The same object, for reports.
+// The candidates file of `ptq quantize --candidates` (default: default_candidates() of
+// linear_measurement.h): [{"bits": 3, "group_size": 128}, ...]. Throws InputError naming `path`
+// and the entry for anything else: not a non-empty array, a setting read_linear_settings would
+// refuse, a setting given twice.
+std::vector<LinearSetting> read_candidates(const std::string& path);
+// The same object as read_linear_settings reads, for reports.
 nlohmann::json linear_settings_json(const std::map<std::string, LinearSetting>& settings);
 
 // Throws InputError when a linear has no candidates, a candidate has negative or non-finite
