@@ -398,7 +398,8 @@ TEST(QuantizeCommand, RejectsBadLinearSettingsAndBudgets) {
            {"[]", "expected a non-empty array"},
            {R"({"bits": 3, "group_size": 32})", "expected a non-empty array"},
            {R"([{"bits": 9, "group_size": 32}])", "candidate 0: bits 9 is not 2 to 8"},
-           {R"([{"bits": 3, "group_size": 0}])", "group_size 0 is neither -1 nor positive"},
+           {R"([{"bits": 3, "group_size": 0}])",
+            "candidate 0: group_size 0 is neither -1 nor positive"},
            {R"([{"bits": 3, "group_size": 32}, {"bits": 3, "group_size": 32}])",
             "candidate 1 repeats bits 3, group_size 32"}}) {
     write_file(candidates, text);
@@ -460,7 +461,7 @@ TEST(QuantizeCommand, TargetBitsChooseAmongTheGivenCandidates) {
   const fs::path out = tmp / "out";
   const fs::path report = tmp / "report.json";
   const CliResult r =
-      run_cli(quantize_args(out, {"--target-bits", "3.5", "--candidates", candidates.string(),
+      run_cli(quantize_args(out, {"--target-bits", "4.2", "--candidates", candidates.string(),
                                   "--report", report.string()}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto settings = nlohmann::json::parse(read_file(report)).at("settings");
