@@ -36,4 +36,16 @@ double relative_error(const at::Tensor& weight, const at::Tensor& quantized, con
   return den > 0 ? num / den : 0.0;
 }
 
+double sweep_output_error(const at::Tensor& weight,
+                          const at::Tensor& quantized,
+                          const at::Tensor& h,
+                          double loss,
+                          double damp) {
+  const at::Tensor live = (h.diagonal() != 0).to(at::kFloat);
+  const at::Tensor change = (weight - quantized).mul_(live.unsqueeze(0));
+  const double damping = damp * change.square().sum(at::kDouble).item<double>();
+  if (damping > loss) return quadratic_trace(change, h);
+  return 2 * loss - damping;
+}
+
 }  // namespace ptq::quant

@@ -18,4 +18,18 @@ double quadratic_trace(const at::Tensor& x, const at::Tensor& h);
 // tr((W - Q) H (W - Q)^T) / tr(W H W^T); 0 when tr(W H W^T) is 0.
 double relative_error(const at::Tensor& weight, const at::Tensor& quantized, const at::Tensor& h);
 
+// tr((W - Q) H (W - Q)^T) for a GPTQ sweep's output Q (gptq.h), from the sweep's own loss instead
+// of an N K^2 trace. The sweep writes W' - Q = Err U, with U the upper Cholesky factor of
+// (H + damp I)^-1 and W' the weight with its dead columns (H_ii = 0) zeroed, which Q also zeroes;
+// so tr((W' - Q)(H + damp I)(W' - Q)^T) = ||Err||^2 = 2 loss, and since dead columns add nothing
+// under H, tr((W - Q) H (W - Q)^T) = 2 loss - damp ||(W - Q) restricted to live columns||^2.
+// The identity's rounding is relative to 2 loss: when the damping term is over half of it (the
+// error mostly where H is near zero), the difference would lose digits, and the trace is
+// computed by quadratic_trace instead.
+double sweep_output_error(const at::Tensor& weight,
+                          const at::Tensor& quantized,
+                          const at::Tensor& h,
+                          double loss,
+                          double damp);
+
 }  // namespace ptq::quant
