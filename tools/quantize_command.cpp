@@ -402,7 +402,8 @@ void stop_on_signals() {
 
 int interrupted(const QuantizeOptions& options, const quant::ResumeCheckpoint& checkpoint) {
   // The writer's destructor removes its staging directory.
-  if (checkpoint.exists()) {
+  const bool measuring = quant::ResumeCheckpoint::measurement_pass(checkpoint, nullptr)->exists();
+  if (checkpoint.exists() || measuring) {
     spdlog::error(
         "interrupted ({}): no output written to {}; finished layers are kept in {}, "
         "rerun with --resume to continue",
@@ -413,36 +414,78 @@ int interrupted(const QuantizeOptions& options, const quant::ResumeCheckpoint& c
   return 128 + g_signal;
 }
 
+// The --target-bits measurement pass, checkpointed after each layer in the work folder's
+// measure/ (resume_checkpoint.h) so that --resume continues it.
+std::vector<quant::LinearCandidates> measure_candidates(const QuantizeOptions& options,
+                                                        const quant::ResumeCheckpoint& checkpoint,
+                                                        const nlohmann::json& identity,
+                                                        model::CausalLM& lm,
+                                                        const at::Tensor& ids,
+                                                        bool true_sequential) {
+  quant::MeasuringMethod measuring(options.method, options.method_options, options.candidates);
+  const auto rtn = quant::create_method("rtn", options.method_options);
+  quant::PipelineOptions pipeline;
+  pipeline.true_sequential = true_sequential;
+  pipeline.unload_layers = true;  // the quantizing pass reloads the original weights
+  pipeline.relative_error = false;
+  pipeline.stop = &g_interrupted;
+  pipeline.progress_label = "measure";
+  const auto progress = quant::ResumeCheckpoint::measurement_pass(checkpoint, identity);
+  if (progress->exists()) {
+    PTQ_CHECK_INPUT(options.resume, progress->dir().string(),
+                    " holds an interrupted measurement: pass --resume to continue it, or delete "
+                    "it to start over");
+    quant::FinishedLayers done = progress->load();
+    measuring.restore_layer_state(done.method_state);
+    pipeline.first_layer = static_cast<int64_t>(done.layers.size());
+    pipeline.first_inputs = done.next_inputs;
+    spdlog::info("resuming the measurement from {}: layers 0-{} of {} are done",
+                 progress->dir().string(), pipeline.first_layer - 1, lm.num_layers());
+  }
+  pipeline.layer_done = [&](const quant::LayerRecord& layer, const at::Tensor& next_inputs) {
+    progress->finish_layer(layer, next_inputs, measuring.layer_state());
+  };
+  const quant::PipelineResult result = quant::quantize_model(
+      lm, ids, measuring, *rtn, pipeline, [](const std::string&, const quant::QuantizedLinear&) {});
+  std::vector<quant::LinearCandidates> measured = measuring.measured();
+  spdlog::info("measured {} linears at {} settings in {:.1f}s", measured.size(),
+               options.candidates.size(), result.seconds);
+  write_json_file(checkpoint.measurement_file().string(),
+                  quant::measurement_json(identity, measured));
+  progress->remove();
+  return measured;
+}
+
 // --target-bits: each linear's error and storage at every candidate (read from --measurement
-// when it holds this run's, else measured by a pass of the layer loop and written there), then
-// the settings of least summed error within target_bits x the linears' weights.
+// when it holds this run's, else from the work folder's cache when that does, else measured,
+// cached and written to --measurement), then the settings of least summed error within
+// target_bits x the linears' weights. Its "measure_seconds" in `report`.
 quant::Allocation allocate_target(const QuantizeOptions& options,
+                                  const quant::ResumeCheckpoint& checkpoint,
                                   model::CausalLM& lm,
                                   const at::Tensor& ids,
-                                  bool true_sequential) {
+                                  bool true_sequential,
+                                  nlohmann::json& report) {
+  const auto start = Clock::now();
   nlohmann::json identity = resume_identity(options, true_sequential, lm, ids);
   for (const char* free : {"wbits", "group_size", "linear_settings", "target_bits", "threads"}) {
     identity.erase(free);
   }
-  const std::vector<quant::LinearSetting>& candidates = options.candidates;  // in the identity
+  const std::string cache = checkpoint.measurement_file().string();
   std::vector<quant::LinearCandidates> measured;
   if (!options.measurement.empty() && std::filesystem::exists(options.measurement)) {
     measured = quant::read_measurement(options.measurement, identity);
     spdlog::info("measurement of {} linears read from {}", measured.size(), options.measurement);
-  } else {
-    quant::MeasuringMethod measuring(options.method, options.method_options, candidates);
-    const auto rtn = quant::create_method("rtn", options.method_options);
-    quant::PipelineOptions pipeline;
-    pipeline.true_sequential = true_sequential;
-    pipeline.unload_layers = true;  // the quantizing pass reloads the original weights
-    pipeline.relative_error = false;
-    pipeline.stop = &g_interrupted;
-    const quant::PipelineResult result =
-        quant::quantize_model(lm, ids, measuring, *rtn, pipeline,
-                              [](const std::string&, const quant::QuantizedLinear&) {});
-    measured = measuring.measured();
-    spdlog::info("measured {} linears at {} settings in {:.1f}s", measured.size(),
-                 candidates.size(), result.seconds);
+  } else if (std::filesystem::exists(cache)) {
+    try {
+      measured = quant::read_measurement(cache, identity);
+      spdlog::info("measurement of {} linears reused from {}", measured.size(), cache);
+    } catch (const InputError& e) {
+      spdlog::info("{}: measuring again", e.what());  // ptq's own cache, replaced
+    }
+  }
+  if (measured.empty()) {
+    measured = measure_candidates(options, checkpoint, identity, lm, ids, true_sequential);
     if (!options.measurement.empty()) {
       write_json_file(options.measurement, quant::measurement_json(identity, measured));
     }
@@ -452,6 +495,11 @@ quant::Allocation allocate_target(const QuantizeOptions& options,
   quant::Allocation allocation = quant::allocate_bits(measured, options.target_bits * weights);
   spdlog::info("target {} bits per weight: {:.4f} allocated, summed output error {:.6g}",
                options.target_bits, allocation.bits / weights, allocation.error);
+  report = {{"target_bits", options.target_bits},
+            {"storage_bits", allocation.bits},
+            {"summed_error", allocation.error},
+            {"measurement", options.measurement.empty() ? cache : options.measurement},
+            {"measure_seconds", std::chrono::duration<double>(Clock::now() - start).count()}};
   return allocation;
 }
 
@@ -492,7 +540,8 @@ int run_quantize(QuantizeOptions options) {
   if (options.target_bits > 0) {
     quant::Allocation allocation;
     try {
-      allocation = allocate_target(options, *lm, ids, true_sequential);
+      allocation =
+          allocate_target(options, checkpoint, *lm, ids, true_sequential, allocation_report);
     } catch (const quant::Interrupted&) {
       return interrupted(options, checkpoint);
     }
@@ -501,10 +550,6 @@ int run_quantize(QuantizeOptions options) {
     rtn = make_method("rtn", options);
     format.dynamic = quant::dynamic_rules(format.top_setting(), options.linear_settings);
     writer.set_dynamic(format.dynamic);
-    allocation_report = {{"target_bits", options.target_bits},
-                         {"storage_bits", allocation.bits},
-                         {"summed_error", allocation.error},
-                         {"measurement", options.measurement}};
   }
   spdlog::info("quantizing {} with {} at W{}A{}, group size {}, {} samples x {} tokens{}",
                options.model, options.method, options.method_options.quantizer.bits,
@@ -570,6 +615,10 @@ int run_quantize(QuantizeOptions options) {
   result.layers.insert(result.layers.begin(), resumed.begin(), resumed.end());
   writer.finish();
   checkpoint.remove();
+  if (options.target_bits > 0) {
+    spdlog::info("the measurement stays in {} for other targets to {}; delete it when done",
+                 checkpoint.measurement_file().string(), options.out);
+  }
   // The output is complete: a signal from here on no longer stops the run, which only
   // finishes its report (exit 0 for the complete output).
   quant::StorageBits total;

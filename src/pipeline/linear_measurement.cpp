@@ -1,5 +1,9 @@
 #include "ptq/pipeline/linear_measurement.h"
 
+#include <ATen/ATen.h>
+
+#include <cstdio>
+
 #include "io/read_file.h"
 #include "ptq/common/error.h"
 #include "ptq/format/storage_bits.h"
@@ -91,7 +95,10 @@ QuantizedLinear MeasuringMethod::quantize_linear(const std::string& module,
   for (const auto& [setting, method] : _methods) {
     QuantizedLinear q = method->quantize_linear(module, weight, shared_stats);
     const double bits = storage_bits(q.quantized, q.extra_tensors, setting.bits).total();
-    const double change = quadratic_trace(weight - q.quantized.weight, stats.hessian);
+    // A GPTQ sweep (gptq, septq) has its error at hand; RTN's is traced.
+    const double change =
+        q.damp > 0 ? sweep_output_error(weight, q.quantized.weight, stats.hessian, q.loss, q.damp)
+                   : quadratic_trace(weight - q.quantized.weight, stats.hessian);
     const double error = energy > 0 ? change / energy : change;
     linear.candidates.push_back({setting, bits, error});
     if (bits > most_bits) {
@@ -107,6 +114,69 @@ QuantizedLinear MeasuringMethod::quantize_linear(const std::string& module,
 std::vector<LinearCandidates> MeasuringMethod::measured() const {
   const std::lock_guard<std::mutex> lock(_mutex);
   return _measured;
+}
+
+namespace {
+
+constexpr const char* kWeightsSuffix = " weights";
+
+std::string state_key(size_t index, const std::string& module) {
+  char number[16];
+  std::snprintf(number, sizeof(number), "%06zu ", index);
+  return number + module;
+}
+
+}  // namespace
+
+std::map<std::string, at::Tensor> MeasuringMethod::layer_state() const {
+  const std::lock_guard<std::mutex> lock(_mutex);
+  std::map<std::string, at::Tensor> state;
+  for (size_t i = 0; i < _measured.size(); ++i) {
+    const LinearCandidates& linear = _measured[i];
+    at::Tensor costs = at::empty({static_cast<int64_t>(linear.candidates.size()), 4}, at::kDouble);
+    double* row = costs.data_ptr<double>();
+    for (const SettingCost& c : linear.candidates) {
+      *row++ = c.setting.bits;
+      *row++ = c.setting.group_size;
+      *row++ = c.bits;
+      *row++ = c.error;
+    }
+    const std::string key = state_key(i, linear.module);
+    state[key] = costs;
+    state[key + kWeightsSuffix] = at::full({1}, linear.weights, at::kLong);
+  }
+  return state;
+}
+
+void MeasuringMethod::restore_layer_state(const std::map<std::string, at::Tensor>& state) {
+  std::vector<LinearCandidates> measured;
+  const auto candidates = static_cast<int64_t>(_methods.size());
+  for (auto it = state.begin(); it != state.end(); ++it) {
+    const std::string prefix = state_key(measured.size(), "");
+    PTQ_CHECK_INPUT(it->first.rfind(prefix, 0) == 0, "measurement state: entry '", it->first,
+                    "' where linear ", measured.size(), " was expected");
+    const at::Tensor costs = it->second;
+    PTQ_CHECK_INPUT(costs.scalar_type() == at::kDouble && costs.dim() == 2 &&
+                        costs.size(0) == candidates && costs.size(1) == 4,
+                    "measurement state: '", it->first, "' is not fp64 [", candidates, ", 4]");
+    const auto weights = std::next(it);
+    PTQ_CHECK_INPUT(weights != state.end() && weights->first == it->first + kWeightsSuffix &&
+                        weights->second.scalar_type() == at::kLong && weights->second.numel() == 1,
+                    "measurement state: '", it->first, "' has no int64 weight count");
+    LinearCandidates linear{it->first.substr(prefix.size()), {}, weights->second.item<int64_t>()};
+    const at::Tensor c = costs.contiguous();
+    const double* row = c.data_ptr<double>();
+    for (const auto& [setting, method] : _methods) {
+      PTQ_CHECK_INPUT(row[0] == setting.bits && row[1] == setting.group_size,
+                      "measurement state: '", it->first, "' was measured at other candidates");
+      linear.candidates.push_back({setting, row[2], row[3]});
+      row += 4;
+    }
+    measured.push_back(std::move(linear));
+    it = weights;
+  }
+  const std::lock_guard<std::mutex> lock(_mutex);
+  _measured = std::move(measured);
 }
 
 }  // namespace ptq::quant

@@ -360,7 +360,7 @@ PipelineResult quantize_without_data(model::CausalLM& lm,
                                      const QuantizedLinearSink& sink) {
   const auto start = Clock::now();
   PipelineResult result;
-  Progress progress("quantize", lm.num_layers());
+  Progress progress(options.progress_label, lm.num_layers());
   const LayerContext ctx{lm,
                          method,
                          method,
@@ -442,7 +442,7 @@ PipelineResult quantize_model(model::CausalLM& lm,
     act.reference = act.inputs.clone();
   }
   const int64_t batch = batch_size(lm, ids.size(0), ids.size(1), options);
-  Progress progress("quantize", lm.num_layers());
+  Progress progress(options.progress_label, lm.num_layers());
   const LayerContext ctx{lm,
                          method,
                          fallback,

@@ -32,6 +32,13 @@ constexpr const char* kLock = "lock";
 constexpr const char* kModulesKey = "modules";  // a layer file's metadata: names, extra suffixes
 constexpr const char* kInputs = "inputs";       // a state file's activations
 constexpr const char* kMethodPrefix = "method.";
+// Kept when the rest of the work folder is removed (the header says why).
+constexpr const char* kMeasurementPass = "measure";
+constexpr const char* kMeasurementCache = "measure.json";
+
+bool kept_on_removal(const std::string& name) {
+  return name == kMeasurementPass || name == kMeasurementCache;
+}
 
 std::string numbered(const char* stem, int64_t number) {
   char name[64];
@@ -119,11 +126,19 @@ ResumeCheckpoint::ResumeCheckpoint(const std::string& out_dir, json identity)
       _dir(_out.string() + ".work"),
       _identity(std::move(identity)) {}
 
+ResumeCheckpoint::ResumeCheckpoint(fs::path out, fs::path dir, json identity)
+    : _out(std::move(out)), _dir(std::move(dir)), _identity(std::move(identity)) {}
+
+std::unique_ptr<ResumeCheckpoint> ResumeCheckpoint::measurement_pass(const ResumeCheckpoint& parent,
+                                                                     json identity) {
+  return std::unique_ptr<ResumeCheckpoint>(
+      new ResumeCheckpoint(parent._out, parent._dir / kMeasurementPass, std::move(identity)));
+}
+
+fs::path ResumeCheckpoint::measurement_file() const { return _dir / kMeasurementCache; }
+
 ResumeCheckpoint::~ResumeCheckpoint() {
-  if (_created_dir && _manifest.is_null()) {
-    std::error_code error;
-    fs::remove_all(_dir, error);
-  }
+  if (_created_dir && _manifest.is_null()) remove_owned();
   if (_lock_fd >= 0) ::close(_lock_fd);
 }
 
@@ -288,7 +303,9 @@ void ResumeCheckpoint::start_fresh() {
   // A run killed before its first checkpoint leaves files; the marker and lock stay.
   for (const auto& entry : fs::directory_iterator(_dir, error)) {
     const std::string name = entry.path().filename().string();
-    if (name != kMarker && name != kLock) fs::remove_all(entry.path(), error);
+    if (name != kMarker && name != kLock && !kept_on_removal(name)) {
+      fs::remove_all(entry.path(), error);
+    }
   }
   if (small_file_text(file(kMarker)) != kFormat) write_text_file(file(kMarker).string(), kFormat);
   _manifest = {{"format", kFormat},
@@ -350,8 +367,23 @@ void ResumeCheckpoint::remove() {
     spdlog::warn("{} was not made by ptq; leaving it", _dir.string());
     return;
   }
+  remove_owned();
+}
+
+void ResumeCheckpoint::remove_owned() {
   std::error_code error;
-  fs::remove_all(_dir, error);
+  if (!fs::exists(_dir, error)) return;
+  bool kept = false;
+  for (const auto& entry : fs::directory_iterator(_dir, error)) {
+    const std::string name = entry.path().filename().string();
+    if (kept_on_removal(name)) {
+      kept = true;
+    } else if (name != kMarker && name != kLock) {
+      fs::remove_all(entry.path(), error);
+    }
+  }
+  // With a measurement kept, the marker stays (invariant 3) and so does the lock file.
+  if (!kept) fs::remove_all(_dir, error);
   if (error) spdlog::warn("cannot remove {}: {}", _dir.string(), error.message());
 }
 

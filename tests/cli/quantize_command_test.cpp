@@ -689,6 +689,50 @@ INSTANTIATE_TEST_SUITE_P(QuantizeCommand,
                                   (info.param.signal == SIGKILL ? "_sigkill" : "_sigint");
                          });
 
+// --target-bits: a measurement killed after layer 1 is refused without --resume, resumes with
+// it from layer 2 and gives the output and measurement an uninterrupted run gives; the
+// measurement stays cached in out.work/measure.json (the rest of out.work removed), and a
+// later target to the same output reuses it.
+TEST(QuantizeCommand, TargetBitsMeasurementResumesAndIsCached) {
+  TempDir tmp;
+  const auto args = [&](const std::string& run, const std::string& target) {
+    return quantize_args(tmp / run / "out", {"--nsamples", "4", "--target-bits", target, "--report",
+                                             (tmp / (run + ".json")).string()});
+  };
+  fs::create_directories(tmp / "whole");
+  fs::create_directories(tmp / "resumed");
+  const CliResult whole = run_cli(one_thread(args("whole", "3.5")));
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+  const fs::path cache = tmp / "whole" / "out.work" / "measure.json";
+  EXPECT_EQ(directory_files(tmp / "whole" / "out.work").size(), 3u)  // marker, lock, cache
+      << "only the measurement stays";
+  ASSERT_TRUE(fs::exists(cache));
+
+  const Interrupted killed = run_until(args("resumed", "3.5"), "measure 2/5", SIGKILL);
+  ASSERT_TRUE(killed.signalled) << killed.err;
+  ASSERT_EQ(killed.err.find("measure 5/5"), std::string::npos) << "finished before the kill";
+  EXPECT_FALSE(fs::exists(tmp / "resumed" / "out"));
+  ASSERT_TRUE(fs::exists(tmp / "resumed" / "out.work" / "measure" / "checkpoint.json"));
+  const CliResult refused = run_cli(one_thread(args("resumed", "3.5")));
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_NE(refused.err.find("holds an interrupted measurement"), std::string::npos) << refused.err;
+
+  std::vector<std::string> resume_args = one_thread(args("resumed", "3.5"));
+  resume_args.push_back("--resume");
+  const CliResult resumed = run_cli(resume_args);
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  EXPECT_NE(resumed.err.find("resuming the measurement"), std::string::npos) << resumed.err;
+  EXPECT_FALSE(fs::exists(tmp / "resumed" / "out.work" / "measure"));
+  EXPECT_EQ(read_file(tmp / "resumed" / "out.work" / "measure.json"), read_file(cache));
+  EXPECT_EQ(directory_files(tmp / "resumed" / "out"), directory_files(tmp / "whole" / "out"));
+
+  fs::remove_all(tmp / "whole" / "out");
+  const CliResult second = run_cli(one_thread(args("whole", "4.0")));
+  ASSERT_EQ(second.exit_code, 0) << second.err;
+  EXPECT_NE(second.err.find("reused from " + cache.string()), std::string::npos) << second.err;
+  EXPECT_EQ(second.err.find("measure 1/5"), std::string::npos) << "measured again";
+}
+
 // A checkpoint resumes only under the settings it was made with; without --resume it is not
 // silently discarded; a truncated one is rejected. Each refusal exits 2 and keeps it.
 TEST(QuantizeCommand, ResumeRefusesAnotherRunsCheckpoint) {

@@ -156,6 +156,39 @@ TEST(ResumeCheckpoint, ResumedCheckpointGrowsAndRemoveDeletesIt) {
   EXPECT_FALSE(fs::exists(tmp / "out.work"));
 }
 
+// The measurement pass checkpoints in out.work/measure under the main lock; the main pass's
+// first layer, a failed run and the removal after the output keep it and the cached
+// measure.json (the cache's folder keeps its marker), and the pass's own removal deletes it.
+TEST(ResumeCheckpoint, TheMeasurementOutlivesTheRest) {
+  TempDir tmp;
+  {
+    quant::ResumeCheckpoint main((tmp / "out").string(), kIdentity);
+    main.lock();
+    const auto pass = quant::ResumeCheckpoint::measurement_pass(main, kIdentity);
+    EXPECT_EQ(pass->dir(), tmp / "out.work" / "measure");
+    pass->finish_layer(record(0), at::zeros({1, 2, 3}), {});
+    EXPECT_EQ(main.measurement_file(), tmp / "out.work" / "measure.json");
+  }  // a run that fails during the measurement: nothing of the main pass was committed
+  ASSERT_TRUE(fs::exists(tmp / "out.work" / "measure" / "checkpoint.json"));
+  {
+    quant::ResumeCheckpoint main((tmp / "out").string(), kIdentity);
+    main.lock();
+    const auto pass = quant::ResumeCheckpoint::measurement_pass(main, kIdentity);
+    EXPECT_EQ(pass->load().layers.size(), 1u);
+    write_file(main.measurement_file(), "{}");
+    pass->remove();
+    EXPECT_FALSE(fs::exists(pass->dir()));
+    main.add_linear("model.layers.0.mlp.down_proj", linear(0));
+    main.finish_layer(record(0), at::zeros({1, 2, 3}), {});
+    EXPECT_TRUE(fs::exists(main.measurement_file()));
+    main.remove();
+  }
+  EXPECT_EQ(read_file(tmp / "out.work" / "measure.json"), "{}");
+  EXPECT_EQ(read_file(tmp / "out.work" / "ptq-work"), "ptq-resume-1");
+  EXPECT_FALSE(fs::exists(tmp / "out.work" / "checkpoint.json"));
+  EXPECT_FALSE(fs::exists(tmp / "out.work" / "layer-00000.safetensors"));
+}
+
 // A folder at out.work that ptq did not make is never written into or removed.
 TEST(ResumeCheckpoint, AForeignWorkFolderIsLeftAlone) {
   TempDir tmp;

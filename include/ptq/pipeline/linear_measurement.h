@@ -2,16 +2,18 @@
 // The measurement pass of a bit budget (bit_allocation.h): every linear quantized at every
 // candidate setting, recording the error each leaves on the linear's output over the
 // calibration inputs relative to that output, tr((W - Q) H (W - Q)^T) / tr(W H W^T)
-// (relative_error.h; docs/format.md says why relative), and its exact storage bits
-// (storage_bits.h). A QuantMethod, so that the layer loop runs it like any method: the linears
-// get the loop's Hessians, and the candidates of one linear share GPTQ's factorisation of its
-// Hessian (SharedPreparation, gptq.h). The loop carries on with each linear at the candidate of
-// most storage bits, the closest to full precision.
+// (relative_error.h: for gptq and septq from the sweep's own loss, sweep_output_error;
+// docs/format.md says why relative), and its exact storage bits (storage_bits.h). A QuantMethod, so
+// that the layer loop runs it like any method: the linears get the loop's Hessians, and the
+// candidates of one linear share GPTQ's factorisation of its Hessian (SharedPreparation, gptq.h).
+// The loop carries on with each linear at the candidate of most storage bits, the closest to full
+// precision.
 //
 //   MeasuringMethod m("gptq", options, default_candidates());
 //   quantize_model(*lm, ids, m, rtn, pipeline, [](auto&&...) {});
 //   Allocation a = allocate_bits(m.measured(), 3.5 * weights);
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -53,6 +55,13 @@ class MeasuringMethod : public QuantMethod {
 
   // The linears measured so far, in the order quantized.
   std::vector<LinearCandidates> measured() const;
+
+  // The linears measured so far, so that an interrupted measurement resumes (resume_checkpoint.h):
+  // per linear i, "<i> <module>" -> fp64 [candidates, 4] (bits, group size, storage bits, error)
+  // and "<i> <module> weights" -> int64 [1], i zero-padded to six digits (map order = order).
+  std::map<std::string, at::Tensor> layer_state() const override;
+  // Throws InputError for a state this method's candidates could not have written.
+  void restore_layer_state(const std::map<std::string, at::Tensor>& state) override;
 
  private:
   std::vector<std::pair<LinearSetting, std::unique_ptr<QuantMethod>>> _methods;

@@ -59,6 +59,8 @@ struct PipelineOptions {
   // quadratic traces of about N K^2 FLOPs each, twice GPTQ's own column loop (N K^2).
   // Off: recorded as 0, the quantized weights unchanged.
   bool relative_error = true;
+  // The pass's name in progress lines ("quantize 2/32"; the --target-bits measurement: "measure").
+  std::string progress_label = "quantize";
 };
 
 struct LinearRecord {

@@ -20,6 +20,11 @@
 // the marker file ptq-work (ptq's signature) and the lock file lock (the pid of the run that
 // holds it, locked with flock while the run lasts).
 //
+// A --target-bits run (linear_measurement.h) first checkpoints its measurement pass the same
+// way in the subfolder measure/ (measurement_pass()), then caches the whole measurement in
+// measure.json (measurement_file()); both survive the removal of the rest, so an interrupted
+// measurement resumes and a later target to the same output reuses it.
+//
 // Invariants:
 // 1. checkpoint.json is the commit point: it is replaced (temp + rename) only after the files
 //    it lists are complete (temp + fsync + rename), so a run killed at any moment leaves the
@@ -34,6 +39,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -60,6 +66,12 @@ class ResumeCheckpoint {
   ~ResumeCheckpoint();
   ResumeCheckpoint(const ResumeCheckpoint&) = delete;
   ResumeCheckpoint& operator=(const ResumeCheckpoint&) = delete;
+
+  // The checkpoint of the --target-bits measurement pass, under this one's lock.
+  static std::unique_ptr<ResumeCheckpoint> measurement_pass(const ResumeCheckpoint& parent,
+                                                            nlohmann::json identity);
+  // Where the finished measurement is cached.
+  std::filesystem::path measurement_file() const;
 
   const std::filesystem::path& dir() const { return _dir; }
   // For a caller that claims the folder (lock()) before its inputs are known.
@@ -88,10 +100,14 @@ class ResumeCheckpoint {
   void finish_layer(const LayerRecord& layer,
                     const at::Tensor& next_inputs,
                     const std::map<std::string, at::Tensor>& method_state);
-  // Deletes the work folder (after the output was committed).
+  // Deletes the work folder (after the output was committed), but for the measurement's cache
+  // and checkpoint if there are any.
   void remove();
 
  private:
+  ResumeCheckpoint(std::filesystem::path out, std::filesystem::path dir, nlohmann::json identity);
+  // remove() without the ownership check.
+  void remove_owned();
   std::filesystem::path file(const std::string& name) const { return _dir / name; }
   void start_fresh();
   void commit_layer(const LayerRecord& layer,
