@@ -121,7 +121,7 @@ namespace {
 constexpr const char* kWeightsSuffix = " weights";
 
 std::string state_key(size_t index, const std::string& module) {
-  char number[16];
+  char number[32];
   std::snprintf(number, sizeof(number), "%06zu ", index);
   return number + module;
 }

@@ -53,7 +53,7 @@ Activations embed_calibration(const model::CausalLM& lm,
                  (2 * n * t * d * 4) >> 20, options.activation_budget_mb);
   }
   Activations act{at::empty({n, t, d}, at::TensorOptions().dtype(dtype)),
-                  at::empty({n, t, d}, at::TensorOptions().dtype(dtype))};
+                  at::empty({n, t, d}, at::TensorOptions().dtype(dtype)), at::Tensor()};
   for (int64_t s = 0; s < n; ++s) {
     act.inputs[s].copy_(lm.embed(ids.slice(0, s, s + 1), 0)[0]);
   }
@@ -72,7 +72,7 @@ Activations resumed_activations(const model::CausalLM& lm,
                   "resumed calibration activations must be [", ids.size(0), ", ", ids.size(1), ", ",
                   lm.config().hidden_size, "]");
   result.fp16_activations = saved.scalar_type() == at::kHalf;
-  return {saved.clone(at::MemoryFormat::Contiguous), at::empty_like(saved)};
+  return {saved.clone(at::MemoryFormat::Contiguous), at::empty_like(saved), at::Tensor()};
 }
 
 // Progress starts at the first layer to quantize.

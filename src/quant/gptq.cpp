@@ -12,6 +12,7 @@
 #include "ptq/common/error.h"
 #include "ptq/common/logging.h"
 #include "ptq/quant/triangular_inverse.h"
+#include "quant/gptq_block_sweep.h"
 
 namespace ptq::quant {
 
@@ -274,93 +275,62 @@ struct ColumnSweep {
   at::Tensor hinv;  // fp32 [K, K], upper Cholesky factor of H^-1
   at::Tensor keep;  // uint8 [K, N] or undefined
   // fp32 [K, N], quantized (or kept) values: wt's own storage. A block's rows of wt are dead
-  // once its grids are found and its block copy w1 is taken (later blocks read and update only
-  // rows from their own begin on), so row i of Q overwrites row i of W (at 4096 x 11008 one
-  // N x K copy less, 180 MB).
+  // once its grids are found and each tile has copied its slice (later blocks read and update
+  // only rows from their own begin on), so row i of Q overwrites row i of W (at 4096 x 11008
+  // one N x K copy less, 180 MB).
   at::Tensor qt;
   at::Tensor codes;  // uint8 [K, N]
   float maxq = 0;
   double loss = 0;
 };
 
-// One lazy block of columns [begin, end).
-struct Block {
-  int64_t begin = 0;
-  int64_t end = 0;
-  std::vector<const QuantParams*> grids;  // grid of each column
-  at::Tensor w1;                          // fp32 [count, N], block copy receiving updates
-  at::Tensor err1;                        // fp32 [count, N], (w - q) / d
-};
-
-// Output rows per tile of a block sweep: the block copy's [block_size, kTile] slice (32 KiB at
+// Output rows per tile of a block sweep: the tile's [block_size, kTile] slice (32 KiB at
 // 128 x 64) stays in the core's L1 cache while each of the block's columns updates it.
 constexpr int64_t kTile = 64;
 
-// The block's columns restricted to output rows [n0, n1), at most kTile of them. Per column i:
-// q = quant(w), kept elements q = w, err = (w - q) / d with d = Hinv[i, i], then
-// W1[:, i+1:] -= err * Hinv[i, i+1:] (gptq.py; its update of column i itself only reproduces q,
-// which is stored directly).
-void sweep_tile(ColumnSweep& s, Block& block, int64_t n0, int64_t n1) {
-  const int64_t n_total = s.wt.size(1);
-  const int64_t k_total = s.hinv.size(0);
-  const float* hinv = s.hinv.data_ptr<float>();
-  const uint8_t* keep = s.keep.defined() ? s.keep.data_ptr<uint8_t>() : nullptr;
-  float* w1 = block.w1.data_ptr<float>();
-  for (int64_t i = block.begin; i < block.end; ++i) {
-    const float* scale = block.grids[i - block.begin]->scale.data_ptr<float>();
-    const float* zero = block.grids[i - block.begin]->zero.data_ptr<float>();
-    const float d = hinv[i * k_total + i];
-    const float* w = w1 + (i - block.begin) * n_total;
-    float* err = block.err1.data_ptr<float>() + (i - block.begin) * n_total;
-    float* qt = s.qt.data_ptr<float>() + i * n_total;
-    uint8_t* codes = s.codes.data_ptr<uint8_t>() + i * n_total;
-    // Branch-free, so that the compiler vectorises it; kept elements are patched after.
-    for (int64_t n = n0; n < n1; ++n) {
-      const float code = quantize_code(w[n], scale[n], zero[n], s.maxq);
-      const float q = dequantize_code(code, scale[n], zero[n]);
-      qt[n] = q;
-      codes[n] = static_cast<uint8_t>(code);
-      err[n] = (w[n] - q) / d;
-    }
-    if (keep != nullptr) {
-      const uint8_t* kept = keep + i * n_total;
-      for (int64_t n = n0; n < n1; ++n) {
-        if (kept[n] != 0) {
-          qt[n] = w[n];
-          err[n] = (w[n] - w[n]) / d;
-        }
-      }
-    }
-    for (int64_t j = i + 1; j < block.end; ++j) {
-      const float h = hinv[i * k_total + j];
-      float* wj = w1 + (j - block.begin) * n_total;
-      for (int64_t n = n0; n < n1; ++n) wj[n] -= err[n] * h;
-    }
+// The block's columns over output rows [n0, n1) in tiles of at most kTile rows
+// (gptq_block_sweep.h): each element sees the same operations in the same order as in one
+// sweep over all rows, so the tiling changes no bit.
+void sweep_rows(const BlockSweep& block, int64_t n0, int64_t n1) {
+  std::vector<float> tile((block.end - block.begin) * kTile);
+  for (int64_t t = n0; t < n1; t += kTile) {
+    sweep_block_tile(block, t, std::min(t + kTile, n1), tile.data());
   }
-}
-
-// Tiles of at most kTile output rows in [n0, n1): each element sees the same operations in the
-// same order as in one sweep over all rows, so the tiling changes no bit.
-void sweep_rows(ColumnSweep& s, Block& block, int64_t n0, int64_t n1) {
-  for (int64_t t = n0; t < n1; t += kTile) sweep_tile(s, block, t, std::min(t + kTile, n1));
 }
 
 void sweep_block(
     ColumnSweep& s, int64_t begin, int64_t end, GroupGrids& grids, const int64_t* perm) {
-  Block block;
-  block.begin = begin;
-  block.end = end;
-  // Grids first: they read W (not the block copy), so they do not depend on this block's sweep.
-  for (int64_t i = begin; i < end; ++i) block.grids.push_back(&grids.for_column(i, perm[i], s.wt));
-  block.w1 = s.wt.slice(0, begin, end).clone();
-  block.err1 = at::zeros_like(block.w1);
+  // Grids first: they read W as it is before this block's sweep (gptq.py reads W, not its block
+  // copy W1; the sweep's tiles copy W before writing Q over it).
+  std::vector<const float*> scales, zeros;
+  for (int64_t i = begin; i < end; ++i) {
+    const QuantParams& grid = grids.for_column(i, perm[i], s.wt);
+    scales.push_back(grid.scale.data_ptr<float>());
+    zeros.push_back(grid.zero.data_ptr<float>());
+  }
+  // (w - q) / d, every element written by the sweep.
+  const at::Tensor err1 = at::empty({end - begin, s.wt.size(1)}, s.wt.options());
+  BlockSweep sweep;
+  sweep.hinv = s.hinv.data_ptr<float>();
+  sweep.k_total = s.hinv.size(0);
+  sweep.n_total = s.wt.size(1);
+  sweep.begin = begin;
+  sweep.end = end;
+  sweep.scales = scales.data();
+  sweep.zeros = zeros.data();
+  sweep.keep = s.keep.defined() ? s.keep.data_ptr<uint8_t>() : nullptr;
+  sweep.maxq = s.maxq;
+  sweep.wt = s.wt.data_ptr<float>();
+  sweep.qt = s.qt.data_ptr<float>();
+  sweep.err1 = err1.data_ptr<float>();
+  sweep.codes = s.codes.data_ptr<uint8_t>();
   // Output rows are independent within a block: split them across threads.
-  at::parallel_for(0, s.wt.size(1), 256,
-                   [&](int64_t n0, int64_t n1) { sweep_rows(s, block, n0, n1); });
-  s.loss += 0.5 * block.err1.to(at::kDouble).square().sum().item<double>();
+  at::parallel_for(0, sweep.n_total, 256,
+                   [&](int64_t n0, int64_t n1) { sweep_rows(sweep, n0, n1); });
+  s.loss += 0.5 * err1.to(at::kDouble).square().sum().item<double>();
   // Lazy batch: W[:, end:] -= Err1 @ Hinv[begin:end, end:], i.e. in transposed storage
   // W^T[end:] -= Hinv[begin:end, end:]^T Err1^T.
-  s.wt.slice(0, end).addmm_(s.hinv.slice(0, begin, end).slice(1, end).t(), block.err1, 1, -1);
+  s.wt.slice(0, end).addmm_(s.hinv.slice(0, begin, end).slice(1, end).t(), err1, 1, -1);
 }
 
 at::Tensor permute_columns(const at::Tensor& t, const at::Tensor& perm) {
@@ -452,7 +422,8 @@ GptqResult gptq_quantize(const at::Tensor& weight,
   const UniformQuantizer quantizer(config.quantizer);
   const int64_t columns = weight.size(1);
   at::Tensor original = weight.to(at::kFloat).contiguous();
-  at::Tensor w = original.masked_fill(hessian.dead.unsqueeze(0), 0);
+  const bool any_dead = hessian.dead.any().item<bool>();
+  at::Tensor w = any_dead ? original.masked_fill(hessian.dead.unsqueeze(0), 0) : original;
   GroupGrids grids(quantizer, config.group_size, config.static_groups);
   grids.prepare(original, w, channel_grid);
 
@@ -467,6 +438,11 @@ GptqResult gptq_quantize(const at::Tensor& weight,
   const bool identity = at::equal(result.perm, at::arange(columns, result.perm.options()));
   const auto in_order = [&](const at::Tensor& t) {
     return identity ? t : permute_columns(t, result.perm);
+  };
+  // Back to the original order, [N, K] contiguous.
+  const auto in_original_order = [&](const at::Tensor& t_transposed) {
+    return identity ? t_transposed.t().contiguous()
+                    : permute_columns(t_transposed.t(), result.inv_perm);
   };
   sweep.wt = in_order(w).t().contiguous();
   // The sweep reads only its transposed copy: W [N, K] (and an fp32 copy of a non-fp32 weight)
@@ -485,10 +461,10 @@ GptqResult gptq_quantize(const at::Tensor& weight,
 
   sweep.keep.reset();  // not held through the output permutations, the method's peak
   result.loss = sweep.loss;
-  result.quantized.weight = permute_columns(sweep.qt.t(), result.inv_perm);
+  result.quantized.weight = in_original_order(sweep.qt);
   sweep.qt.reset();  // and wt, its storage: freed before the codes are permuted
   sweep.wt.reset();
-  result.quantized.codes = permute_columns(sweep.codes.t(), result.inv_perm);
+  result.quantized.codes = in_original_order(sweep.codes);
   result.quantized.scales = grids.scales();
   result.quantized.zeros = grids.zeros();
   result.quantized.refit_groups = grids.refit_groups();

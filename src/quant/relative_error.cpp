@@ -41,9 +41,13 @@ double sweep_output_error(const at::Tensor& weight,
                           const at::Tensor& h,
                           double loss,
                           double damp) {
-  const at::Tensor live = (h.diagonal() != 0).to(at::kFloat);
-  const at::Tensor change = (weight - quantized).mul_(live.unsqueeze(0));
-  const double damping = damp * change.square().sum(at::kDouble).item<double>();
+  at::Tensor change = weight - quantized;
+  const at::Tensor dead = h.diagonal() == 0;
+  if (dead.any().item<bool>()) change.masked_fill_(dead.unsqueeze(0), 0);
+  // In fp64 without a squared copy.
+  const double norm =
+      at::linalg_vector_norm(change, 2, c10::nullopt, false, at::kDouble).item<double>();
+  const double damping = damp * norm * norm;
   if (damping > loss) return quadratic_trace(change, h);
   return 2 * loss - damping;
 }
