@@ -193,7 +193,7 @@ int64_t checked_budget(const EvalOptions& options,
 
 // A model whose layers are read one at a time during the evaluation (perplexity.h).
 std::unique_ptr<model::CausalLM> load_streamed(const std::string& dir) {
-  return quant::load_model(dir, {/*lazy_layers=*/true});
+  return quant::load_model(dir, model::LoadOptions::lazy());
 }
 
 eval::KlOptions kl_options(const EvalOptions& options, int64_t budget) {

@@ -514,7 +514,7 @@ int run_quantize(QuantizeOptions options) {
   validate(options);
   check_settings_encodable(options);
   stop_on_signals();
-  auto lm = quant::load_model(options.model, {/*lazy_layers=*/true});
+  auto lm = quant::load_model(options.model, model::LoadOptions::lazy());
   const bool true_sequential = options.true_sequential.value_or(
       model::find_architecture(lm->config().architecture).table().true_sequential);
   if (options.calib.seqlen <= 0)

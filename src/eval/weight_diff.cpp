@@ -59,10 +59,8 @@ LayerDiff diff_group(int64_t index,
 }  // namespace
 
 WeightDiff diff_weights(const std::string& dir_a, const std::string& dir_b) {
-  model::LoadOptions lazy;
-  lazy.lazy_layers = true;
-  const auto a = quant::load_model(dir_a, lazy);
-  const auto b = quant::load_model(dir_b, lazy);
+  const auto a = quant::load_model(dir_a, model::LoadOptions::lazy());
+  const auto b = quant::load_model(dir_b, model::LoadOptions::lazy());
   const model::ModelConfig& ca = a->config();
   const model::ModelConfig& cb = b->config();
   PTQ_CHECK_INPUT(ca.architecture == cb.architecture && a->num_layers() == b->num_layers(), dir_a,

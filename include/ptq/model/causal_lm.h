@@ -88,6 +88,13 @@ struct LoadOptions {
   // The weights the checkpoint stores in another form than plain tensors (weight_source.h);
   // none: every weight must be a plain tensor. quant::load_model sets it for GPTQ directories.
   std::shared_ptr<const WeightSource> source;
+
+  // Layers read only in load_layer(), the rest default: what streaming passes load.
+  static LoadOptions lazy() {
+    LoadOptions options;
+    options.lazy_layers = true;
+    return options;
+  }
 };
 
 // Keys and values of every layer for the positions seen so far.
