@@ -457,8 +457,8 @@ std::vector<quant::LinearCandidates> measure_candidates(const QuantizeOptions& o
 }
 
 // --target-bits: each linear's error and storage at every candidate (read from --measurement
-// when it holds this run's, else from the work folder's cache when that does, else measured,
-// cached and written to --measurement), then the settings of least summed error within
+// when it exists, else from the work folder's cache when that holds this run's, else measured
+// and cached; written to a --measurement that does not exist), then the settings of least summed error within
 // target_bits x the linears' weights. Its "measure_seconds" in `report`.
 quant::Allocation allocate_target(const QuantizeOptions& options,
                                   const quant::ResumeCheckpoint& checkpoint,
@@ -486,9 +486,9 @@ quant::Allocation allocate_target(const QuantizeOptions& options,
   }
   if (measured.empty()) {
     measured = measure_candidates(options, checkpoint, identity, lm, ids, true_sequential);
-    if (!options.measurement.empty()) {
-      write_json_file(options.measurement, quant::measurement_json(identity, measured));
-    }
+  }
+  if (!options.measurement.empty() && !std::filesystem::exists(options.measurement)) {
+    write_json_file(options.measurement, quant::measurement_json(identity, measured));
   }
   double weights = 0;
   for (const quant::LinearCandidates& linear : measured) weights += linear.weights;

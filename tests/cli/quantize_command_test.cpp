@@ -692,7 +692,7 @@ INSTANTIATE_TEST_SUITE_P(QuantizeCommand,
 // --target-bits: a measurement killed after layer 1 is refused without --resume, resumes with
 // it from layer 2 and gives the output and measurement an uninterrupted run gives; the
 // measurement stays cached in out.work/measure.json (the rest of out.work removed), and a
-// later target to the same output reuses it.
+// later target to the same output reuses it (and writes it to a --measurement not there yet).
 TEST(QuantizeCommand, TargetBitsMeasurementResumesAndIsCached) {
   TempDir tmp;
   const auto args = [&](const std::string& run, const std::string& target) {
@@ -727,10 +727,14 @@ TEST(QuantizeCommand, TargetBitsMeasurementResumesAndIsCached) {
   EXPECT_EQ(directory_files(tmp / "resumed" / "out"), directory_files(tmp / "whole" / "out"));
 
   fs::remove_all(tmp / "whole" / "out");
-  const CliResult second = run_cli(one_thread(args("whole", "4.0")));
+  std::vector<std::string> second_args = one_thread(args("whole", "4.0"));
+  const fs::path copy = tmp / "copy.json";  // a --measurement not there yet: written
+  second_args.insert(second_args.end(), {"--measurement", copy.string()});
+  const CliResult second = run_cli(second_args);
   ASSERT_EQ(second.exit_code, 0) << second.err;
   EXPECT_NE(second.err.find("reused from " + cache.string()), std::string::npos) << second.err;
   EXPECT_EQ(second.err.find("measure 1/5"), std::string::npos) << "measured again";
+  EXPECT_EQ(read_file(copy), read_file(cache));
 }
 
 // A checkpoint resumes only under the settings it was made with; without --resume it is not
