@@ -458,8 +458,8 @@ std::vector<quant::LinearCandidates> measure_candidates(const QuantizeOptions& o
 
 // --target-bits: each linear's error and storage at every candidate (read from --measurement
 // when it exists, else from the work folder's cache when that holds this run's, else measured
-// and cached; written to a --measurement that does not exist), then the settings of least summed error within
-// target_bits x the linears' weights. Its "measure_seconds" in `report`.
+// and cached; written to a --measurement that does not exist), then the settings of least summed
+// error within target_bits x the linears' weights. Its "measure_seconds" in `report`.
 quant::Allocation allocate_target(const QuantizeOptions& options,
                                   const quant::ResumeCheckpoint& checkpoint,
                                   model::CausalLM& lm,
