@@ -266,7 +266,7 @@ void bench_measurement(const BenchOptions& o,
   };
   const auto gptq = ptq::quant::create_method("gptq", method_options("gptq"));
   const Run plain = timed(*gptq, pipeline_options(o, "gptq"));
-  const std::vector<ptq::quant::LinearSetting> candidates = ptq::quant::default_candidates();
+  const std::vector<ptq::quant::LinearSetting> candidates = ptq::quant::default_candidates("gptq");
   ptq::quant::MeasuringMethod measuring("gptq", method_options("gptq"), candidates);
   ptq::quant::PipelineOptions p = pipeline_options(o, "gptq");
   p.relative_error = false;

@@ -116,12 +116,17 @@ void validate(QuantizeOptions& options) {
                   "--candidates needs --target-bits");
   if (options.target_bits > 0) {
     options.candidates = options.candidates_file.empty()
-                             ? quant::default_candidates()
+                             ? quant::default_candidates(options.method)
                              : quant::read_candidates(options.candidates_file);
     quant::MeasuringMethod(options.method, options.method_options, options.candidates);
   }
   if (!options.linear_settings_file.empty()) {
     options.linear_settings = quant::read_linear_settings(options.linear_settings_file);
+    for (const auto& [module, setting] : options.linear_settings) {
+      PTQ_CHECK_INPUT(setting.keep_percent < 0 || options.method == "septq",
+                      options.linear_settings_file, ": '", module,
+                      "': keep_percent is SEPTQ's; method '", options.method, "' keeps no weights");
+    }
   }
   make_method(options.method, options);  // unknown name or settings it cannot take -> InputError
   // What the run reads or writes last is checked first, so it cannot fail after the work (the
@@ -294,8 +299,11 @@ nlohmann::json settings_json(const QuantizeOptions& options, bool true_sequentia
   settings.update(quant::method_settings(m));
   if (options.target_bits > 0) {
     settings["candidates"] = nlohmann::json::array();
-    for (const auto& c : options.candidates)
-      settings["candidates"].push_back({c.bits, c.group_size});
+    for (const auto& c : options.candidates) {
+      nlohmann::json candidate = {c.bits, c.group_size};
+      if (c.keep_percent >= 0) candidate.push_back(c.keep_percent);
+      settings["candidates"].push_back(candidate);
+    }
   }
   return settings;
 }
@@ -549,7 +557,8 @@ int run_quantize(QuantizeOptions options) {
     method = make_method(options.method, options);
     rtn = make_method("rtn", options);
     format.dynamic = quant::dynamic_rules(format.top_setting(), options.linear_settings);
-    writer.set_dynamic(format.dynamic);
+    format.method_fields = method->config_fields();
+    writer.set_per_linear_settings(format.dynamic, format.method_fields);
   }
   spdlog::info("quantizing {} with {} at W{}A{}, group size {}, {} samples x {} tokens{}",
                options.model, options.method, options.method_options.quantizer.bits,

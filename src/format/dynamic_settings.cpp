@@ -79,7 +79,7 @@ std::vector<DynamicRule> dynamic_rules(const LinearSetting& top,
                                        const std::map<std::string, LinearSetting>& settings) {
   json dynamic = json::object();
   for (const auto& [module, setting] : settings) {
-    if (setting == top) continue;
+    if (setting.bits == top.bits && setting.group_size == top.group_size) continue;
     dynamic[kOverride + exact_name_regex(module)] = {{"bits", setting.bits},
                                                      {"group_size", setting.group_size}};
   }

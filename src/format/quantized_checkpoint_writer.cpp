@@ -112,10 +112,12 @@ void QuantizedCheckpointWriter::add_quantized_linear(const std::string& module,
   _refit_groups += weight.refit_groups;
 }
 
-void QuantizedCheckpointWriter::set_dynamic(std::vector<DynamicRule> rules) {
+void QuantizedCheckpointWriter::set_per_linear_settings(std::vector<DynamicRule> rules,
+                                                        nlohmann::json method_fields) {
   PTQ_CHECK_INPUT(_grids == 0, "the per-linear settings of ", _staged->target().string(),
                   " cannot change once quantized linears are stored");
   _format.dynamic = std::move(rules);
+  _format.method_fields = std::move(method_fields);
   parse_quantization_config(quantization_config_json(_format), "the quantization format");
 }
 

@@ -50,12 +50,21 @@ int setting_int(const nlohmann::json& object, const char* key, const std::string
   return it->get<int>();
 }
 
-// {"bits": B, "group_size": G} with B in 2..8 and G -1 or positive; `where` names it in errors.
+// {"bits": B, "group_size": G} with B in 2..8 and G -1 or positive, and optionally
+// "keep_percent": P in 0..50 (SEPTQ); `where` names it in errors.
 LinearSetting parse_setting(const nlohmann::json& value, const std::string& where) {
-  PTQ_CHECK_INPUT(value.is_object() && value.size() == 2, where,
-                  " must be {\"bits\": B, \"group_size\": G}, got ", value.dump());
-  const LinearSetting setting{setting_int(value, "bits", where),
-                              setting_int(value, "group_size", where)};
+  const bool keep = value.is_object() && value.contains("keep_percent");
+  PTQ_CHECK_INPUT(value.is_object() && value.size() == (keep ? 3u : 2u), where,
+                  " must be {\"bits\": B, \"group_size\": G} with an optional "
+                  "\"keep_percent\": P, got ",
+                  value.dump());
+  LinearSetting setting{setting_int(value, "bits", where), setting_int(value, "group_size", where)};
+  if (keep) {
+    const nlohmann::json& p = value.at("keep_percent");
+    PTQ_CHECK_INPUT(p.is_number() && p.get<double>() >= 0 && p.get<double>() <= 50, where,
+                    ": keep_percent ", p.dump(), " is not a number in 0..50");
+    setting.keep_percent = p.get<double>();
+  }
   PTQ_CHECK_INPUT(setting.bits >= 2 && setting.bits <= 8, where, ": bits ", setting.bits,
                   " is not 2 to 8");
   PTQ_CHECK_INPUT(setting.group_size == -1 || setting.group_size > 0, where, ": group_size ",
@@ -84,16 +93,22 @@ std::vector<LinearSetting> read_candidates(const std::string& path) {
     const std::string where = path + ": candidate " + std::to_string(i);
     const LinearSetting setting = parse_setting(file[i], where);
     PTQ_CHECK_INPUT(std::find(candidates.begin(), candidates.end(), setting) == candidates.end(),
-                    where, " repeats bits ", setting.bits, ", group_size ", setting.group_size);
+                    where, " repeats ", file[i].dump());
     candidates.push_back(setting);
   }
   return candidates;
 }
 
+nlohmann::json setting_json(const LinearSetting& setting) {
+  nlohmann::json object = {{"bits", setting.bits}, {"group_size", setting.group_size}};
+  if (setting.keep_percent >= 0) object["keep_percent"] = setting.keep_percent;
+  return object;
+}
+
 nlohmann::json linear_settings_json(const std::map<std::string, LinearSetting>& settings) {
   nlohmann::json object = nlohmann::json::object();
   for (const auto& [module, s] : settings) {
-    object[module] = {{"bits", s.bits}, {"group_size", s.group_size}};
+    object[module] = setting_json(s);
   }
   return object;
 }

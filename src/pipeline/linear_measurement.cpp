@@ -11,10 +11,16 @@
 
 namespace ptq::quant {
 
-std::vector<LinearSetting> default_candidates() {
+std::vector<LinearSetting> default_candidates(const std::string& method) {
   std::vector<LinearSetting> candidates;
   for (const int bits : {2, 3, 4, 5, 6, 8}) {
-    for (const int group_size : {-1, 128, 64, 32}) candidates.push_back({bits, group_size});
+    for (const int group_size : {-1, 128, 64, 32}) {
+      if (method != "septq") {
+        candidates.push_back({bits, group_size});
+        continue;
+      }
+      for (const double keep : {0.5, 1.0, 2.0}) candidates.push_back({bits, group_size, keep});
+    }
   }
   return candidates;
 }
@@ -25,10 +31,10 @@ nlohmann::json measurement_json(const nlohmann::json& identity,
   for (const LinearCandidates& linear : linears) {
     nlohmann::json candidates = nlohmann::json::array();
     for (const SettingCost& c : linear.candidates) {
-      candidates.push_back({{"bits", c.setting.bits},
-                            {"group_size", c.setting.group_size},
-                            {"storage_bits", c.bits},
-                            {"error", c.error}});
+      nlohmann::json candidate = setting_json(c.setting);
+      candidate["storage_bits"] = c.bits;
+      candidate["error"] = c.error;
+      candidates.push_back(candidate);
     }
     list.push_back(
         {{"module", linear.module}, {"weights", linear.weights}, {"candidates", candidates}});
@@ -54,7 +60,8 @@ std::vector<LinearCandidates> read_measurement(const std::string& path,
       LinearCandidates linear{
           entry.at("module").get<std::string>(), {}, entry.at("weights").get<int64_t>()};
       for (const nlohmann::json& c : entry.at("candidates")) {
-        linear.candidates.push_back({{c.at("bits").get<int>(), c.at("group_size").get<int>()},
+        linear.candidates.push_back({{c.at("bits").get<int>(), c.at("group_size").get<int>(),
+                                      c.value("keep_percent", -1.0)},
                                      c.at("storage_bits").get<double>(),
                                      c.at("error").get<double>()});
       }
@@ -73,9 +80,12 @@ MeasuringMethod::MeasuringMethod(const std::string& name,
   PTQ_CHECK_INPUT(name == "rtn" || name == "gptq" || name == "septq", "method '", name,
                   "' cannot quantize linears at different settings; rtn, gptq and septq can");
   for (const LinearSetting& setting : candidates) {
+    PTQ_CHECK_INPUT(setting.keep_percent < 0 || name == "septq",
+                    "a candidate's keep_percent is SEPTQ's; method '", name, "' keeps no weights");
     MethodOptions own = options;
     own.quantizer.bits = setting.bits;
     own.group_size = setting.group_size;
+    if (setting.keep_percent >= 0) own.keep_percent = setting.keep_percent;
     _methods.emplace_back(setting, create_method(name, own));
   }
 }
@@ -133,11 +143,12 @@ std::map<std::string, at::Tensor> MeasuringMethod::layer_state() const {
   std::map<std::string, at::Tensor> state;
   for (size_t i = 0; i < _measured.size(); ++i) {
     const LinearCandidates& linear = _measured[i];
-    at::Tensor costs = at::empty({static_cast<int64_t>(linear.candidates.size()), 4}, at::kDouble);
+    at::Tensor costs = at::empty({static_cast<int64_t>(linear.candidates.size()), 5}, at::kDouble);
     double* row = costs.data_ptr<double>();
     for (const SettingCost& c : linear.candidates) {
       *row++ = c.setting.bits;
       *row++ = c.setting.group_size;
+      *row++ = c.setting.keep_percent;
       *row++ = c.bits;
       *row++ = c.error;
     }
@@ -157,8 +168,8 @@ void MeasuringMethod::restore_layer_state(const std::map<std::string, at::Tensor
                     "' where linear ", measured.size(), " was expected");
     const at::Tensor costs = it->second;
     PTQ_CHECK_INPUT(costs.scalar_type() == at::kDouble && costs.dim() == 2 &&
-                        costs.size(0) == candidates && costs.size(1) == 4,
-                    "measurement state: '", it->first, "' is not fp64 [", candidates, ", 4]");
+                        costs.size(0) == candidates && costs.size(1) == 5,
+                    "measurement state: '", it->first, "' is not fp64 [", candidates, ", 5]");
     const auto weights = std::next(it);
     PTQ_CHECK_INPUT(weights != state.end() && weights->first == it->first + kWeightsSuffix &&
                         weights->second.scalar_type() == at::kLong && weights->second.numel() == 1,
@@ -167,10 +178,11 @@ void MeasuringMethod::restore_layer_state(const std::map<std::string, at::Tensor
     const at::Tensor c = costs.contiguous();
     const double* row = c.data_ptr<double>();
     for (const auto& [setting, method] : _methods) {
-      PTQ_CHECK_INPUT(row[0] == setting.bits && row[1] == setting.group_size,
-                      "measurement state: '", it->first, "' was measured at other candidates");
-      linear.candidates.push_back({setting, row[2], row[3]});
-      row += 4;
+      PTQ_CHECK_INPUT(
+          row[0] == setting.bits && row[1] == setting.group_size && row[2] == setting.keep_percent,
+          "measurement state: '", it->first, "' was measured at other candidates");
+      linear.candidates.push_back({setting, row[3], row[4]});
+      row += 5;
     }
     measured.push_back(std::move(linear));
     it = weights;

@@ -1,12 +1,13 @@
 #include "ptq/pipeline/per_linear_method.h"
 
+#include <tuple>
 #include <utility>
 
 namespace ptq::quant {
 namespace {
 
-std::pair<int, int> key_of(const LinearSetting& setting) {
-  return {setting.bits, setting.group_size};
+std::tuple<int, int, double> key_of(const LinearSetting& setting) {
+  return {setting.bits, setting.group_size, setting.keep_percent};
 }
 
 }  // namespace
@@ -26,8 +27,19 @@ PerLinearMethod::PerLinearMethod(const std::string& name,
     MethodOptions own = options;
     own.quantizer.bits = setting.bits;
     own.group_size = setting.group_size;
+    if (setting.keep_percent >= 0) own.keep_percent = setting.keep_percent;  // read by septq only
     method = create_method(name, own);
   }
+}
+
+nlohmann::json PerLinearMethod::config_fields() const {
+  nlohmann::json fields = _default->config_fields();
+  nlohmann::json keep = nlohmann::json::object();
+  for (const auto& [module, setting] : _settings) {
+    if (setting.keep_percent >= 0) keep[module] = setting.keep_percent;
+  }
+  if (!keep.empty()) fields["keep_percent_per_linear"] = keep;
+  return fields;
 }
 
 LinearSetting PerLinearMethod::setting(const std::string& module) const {

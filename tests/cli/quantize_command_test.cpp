@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "cli/stories260k_runs.h"
+#include "methods/septq/global_mask.h"
 #include "ptq/methods/method.h"
 #include "test_utils.h"
 
@@ -401,13 +402,22 @@ TEST(QuantizeCommand, RejectsBadLinearSettingsAndBudgets) {
            {R"([{"bits": 3, "group_size": 0}])",
             "candidate 0: group_size 0 is neither -1 nor positive"},
            {R"([{"bits": 3, "group_size": 32}, {"bits": 3, "group_size": 32}])",
-            "candidate 1 repeats bits 3, group_size 32"}}) {
+            R"(candidate 1 repeats {"bits":3,"group_size":32})"},
+           {R"([{"bits": 3, "group_size": 32, "keep_percent": 60}])",
+            "candidate 0: keep_percent 60 is not a number in 0..50"}}) {
     write_file(candidates, text);
     expect_bad_input(tmp, out, {"--target-bits", "3.5", "--candidates", candidates.string()},
                      candidates.string() + ": " + message);
   }
   expect_bad_input(tmp, out, {"--target-bits", "3.5", "--method", "ruquant"},
                    "rtn, gptq and septq can");
+  write_file(settings,
+             R"({"model.layers.0.mlp.up_proj": {"bits": 3, "group_size": 32, "keep_percent": 1}})");
+  expect_bad_input(tmp, out, {"--linear-settings", settings.string()},
+                   "'model.layers.0.mlp.up_proj': keep_percent is SEPTQ's; method 'gptq'");
+  write_file(candidates, R"([{"bits": 3, "group_size": 32, "keep_percent": 1}])");
+  expect_bad_input(tmp, out, {"--target-bits", "3.5", "--candidates", candidates.string()},
+                   "keep_percent is SEPTQ's; method 'gptq' keeps no weights");
   // Written after the measurement pass: a folder that is not there is refused before it.
   expect_bad_input(tmp, out,
                    {"--target-bits", "3.5", "--measurement", (tmp / "no" / "m.json").string()},
@@ -476,6 +486,50 @@ TEST(QuantizeCommand, TargetBitsChooseAmongTheGivenCandidates) {
                 setting == std::make_pair(8, 64))
         << setting.first << ", " << setting.second;
   }
+}
+
+// SEPTQ candidates with their own keep fractions: each linear keeps what its chosen setting's
+// fraction gives (global_mask.h's count), in all what `inspect` counts; the report and the
+// checkpoint's meta name the per-linear fractions.
+TEST(QuantizeCommand, TargetBitsChooseSeptqKeepFractions) {
+  TempDir tmp;
+  const fs::path candidates = tmp / "candidates.json";
+  write_file(candidates,
+             R"([{"bits": 3, "group_size": -1, "keep_percent": 0.5},
+                 {"bits": 3, "group_size": -1, "keep_percent": 4},
+                 {"bits": 4, "group_size": -1, "keep_percent": 1}])");
+  const fs::path out = tmp / "out";
+  const fs::path report = tmp / "report.json";
+  const CliResult r =
+      run_cli(quantize_args(out, {"--method", "septq", "--target-bits", "4.0", "--candidates",
+                                  candidates.string(), "--report", report.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto json = nlohmann::json::parse(read_file(report));
+  std::map<std::string, int64_t> weights;
+  for (const auto& layer : json.at("layers")) {
+    for (const auto& linear : layer.at("linears")) {
+      weights[linear.at("name").get<std::string>()] =
+          linear.at("shape").at(0).get<int64_t>() * linear.at("shape").at(1).get<int64_t>();
+    }
+  }
+  int64_t kept = 0;
+  std::set<double> keeps;
+  nlohmann::json per_linear = nlohmann::json::object();
+  for (const auto& [module, s] : json.at("settings").at("linear_settings").items()) {
+    const double p = s.at("keep_percent").get<double>();
+    keeps.insert(p);
+    per_linear[module] = p;
+    kept += methods::septq::kept_count(weights.at(module), p);
+  }
+  EXPECT_EQ(json.at("settings").at("linear_settings").size(), weights.size());
+  EXPECT_GT(keeps.size(), 1u) << "one fraction for every linear: the test shows nothing";
+  const CliResult inspect = run_cli({"inspect", out.string(), "--json"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  const auto q = nlohmann::json::parse(inspect.out).at("quantization");
+  EXPECT_EQ(q.at("kept_weights").get<int64_t>(), kept);
+  EXPECT_LE(q.at("bits_per_weight").get<double>(), 4.0);
+  const auto config = nlohmann::json::parse(read_file(out / "config.json"));
+  EXPECT_EQ(config.at("quantization_config").at("meta").at("keep_percent_per_linear"), per_linear);
 }
 
 TEST(QuantizeCommand, RefusesUnwritableOrNonEmptyOutput) {

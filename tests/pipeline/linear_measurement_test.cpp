@@ -82,12 +82,37 @@ TEST(LinearMeasurement, LayerStateRestoresTheMeasuredLinears) {
 }
 
 TEST(LinearMeasurement, DefaultCandidatesAndRefusals) {
-  const std::vector<LinearSetting> candidates = default_candidates();
+  const std::vector<LinearSetting> candidates = default_candidates("gptq");
   EXPECT_EQ(candidates.size(), 24u);
   EXPECT_EQ(candidates.front(), (LinearSetting{2, -1}));
   EXPECT_EQ(candidates.back(), (LinearSetting{8, 32}));
+  const std::vector<LinearSetting> septq = default_candidates("septq");
+  EXPECT_EQ(septq.size(), 72u);
+  EXPECT_EQ(septq.front(), (LinearSetting{2, -1, 0.5}));
+  EXPECT_EQ(septq[1], (LinearSetting{2, -1, 1.0}));
+  EXPECT_EQ(septq.back(), (LinearSetting{8, 32, 2.0}));
   EXPECT_THROW(MeasuringMethod("ruquant", MethodOptions{}, candidates), InputError);
   EXPECT_THROW(MeasuringMethod("gptq", MethodOptions{}, {}), InputError);
+  EXPECT_THROW(MeasuringMethod("gptq", MethodOptions{}, {{3, -1, 1.0}}), InputError);
+}
+
+// SEPTQ's keep fraction as part of a candidate: 2% of a 16 x 64 linear keeps ceil(20.48) = 21
+// weights, 0.5% keeps ceil(5.12) = 6 (global_mask.h), each stored as a 32-bit index and a
+// 16-bit value, so the two candidates' storage differs by exactly 15 x 48 bits (codes and grids
+// alike); keeping more leaves less error.
+TEST(LinearMeasurement, SeptqCandidatesDifferInTheirKeptWeights) {
+  at::manual_seed(5);
+  const at::Tensor x = at::randn({300, 64});
+  LinearStats stats;
+  stats.hessian = x.t().matmul(x) * (2.0 / 300);
+  stats.samples = 300;
+  MeasuringMethod measure("septq", MethodOptions{}, {{3, -1, 0.5}, {3, -1, 2.0}});
+  measure.quantize_linear("l", at::randn({16, 64}), stats);
+  const std::vector<SettingCost> c = measure.measured().at(0).candidates;
+  ASSERT_EQ(c.size(), 2u);
+  EXPECT_EQ(c[0].setting.keep_percent, 0.5);
+  EXPECT_EQ(c[1].bits - c[0].bits, 15 * 48);
+  EXPECT_LT(c[1].error, c[0].error);
 }
 
 }  // namespace

@@ -24,9 +24,14 @@ namespace ptq::quant {
 struct LinearSetting {
   int bits = 4;
   int group_size = 128;  // -1: one group over all input features
+  // SEPTQ: the percent of this linear's weights kept in full precision; -1: the method's
+  // --keep-percent. Not a "dynamic" key: how the stored tensors decode does not depend on it
+  // (the kept weights are stored as they are), so dynamic_rules ignores it.
+  double keep_percent = -1;
 
   bool operator==(const LinearSetting& other) const {
-    return bits == other.bits && group_size == other.group_size;
+    return bits == other.bits && group_size == other.group_size &&
+           keep_percent == other.keep_percent;
   }
   bool operator!=(const LinearSetting& other) const { return !(*this == other); }
 };

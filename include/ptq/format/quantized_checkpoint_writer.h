@@ -63,9 +63,11 @@ class QuantizedCheckpointWriter {
   void add_quantized_linear(const std::string& module,
                             const QuantizedWeight& weight,
                             const at::Tensor& bias);
-  // Sets the format's per-linear settings (QuantizationFormat::dynamic), once they are chosen
-  // (--target-bits). Throws InputError once a quantized linear was added.
-  void set_dynamic(std::vector<DynamicRule> rules);
+  // Sets the format's per-linear settings (QuantizationFormat::dynamic) and the method's fields
+  // that depend on them (QuantizationFormat::method_fields, e.g. SEPTQ's per-linear keep
+  // fractions), once they are chosen (--target-bits). Throws InputError once a quantized linear
+  // was added.
+  void set_per_linear_settings(std::vector<DynamicRule> rules, nlohmann::json method_fields);
   // An extra tensor of a quantized linear (a method's side store), stored as given; replaces a
   // source tensor of the same name.
   void add_tensor(const std::string& name, const at::Tensor& tensor);

@@ -45,15 +45,17 @@ struct Allocation {
 };
 
 // The per-linear settings file of `ptq quantize --linear-settings` (what --target-bits would
-// choose): {"<module>": {"bits": 3, "group_size": 128}, ...}. Throws InputError naming `path`
-// and the module for anything else: not an object, other keys, bits outside 2..8, a group size
-// neither -1 nor positive.
+// choose): {"<module>": {"bits": 3, "group_size": 128}, ...}, each optionally with SEPTQ's
+// "keep_percent" (0..50). Throws InputError naming `path` and the module for anything else: not
+// an object, other keys, bits outside 2..8, a group size neither -1 nor positive.
 std::map<std::string, LinearSetting> read_linear_settings(const std::string& path);
 // The candidates file of `ptq quantize --candidates` (default: default_candidates() of
 // linear_measurement.h): [{"bits": 3, "group_size": 128}, ...]. Throws InputError naming `path`
 // and the entry for anything else: not a non-empty array, a setting read_linear_settings would
 // refuse, a setting given twice.
 std::vector<LinearSetting> read_candidates(const std::string& path);
+// One setting as those files hold it: {"bits", "group_size"} and "keep_percent" when set.
+nlohmann::json setting_json(const LinearSetting& setting);
 // The same object as read_linear_settings reads, for reports.
 nlohmann::json linear_settings_json(const std::map<std::string, LinearSetting>& settings);
 

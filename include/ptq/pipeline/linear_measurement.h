@@ -9,7 +9,7 @@
 // The loop carries on with each linear at the candidate of most storage bits, the closest to full
 // precision.
 //
-//   MeasuringMethod m("gptq", options, default_candidates());
+//   MeasuringMethod m("gptq", options, default_candidates("gptq"));
 //   quantize_model(*lm, ids, m, rtn, pipeline, [](auto&&...) {});
 //   Allocation a = allocate_bits(m.measured(), 3.5 * weights);
 
@@ -27,12 +27,12 @@
 
 namespace ptq::quant {
 
-// Bits 2, 3, 4, 5, 6, 8 x group size -1, 128, 64, 32.
-std::vector<LinearSetting> default_candidates();
+// Bits 2, 3, 4, 5, 6, 8 x group size -1, 128, 64, 32; for septq each also at keep 0.5, 1 and 2%.
+std::vector<LinearSetting> default_candidates(const std::string& method);
 
 // The measurement file of `ptq quantize --measurement`: {"identity": what it was measured with,
 // "linears": [{"module": M, "weights": N * K, "candidates": [{"bits": b, "group_size": g,
-// "storage_bits": s, "error": e}, ...]}, ...]}.
+// ("keep_percent": p,) "storage_bits": s, "error": e}, ...]}, ...]}.
 nlohmann::json measurement_json(const nlohmann::json& identity,
                                 const std::vector<LinearCandidates>& linears);
 // The linears of the measurement file `path`. Throws InputError naming `path` when its identity
@@ -42,7 +42,8 @@ std::vector<LinearCandidates> read_measurement(const std::string& path,
 
 class MeasuringMethod : public QuantMethod {
  public:
-  // Throws InputError for no candidates, or a method other than rtn, gptq and septq.
+  // Throws InputError for no candidates, a method other than rtn, gptq and septq, or a
+  // candidate's keep_percent for a method other than septq.
   MeasuringMethod(const std::string& name,
                   const MethodOptions& options,
                   const std::vector<LinearSetting>& candidates);
@@ -57,7 +58,8 @@ class MeasuringMethod : public QuantMethod {
   std::vector<LinearCandidates> measured() const;
 
   // The linears measured so far, so that an interrupted measurement resumes (resume_checkpoint.h):
-  // per linear i, "<i> <module>" -> fp64 [candidates, 4] (bits, group size, storage bits, error)
+  // per linear i, "<i> <module>" -> fp64 [candidates, 5] (bits, group size, keep percent,
+  // storage bits, error)
   // and "<i> <module> weights" -> int64 [1], i zero-padded to six digits (map order = order).
   std::map<std::string, at::Tensor> layer_state() const override;
   // Throws InputError for a state this method's candidates could not have written.

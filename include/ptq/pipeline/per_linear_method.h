@@ -12,6 +12,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 
 #include "ptq/format/dynamic_settings.h"
 #include "ptq/methods/method.h"
@@ -20,7 +21,9 @@ namespace ptq::quant {
 
 class PerLinearMethod : public QuantMethod {
  public:
-  // Linears absent from `settings` get options.quantizer.bits and options.group_size. Throws
+  // Linears absent from `settings` get options.quantizer.bits and options.group_size. A
+  // setting's keep_percent is SEPTQ's: the other methods read only its bits and group size (the
+  // pipeline's RTN fallback for a SEPTQ linear keeps no weights). Throws
   // InputError for a method other than rtn, gptq and septq (RUQuant transforms whole groups
   // and refines layers: its linears cannot be told apart by setting).
   PerLinearMethod(const std::string& name,
@@ -30,7 +33,9 @@ class PerLinearMethod : public QuantMethod {
   std::string name() const override { return _default->name(); }
   bool needs_hessian() const override { return _default->needs_hessian(); }
   bool needs_calibration() const override { return _default->needs_calibration(); }
-  nlohmann::json config_fields() const override { return _default->config_fields(); }
+  // The method's, and "keep_percent_per_linear" {module: percent} for linears whose setting
+  // gives SEPTQ's keep_percent (the method's "keep_percent" covers the rest).
+  nlohmann::json config_fields() const override;
   QuantizedLinear quantize_linear(const std::string& module,
                                   const at::Tensor& weight,
                                   const LinearStats& stats) override;
@@ -42,7 +47,7 @@ class PerLinearMethod : public QuantMethod {
   LinearSetting _top;
   std::map<std::string, LinearSetting> _settings;
   std::unique_ptr<QuantMethod> _default;
-  std::map<std::pair<int, int>, std::unique_ptr<QuantMethod>> _by_setting;
+  std::map<std::tuple<int, int, double>, std::unique_ptr<QuantMethod>> _by_setting;
 };
 
 }  // namespace ptq::quant
