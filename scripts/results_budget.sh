@@ -94,7 +94,7 @@ lines = ["## A bit budget (`--target-bits`)", "",
          "64 x 512 eval rows (full precision 15.68007). Effective bits per weight as `ptq inspect` "
          "counts them (codes, grids, g_idx and SEPTQ's kept weights, as above). "
          "`--target-bits` rows: each linear's setting chosen among bits 2, 3, 4, 5, 6, 8 x group "
-         "size -1, 128, 64, 32 of the same method (SEPTQ: each also at keep 0.5, 1 and 2%) for the "
+         "size -1, 128, 64, 32 of the same method (SEPTQ: each also at keep 0.5, 1 and 2%%) for the "
          "least summed relative output error tr((W - Q) H (W - Q)^T) / tr(W H W^T) within the "
          "budget (docs/format.md); `beats` says whether its perplexity is below every uniform "
          "setting, GPTQ and SEPTQ, of at most the target's effective bits, and else names the "
