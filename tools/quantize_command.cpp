@@ -123,9 +123,8 @@ void validate(QuantizeOptions& options) {
   if (!options.linear_settings_file.empty()) {
     options.linear_settings = quant::read_linear_settings(options.linear_settings_file);
     for (const auto& [module, setting] : options.linear_settings) {
-      PTQ_CHECK_INPUT(setting.keep_percent < 0 || options.method == "septq",
-                      options.linear_settings_file, ": '", module,
-                      "': keep_percent is SEPTQ's; method '", options.method, "' keeps no weights");
+      quant::check_keep_percent(setting, options.method,
+                                options.linear_settings_file + ": '" + module + "'");
     }
   }
   make_method(options.method, options);  // unknown name or settings it cannot take -> InputError
@@ -556,8 +555,7 @@ int run_quantize(QuantizeOptions options) {
     options.linear_settings = allocation.settings;
     method = make_method(options.method, options);
     rtn = make_method("rtn", options);
-    format.dynamic = quant::dynamic_rules(format.top_setting(), options.linear_settings);
-    format.method_fields = method->config_fields();
+    format = output_format(options, *method, true_sequential);  // with the chosen settings
     writer.set_per_linear_settings(format.dynamic, format.method_fields);
   }
   spdlog::info("quantizing {} with {} at W{}A{}, group size {}, {} samples x {} tokens{}",
@@ -707,8 +705,9 @@ Command add_quantize_command(CLI::App& parent) {
                  "(same settings and inputs), else write it there");
   app.add_option("--candidates", options->candidates_file,
                  "With --target-bits: JSON [{\"bits\": B, \"group_size\": G}, ...], the "
-                 "settings each linear chooses from (default bits 2, 3, 4, 5, 6, 8 x group size "
-                 "-1, 128, 64, 32)");
+                 "settings each linear chooses from, septq's optionally with \"keep_percent\" "
+                 "(default bits 2, 3, 4, 5, 6, 8 x group size -1, 128, 64, 32; septq: each at "
+                 "keep 0.5, 1 and 2%)");
   app.add_option("--linear-settings", options->linear_settings_file,
                  "JSON {\"<module>\": {\"bits\": B, \"group_size\": G}}: these linears at their "
                  "own setting (rtn, gptq, septq), stored as GPTQModel's \"dynamic\" overrides; "

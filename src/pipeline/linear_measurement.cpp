@@ -7,6 +7,7 @@
 #include "io/read_file.h"
 #include "ptq/common/error.h"
 #include "ptq/format/storage_bits.h"
+#include "ptq/pipeline/per_linear_method.h"
 #include "ptq/quant/relative_error.h"
 
 namespace ptq::quant {
@@ -77,16 +78,10 @@ MeasuringMethod::MeasuringMethod(const std::string& name,
                                  const MethodOptions& options,
                                  const std::vector<LinearSetting>& candidates) {
   PTQ_CHECK_INPUT(!candidates.empty(), "no candidate settings to measure");
-  PTQ_CHECK_INPUT(name == "rtn" || name == "gptq" || name == "septq", "method '", name,
-                  "' cannot quantize linears at different settings; rtn, gptq and septq can");
+  check_per_linear_method(name);
   for (const LinearSetting& setting : candidates) {
-    PTQ_CHECK_INPUT(setting.keep_percent < 0 || name == "septq",
-                    "a candidate's keep_percent is SEPTQ's; method '", name, "' keeps no weights");
-    MethodOptions own = options;
-    own.quantizer.bits = setting.bits;
-    own.group_size = setting.group_size;
-    if (setting.keep_percent >= 0) own.keep_percent = setting.keep_percent;
-    _methods.emplace_back(setting, create_method(name, own));
+    check_keep_percent(setting, name, "candidate " + setting_json(setting).dump());
+    _methods.emplace_back(setting, create_method(name, options_at(options, setting)));
   }
 }
 

@@ -12,23 +12,36 @@ std::tuple<int, int, double> key_of(const LinearSetting& setting) {
 
 }  // namespace
 
+void check_per_linear_method(const std::string& method) {
+  PTQ_CHECK_INPUT(method == "rtn" || method == "gptq" || method == "septq", "method '", method,
+                  "' cannot quantize linears at different settings; rtn, gptq and septq can");
+}
+
+void check_keep_percent(const LinearSetting& setting,
+                        const std::string& method,
+                        const std::string& where) {
+  PTQ_CHECK_INPUT(setting.keep_percent < 0 || method == "septq", where,
+                  ": keep_percent is SEPTQ's; method '", method, "' keeps no weights");
+}
+
+MethodOptions options_at(const MethodOptions& options, const LinearSetting& setting) {
+  MethodOptions own = options;
+  own.quantizer.bits = setting.bits;
+  own.group_size = setting.group_size;
+  if (setting.keep_percent >= 0) own.keep_percent = setting.keep_percent;
+  return own;
+}
+
 PerLinearMethod::PerLinearMethod(const std::string& name,
                                  const MethodOptions& options,
                                  std::map<std::string, LinearSetting> settings)
     : _top{options.quantizer.bits, options.group_size},
       _settings(std::move(settings)),
       _default(create_method(name, options)) {
-  // RUQuant rotates whole groups (prepare_group) and refines layers: not per linear.
-  PTQ_CHECK_INPUT(name == "rtn" || name == "gptq" || name == "septq", "method '", name,
-                  "' cannot quantize linears at different settings; rtn, gptq and septq can");
+  check_per_linear_method(name);
   for (const auto& [module, setting] : _settings) {
     auto& method = _by_setting[key_of(setting)];
-    if (method) continue;
-    MethodOptions own = options;
-    own.quantizer.bits = setting.bits;
-    own.group_size = setting.group_size;
-    if (setting.keep_percent >= 0) own.keep_percent = setting.keep_percent;  // read by septq only
-    method = create_method(name, own);
+    if (!method) method = create_method(name, options_at(options, setting));
   }
 }
 

@@ -19,13 +19,23 @@
 
 namespace ptq::quant {
 
+// Throws InputError unless `method` can quantize linears at different settings: rtn, gptq and
+// septq (RUQuant transforms whole groups and refines layers: its linears cannot be told apart).
+void check_per_linear_method(const std::string& method);
+// Throws InputError naming `where` when `setting` gives a keep_percent and `method` is not septq.
+void check_keep_percent(const LinearSetting& setting,
+                        const std::string& method,
+                        const std::string& where);
+// `options` at `setting`: its bits and group size, and its keep_percent when it gives one (read
+// by septq only).
+MethodOptions options_at(const MethodOptions& options, const LinearSetting& setting);
+
 class PerLinearMethod : public QuantMethod {
  public:
   // Linears absent from `settings` get options.quantizer.bits and options.group_size. A
   // setting's keep_percent is SEPTQ's: the other methods read only its bits and group size (the
-  // pipeline's RTN fallback for a SEPTQ linear keeps no weights). Throws
-  // InputError for a method other than rtn, gptq and septq (RUQuant transforms whole groups
-  // and refines layers: its linears cannot be told apart by setting).
+  // pipeline's RTN fallback for a SEPTQ linear keeps no weights). Throws InputError as
+  // check_per_linear_method does.
   PerLinearMethod(const std::string& name,
                   const MethodOptions& options,
                   std::map<std::string, LinearSetting> settings);
